@@ -1,0 +1,3 @@
+from rectify.cli.main import run
+
+run()

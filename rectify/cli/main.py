@@ -1,0 +1,85 @@
+"""`rectify`: the command line. Each subcommand is a thin edge over the services and flows."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from rectify import __version__
+from rectify.config import ConfigError
+from rectify.core.workcal import CalendarError
+
+app = typer.Typer(
+    name="rectify",
+    help="Rectify: follow-up engine for inspection findings (整改督办).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Errors a user can act on: a clean message and exit code 2, never a traceback.
+USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, CalendarError)
+
+
+def user_errors(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except USER_ERRORS as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"rectify {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Rectify: follow-up engine for inspection findings (整改督办)."""
+
+
+@app.command()
+@user_errors
+def init() -> None:
+    """Create the database, or migrate it to the latest schema (safe to run again)."""
+    from rectify.db import migrate
+    from rectify.runtime import build_runtime
+
+    rt = build_runtime()
+    try:
+        _ = rt.settings.secret  # generated into the data folder on first run
+        before, after = migrate(rt.engine)
+    finally:
+        rt.close()
+    url = rt.engine.url.render_as_string(hide_password=True)
+    if before == after:
+        console.print(f"database {url} is up to date (revision {after})", highlight=False)
+    else:
+        console.print(f"database {url} migrated {before or 'empty'} → {after}", highlight=False)
+
+
+def run() -> None:  # pragma: no cover - console entry for `python -m rectify`
+    sys.exit(app())
+
+
+# Subcommand modules register themselves on `app`.
+from rectify.cli import status as _status  # noqa: E402, F401

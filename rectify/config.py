@@ -1,0 +1,218 @@
+"""One settings object: `rectify.toml` (or $RECTIFY_CONFIG) overridden by RECTIFY_* variables.
+
+Nested keys use a double underscore in the environment: RECTIFY_SMTP__HOST=mail.example.gov.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+Audience = Literal["unit_contact", "unit_leader", "group", "command_office"]
+LevelKind = Literal["remind", "urge", "supervise", "notify"]
+
+
+class ConfigError(Exception):
+    """A configuration problem a user can fix; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SmtpSettings(_Section):
+    host: str = ""  # empty: mail is written as .eml files into the outbox folder
+    port: int = Field(25, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    from_addr: str = "rectify@localhost"
+    from_name: str = "整改督办系统"
+    timeout: float = Field(30.0, gt=0)
+    concurrency: int = Field(4, ge=1, le=32)
+    max_attempts: int = Field(5, ge=1)
+
+
+class DeadlineSettings(_Section):
+    immediate_working_days: int = Field(3, ge=0)  # 立行立改
+    long_term_review_working_days: int = Field(20, ge=1)  # 长期坚持 review cadence
+
+
+class LadderStep(_Section):
+    key: str
+    kind: LevelKind
+    offset: int  # working days relative to the due date (negative: before it)
+    audience: list[Audience]
+
+
+def default_ladder() -> list[LadderStep]:
+    return [
+        LadderStep(key="remind_before", kind="remind", offset=-3, audience=["unit_contact"]),
+        LadderStep(key="remind_due", kind="remind", offset=0, audience=["unit_contact"]),
+        LadderStep(key="urge", kind="urge", offset=1, audience=["unit_contact", "unit_leader"]),
+        LadderStep(key="supervise", kind="supervise", offset=5,
+                   audience=["unit_contact", "unit_leader", "group"]),
+        LadderStep(key="notify", kind="notify", offset=10,
+                   audience=["unit_contact", "unit_leader", "group", "command_office"]),
+    ]
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8400, ge=1, le=65535)
+    link_max_age_days: int = Field(14, ge=1)
+    session_max_age_hours: int = Field(12, ge=1)
+    max_upload_mib: int = Field(20, ge=1)
+
+
+class ScheduleSettings(_Section):
+    # Every day, not Mon-Fri: 调休 Saturdays are working days; the flow skips days off itself.
+    daily_cron: str = "0 8 * * *"
+    digest_cron: str = "0 16 * * 5"
+
+
+class BulletinSettings(_Section):
+    title: str = "工作简报"
+    issuer: str = "指挥部办公室"
+    start_issue: int = Field(1, ge=1)  # a county already at 第19期 sets 20
+    bao: str = ""  # 报：
+    song: str = ""  # 送：
+    fa: str = ""  # 发：
+    editors: list[str] = []  # 编校
+    copies: int = Field(80, ge=0)  # 共印N份
+    item_list_limit: int = Field(200, ge=1)  # past this, closed items are summarised per unit
+    unit_order: list[str] = []  # explicit order of units in tables; default county depts then townships
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RECTIFY_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Path("var")
+    database_url: str = ""  # default: sqlite file in data_dir
+    timezone: str = "Asia/Shanghai"
+    public_url: str = "http://127.0.0.1:8400"
+    secret_key: SecretStr = SecretStr("")  # default: generated into data_dir/secret_key
+    county_prefix: str = ""  # e.g. 鲁山县, stripped when matching unit names
+    command_office: list[str] = []  # e-mail addresses of the command office (指挥部办公室)
+    holidays_file: Path | None = None  # extra years for the working-day calendar
+    outbox_dir: Path | None = None  # default: data_dir/outbox
+    smtp: SmtpSettings = SmtpSettings()
+    deadlines: DeadlineSettings = DeadlineSettings()
+    ladder: list[LadderStep] = Field(default_factory=default_ladder)
+    web: WebSettings = WebSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    bulletin: BulletinSettings = BulletinSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        import pendulum
+
+        try:
+            pendulum.timezone(v)
+        except Exception as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @field_validator("ladder")
+    @classmethod
+    def _ordered_ladder(cls, steps: list[LadderStep]) -> list[LadderStep]:
+        offsets = [s.offset for s in steps]
+        if offsets != sorted(offsets) or len(set(offsets)) != len(offsets):
+            raise ValueError("ladder steps must have strictly increasing offsets")
+        if len({s.key for s in steps}) != len(steps):
+            raise ValueError("ladder step keys must be unique")
+        return steps
+
+    # The TOML file is handed in by load_settings(); env beats file, file beats defaults.
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'rectify.db').resolve()}"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.outbox_dir or self.data_dir / "outbox"
+
+    @property
+    def evidence_path(self) -> Path:
+        return self.data_dir / "evidence"
+
+    @property
+    def bulletins_path(self) -> Path:
+        return self.data_dir / "bulletins"
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp.host)
+
+    @cached_property
+    def secret(self) -> str:
+        """The signing secret: configured, else generated once into the data folder."""
+        if self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+
+def config_path() -> Path | None:
+    explicit = os.environ.get("RECTIFY_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"RECTIFY_CONFIG points at {path}, which is not a file")
+        return path
+    default = Path("rectify.toml")
+    return default if default.is_file() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text") from exc
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        given = err.get("input")
+        shown = "" if isinstance(given, dict | list) else f" (got {given!r})"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"  key '{key}': {msg}{shown}")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read the settings; any problem becomes a ConfigError that names the key."""
+    path = path or config_path()
+    data = _read_toml(path) if path else {}
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, str(path) if path else "environment")) from None

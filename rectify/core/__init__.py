@@ -1,0 +1,1 @@
+"""The pure core: no I/O, no clock. Every function takes `today` (or `now`) as a parameter."""

@@ -1,0 +1,1 @@
+"""Operations over the database that the CLI, the flows and the form share."""

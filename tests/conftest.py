@@ -1,0 +1,101 @@
+"""Shared fixtures: a database on both backends, settings in a temp folder, a real SMTP server.
+
+`db` is parametrised over SQLite and PostgreSQL: every test that uses it runs on both.
+With CI=true a missing PostgreSQL fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from models import Base
+from rectify.config import Settings
+from rectify.db import make_engine, migrate
+from rectify.runtime import Runtime, build_runtime
+from tests.support.pgserver import PgServer, PgUnavailable
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing(what: str, why: str) -> None:
+    """Skip locally; fail in CI, where every component must be there."""
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI: {why}", pytrace=False)
+    pytest.skip(f"{what} unavailable: {why}")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    server = PgServer()
+    try:
+        server.start()
+    except PgUnavailable as exc:
+        server.stop()
+        missing("PostgreSQL", str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template_url(pg_server: PgServer) -> str:
+    """One migrated database per session; tests get it truncated."""
+    url = pg_server.create_database("rectify_test")
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()
+    return path
+
+
+def _truncate_all(engine: Engine) -> None:
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database URL on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "rectify.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_template_url")
+    engine = make_engine(url)
+    _truncate_all(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    data = tmp_path / "var"
+    return Settings(data_dir=data, database_url=db_url, secret_key="test-secret-" + "x" * 32,
+                    public_url="http://127.0.0.1:8400", command_office=["office@county.example"])
+
+
+@pytest.fixture
+def rt(settings: Settings) -> Iterator[Runtime]:
+    runtime = build_runtime(settings)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def session(rt: Runtime):
+    with rt.sessions() as s:
+        yield s

@@ -1,0 +1,45 @@
+"""`rectify init`, `--version` and config errors, run as a user runs them: a subprocess."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rectify import __version__
+
+
+def rectify(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RECTIFY_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "rectify", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_it_prints_its_version(tmp_path) -> None:
+    res = rectify("--version", cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout.strip() == f"rectify {__version__}"
+
+
+def test_it_initialises_once_then_is_a_no_op(tmp_path) -> None:
+    first = rectify("init", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "migrated empty → 0001" in first.stdout
+    assert (tmp_path / "var" / "rectify.db").is_file()
+    assert (tmp_path / "var" / "secret_key").is_file()
+    second = rectify("init", cwd=tmp_path)
+    assert second.returncode == 0 and "up to date" in second.stdout
+
+
+def test_it_initialises_postgresql_from_the_environment(tmp_path, pg_server) -> None:
+    url = pg_server.create_database("rectify_cli_init")
+    res = rectify("init", cwd=tmp_path, env={"RECTIFY_DATABASE_URL": url})
+    assert res.returncode == 0, res.stderr
+    assert "postgresql" in res.stdout and "0001" in res.stdout
+
+
+def test_it_names_a_bad_key_without_a_traceback(tmp_path) -> None:
+    (tmp_path / "rectify.toml").write_text('[smtp]\nport = "twenty-five"\n', encoding="utf-8")
+    res = rectify("init", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "key 'smtp.port'" in res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
