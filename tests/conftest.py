@@ -99,3 +99,19 @@ def rt(settings: Settings) -> Iterator[Runtime]:
 def session(rt: Runtime):
     with rt.sessions() as s:
         yield s
+
+
+@pytest.fixture
+def smtp_sink():
+    """A running aiosmtpd server on 127.0.0.1; `smtp_settings` points Rectify at it."""
+    from tests.support.smtp import SmtpSink
+
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def smtp_settings(settings: Settings, smtp_sink) -> Settings:
+    return settings.model_copy(update={"smtp": settings.smtp.model_copy(
+        update={"host": "127.0.0.1", "port": smtp_sink.port, "timeout": 5.0})})

@@ -81,5 +81,5 @@ def test_it_extends_the_calendar_from_the_holidays_file(tmp_path) -> None:
 def test_it_names_a_bad_holidays_file(tmp_path) -> None:
     f = tmp_path / "holidays.toml"
     f.write_text('[2027]\nholidays = ["someday"]\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match="key 'holidays_file'.*someday"):
+    with pytest.raises(ConfigError, match=r"key 'holidays_file'.*someday"):
         load_calendar(f)

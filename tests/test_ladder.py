@@ -81,7 +81,8 @@ finding_st = st.builds(
 )
 
 
-@given(findings=st.lists(finding_st, max_size=20, unique_by=lambda f: f.id), start=st.dates(date(2024, 1, 1), date(2024, 12, 1)))
+@given(findings=st.lists(finding_st, max_size=20, unique_by=lambda f: f.id),
+       start=st.dates(date(2024, 1, 1), date(2024, 12, 1)))
 def test_it_never_fires_a_level_twice_and_never_acts_off_days_or_on_closed_items(findings, start) -> None:
     levels = {f.id: f.level for f in findings}
     states = {f.id: f.state for f in findings}

@@ -1,0 +1,142 @@
+"""The outbox: record, claim, mark. A message is a row before it is ever sent.
+
+Exactly-once per (recipient, day, kind) rests on the unique dedupe key; delivery is claimed with a
+compare-and-set so two workers never send the same row (PostgreSQL: FOR UPDATE SKIP LOCKED).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from models import OutboxMessage
+from rectify.mail.compose import to_bytes
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+
+
+def dedupe_key(recipient: str, day: date, kind: str) -> str:
+    return f"{recipient.strip().lower()}|{day.isoformat()}|{kind}"
+
+
+@dataclass(frozen=True)
+class Queued:
+    recipient: str
+    kind: str
+    day: date
+    message: EmailMessage
+    items: int = 0
+    meta: dict[str, Any] | None = None
+    key_suffix: str = ""  # for kinds that may legitimately repeat within a day (e.g. sign-in links)
+
+
+def _insert_ignore(session: Session):
+    dialect = session.get_bind().dialect.name
+    mod = postgresql if dialect == "postgresql" else sqlite
+    # RETURNING tells which rows were new on both backends (rowcount is unreliable for executemany).
+    stmt = mod.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return stmt.returning(OutboxMessage.id)
+
+
+def enqueue(session: Session, rows: Iterable[Queued], now: datetime) -> int:
+    """Insert the messages whose key is new; returns how many were new. Existing keys are left alone."""
+    values = [
+        {
+            "dedupe_key": dedupe_key(q.recipient, q.day, q.kind) + q.key_suffix,
+            "recipient": q.recipient.strip().lower(),
+            "kind": q.kind,
+            "day": q.day,
+            "subject": str(q.message["Subject"]),
+            "message": to_bytes(q.message),
+            "items": q.items,
+            "meta": q.meta or {},
+            "state": PENDING,
+            "attempts": 0,
+            "last_error": "",
+            "created_at": now,
+        }
+        for q in rows
+    ]
+    if not values:
+        return 0
+    conn = session.connection()
+    stmt = _insert_ignore(session)
+    return sum(len(conn.execute(stmt, values[i:i + 500]).all()) for i in range(0, len(values), 500))
+
+
+def claim(session: Session, *, worker: str, now: datetime, limit: int = 200,
+          stale_after: timedelta = timedelta(minutes=10), ids: Sequence[int] | None = None,
+          exclude: Iterable[int] = ()) -> list[OutboxMessage]:
+    """Take up to `limit` deliverable rows for this worker and commit the claim.
+
+    Deliverable: pending, or `sending` under a claim older than `stale_after` (its worker died).
+    """
+    deliverable = or_(OutboxMessage.state == PENDING,
+                      and_(OutboxMessage.state == SENDING, OutboxMessage.claimed_at < now - stale_after))
+    q = select(OutboxMessage.id).where(deliverable).order_by(OutboxMessage.id).limit(limit)
+    if ids is not None:
+        q = q.where(OutboxMessage.id.in_(ids))
+    exclude = list(exclude)
+    if exclude:  # rows this run already tried: a temporary failure waits for the next run
+        q = q.where(OutboxMessage.id.not_in(exclude))
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    chosen = list(session.scalars(q))
+    if not chosen:
+        session.commit()
+        return []
+    # Compare-and-set: only rows still deliverable change hands (SQLite has one writer at a time).
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(chosen), deliverable)
+        .values(state=SENDING, claimed_by=worker, claimed_at=now, attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return list(session.scalars(
+        select(OutboxMessage).where(OutboxMessage.id.in_(chosen), OutboxMessage.claimed_by == worker,
+                                    OutboxMessage.state == SENDING, OutboxMessage.claimed_at == now)
+        .order_by(OutboxMessage.id)
+        .execution_options(populate_existing=True)
+    ))
+
+
+def mark_sent(session: Session, ids: Sequence[int], *, worker: str, now: datetime) -> int:
+    if not ids:
+        return 0
+    res = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.state == SENDING, OutboxMessage.claimed_by == worker)
+        .values(state=SENT, sent_at=now, last_error="")
+        .execution_options(synchronize_session=False)
+    )
+    return res.rowcount or 0
+
+
+def mark_error(session: Session, msg_id: int, error: str, *, worker: str, permanent: bool,
+               max_attempts: int) -> str:
+    """Back to pending (to retry) or failed (permanent, or out of attempts). Returns the new state."""
+    row = session.get(OutboxMessage, msg_id)
+    if row is None or row.state != SENDING or row.claimed_by != worker:
+        return row.state if row else FAILED
+    row.state = FAILED if permanent or row.attempts >= max_attempts else PENDING
+    row.last_error = error[:2000]
+    row.claimed_by = None
+    row.claimed_at = None
+    return row.state
+
+
+def retry_failed(session: Session, ids: Sequence[int] | None = None) -> int:
+    """Put failed rows back in the queue (after fixing an address, say)."""
+    q = update(OutboxMessage).where(OutboxMessage.state == FAILED)
+    if ids:
+        q = q.where(OutboxMessage.id.in_(ids))
+    res = session.execute(q.values(state=PENDING, attempts=0).execution_options(synchronize_session=False))
+    return res.rowcount or 0

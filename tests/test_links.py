@@ -1,0 +1,39 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from rectify.links import BadLink, login_url, sign, verify
+
+NOW = datetime(2024, 1, 31, 1, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def test_it_signs_and_reads_back_a_person() -> None:
+    token = sign("s3cret", 42, now=NOW, max_age=14 * DAY)
+    assert verify("s3cret", token, now=NOW + 13 * DAY) == 42
+
+
+def test_it_refuses_an_expired_link() -> None:
+    token = sign("s3cret", 42, now=NOW, max_age=14 * DAY)
+    with pytest.raises(BadLink, match="expired"):
+        verify("s3cret", token, now=NOW + 15 * DAY)
+
+
+@pytest.mark.parametrize("mangle", [lambda t: t[:-2] + "xx", lambda t: "x" + t, lambda t: t.replace(".", "")])
+def test_it_refuses_a_forged_link(mangle) -> None:
+    token = sign("s3cret", 42, now=NOW, max_age=DAY)
+    with pytest.raises(BadLink, match="not valid"):
+        verify("s3cret", mangle(token), now=NOW)
+
+
+def test_it_refuses_another_key_or_purpose() -> None:
+    token = sign("s3cret", 42, now=NOW, max_age=DAY)
+    with pytest.raises(BadLink):
+        verify("other", token, now=NOW)
+    with pytest.raises(BadLink):
+        verify("s3cret", token, now=NOW, purpose="leader-signoff")
+
+
+def test_it_builds_a_form_link() -> None:
+    url = login_url("http://form.example/", "s3cret", 7, now=NOW, max_age=DAY, next_path="/findings/12")
+    assert url.startswith("http://form.example/auth/") and url.endswith("?next=/findings/12")
