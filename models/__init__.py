@@ -5,6 +5,7 @@ from models.bulletin import Bulletin, BulletinItem
 from models.directory import Person, Round, SupervisionGroup, Unit
 from models.finding import Event, Evidence, Finding
 from models.outbox import OutboxMessage
+from models.practice import ExtensionRequest, Notice
 
 __all__ = [
     "Base",
@@ -12,7 +13,9 @@ __all__ = [
     "BulletinItem",
     "Event",
     "Evidence",
+    "ExtensionRequest",
     "Finding",
+    "Notice",
     "OutboxMessage",
     "Person",
     "Round",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, event
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
@@ -44,6 +44,16 @@ class Finding(Base):
     level: Mapped[int] = mapped_column(Integer, default=0)  # ladder steps fired so far
     last_review_on: Mapped[date | None] = mapped_column(Date)  # long-term review, 回头看
     extensions_used: Mapped[int] = mapped_column(Integer, default=0)
+    handover_pending: Mapped[bool] = mapped_column(Boolean, default=False)  # reassigned: tell the new unit
+
+    # Two-level closure: the unit head's sign-off on the report (reset when the report is sent back).
+    head_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    head_signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # 回头看: the closer re-checks on recheck_due_on; reopen_count counts 反弹.
+    recheck_due_on: Mapped[date | None] = mapped_column(Date)
+    recheck_notified_on: Mapped[date | None] = mapped_column(Date)
+    rechecked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
 
     measures: Mapped[str] = mapped_column(Text, default="")  # 整改措施
     progress: Mapped[str] = mapped_column(Text, default="")  # 完成情况
@@ -58,7 +68,7 @@ class Finding(Base):
     round: Mapped[Round] = relationship()
     group: Mapped[SupervisionGroup | None] = relationship()
     unit: Mapped[Unit] = relationship()
-    closed_by: Mapped[Person | None] = relationship()
+    closed_by: Mapped[Person | None] = relationship(foreign_keys=[closed_by_id])
     events: Mapped[list[Event]] = relationship(back_populates="finding", order_by="Event.id")
     evidence: Mapped[list[Evidence]] = relationship(back_populates="finding", order_by="Evidence.id")
 
