@@ -49,8 +49,8 @@ class Finding(Base):
     # Two-level closure: the unit head's sign-off on the report (reset when the report is sent back).
     head_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     head_signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
-    # 回头看: the closer re-checks on recheck_due_on; reopen_count counts 反弹.
-    recheck_due_on: Mapped[date | None] = mapped_column(Date)
+    # 回头看: due a configured number of working days after closed_at (derived, not stored);
+    # the closer is told once (recheck_notified_on) and answers (rechecked_at); reopen_count counts 反弹.
     recheck_notified_on: Mapped[date | None] = mapped_column(Date)
     rechecked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 Audience = Literal["unit_contact", "unit_leader", "group", "command_office"]
@@ -64,6 +64,15 @@ def default_ladder() -> list[LadderStep]:
     ]
 
 
+class SupervisionSettings(_Section):
+    max_extensions: int = Field(1, ge=0)  # 延期 requests a finding may have approved
+    recheck_working_days: int = Field(30, ge=1)  # 回头看 after closing
+    blue_window: int = Field(3, ge=0)  # 蓝: due within this many working days
+    red_from: str = "supervise"  # 红 from this ladder step key on
+    yellows_make_red: int = Field(2, ge=0)  # a unit with this many 黄 findings is 红 (0: off)
+    notice_reply_working_days: int = Field(5, ge=1)  # 督办通知: reply within
+
+
 class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8400, ge=1, le=65535)
@@ -106,6 +115,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
     ladder: list[LadderStep] = Field(default_factory=default_ladder)
+    supervision: SupervisionSettings = SupervisionSettings()
     web: WebSettings = WebSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     bulletin: BulletinSettings = BulletinSettings()
@@ -130,6 +140,12 @@ class Settings(BaseSettings):
         if len({s.key for s in steps}) != len(steps):
             raise ValueError("ladder step keys must be unique")
         return steps
+
+    @model_validator(mode="after")
+    def _red_step_exists(self) -> Settings:
+        if self.supervision.red_from not in {s.key for s in self.ladder}:
+            raise ValueError(f"supervision.red_from {self.supervision.red_from!r} is not a ladder step key")
+        return self
 
     # The TOML file is handed in by load_settings(); env beats file, file beats defaults.
     @classmethod

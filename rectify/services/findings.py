@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from models import Event, Finding, Person
 from rectify.core.lifecycle import Action, State, transition
+from rectify.core.practice import check_closure
 
 
 class ConflictError(Exception):
@@ -57,6 +58,8 @@ def act(session: Session, finding: Finding, action: Action | str, actor: Actor, 
     if expected_version is not None and expected_version != finding.version:
         raise ConflictError(finding)
     t = transition(finding.state, action, actor=actor.label, at=now, note=note)
+    if t.action is Action.VERIFY:
+        check_closure(two_level=finding.round.two_level_closure, head_signed=finding.head_signed_at is not None)
     finding.state = t.to_state.value
     match t.action:
         case Action.REPORT:
@@ -68,10 +71,18 @@ def act(session: Session, finding: Finding, action: Action | str, actor: Actor, 
         case Action.VERIFY:
             finding.closed_at = now
             finding.closed_by_id = actor.person_id
+            finding.rechecked_at = None  # every closure gets its own 回头看
+            finding.recheck_notified_on = None
+        case Action.REJECT:
+            finding.head_signed_at = None  # a new report needs a new sign-off
+            finding.head_signed_by_id = None
         case Action.REOPEN:
             finding.closed_at = None
             finding.closed_by_id = None
+            finding.head_signed_at = None
+            finding.head_signed_by_id = None
             finding.level = 0
+            finding.reopen_count += 1
         case _:
             pass
     try:
