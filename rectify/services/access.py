@@ -1,0 +1,115 @@
+"""Who may see and do what with a finding: one pure policy, plus the same rule as a SQL filter.
+
+The form, the JSON API and the list query all ask here, so "nobody may touch a finding that is not
+theirs" is written once. `decide` separates "not yours" (FORBIDDEN → 403) from "yours, but not in
+this state" (NOT_NOW → 409: usually someone else acted first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, false, true
+
+from models import Finding, Person
+from rectify.core.lifecycle import Action, State, allowed_actions
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    UNIT_CONTACT = "unit_contact"
+    UNIT_LEADER = "unit_leader"
+
+
+class Do(StrEnum):
+    """What a person asks to do. Lifecycle actions plus the two read-only ones."""
+
+    VIEW = "view"  # the finding page, its history and evidence downloads
+    REPORT = Action.REPORT.value
+    VERIFY = Action.VERIFY.value
+    REJECT = Action.REJECT.value
+    CANCEL = Action.CANCEL.value
+
+
+class Decision(StrEnum):
+    OK = "ok"
+    FORBIDDEN = "forbidden"  # not this person's finding, or not their role
+    NOT_NOW = "not_now"  # their finding, but its state does not allow the action
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    person_id: int
+    role: str
+    unit_id: int | None = None
+    group_id: int | None = None
+
+    @classmethod
+    def of(cls, person: Person) -> Viewer:
+        return cls(person.id, person.role, person.unit_id, person.group_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    unit_id: int
+    group_id: int | None
+    state: str
+
+    @classmethod
+    def of(cls, finding: Finding) -> Target:
+        return cls(finding.unit_id, finding.group_id, finding.state)
+
+
+# Which role performs which action, beyond seeing the finding at all.
+_ROLE_ACTIONS: dict[str, frozenset[Do]] = {
+    Role.ADMIN: frozenset({Do.VIEW, Do.CANCEL}),
+    Role.SUPERVISOR: frozenset({Do.VIEW, Do.VERIFY, Do.REJECT}),
+    Role.UNIT_CONTACT: frozenset({Do.VIEW, Do.REPORT}),
+    Role.UNIT_LEADER: frozenset({Do.VIEW}),  # read-only until leader sign-off exists
+}
+
+
+def sees(viewer: Viewer, target: Target) -> bool:
+    """The finding belongs to the viewer's unit, their supervision group, or they are an admin."""
+    match viewer.role:
+        case Role.ADMIN:
+            return True
+        case Role.SUPERVISOR:
+            return viewer.group_id is not None and viewer.group_id == target.group_id
+        case Role.UNIT_CONTACT | Role.UNIT_LEADER:
+            return viewer.unit_id is not None and viewer.unit_id == target.unit_id
+        case _:
+            return False
+
+
+def decide(viewer: Viewer, do: Do | str, target: Target) -> Decision:
+    do = Do(do)
+    if not sees(viewer, target) or do not in _ROLE_ACTIONS.get(viewer.role, frozenset()):
+        return Decision.FORBIDDEN
+    if do is Do.VIEW:
+        return Decision.OK
+    return Decision.OK if Action(do.value) in allowed_actions(State(target.state)) else Decision.NOT_NOW
+
+
+def may(viewer: Viewer, do: Do | str, target: Target) -> bool:
+    return decide(viewer, do, target) is Decision.OK
+
+
+def may_see_status(viewer: Viewer) -> bool:
+    """The per-unit status page: the command office (admin) and supervisors (over their group)."""
+    return viewer.role in (Role.ADMIN, Role.SUPERVISOR)
+
+
+def visible(viewer: Viewer) -> ColumnElement[bool]:
+    """`sees` as a WHERE clause over Finding, for lists and counts. Must agree with `sees`."""
+    match viewer.role:
+        case Role.ADMIN:
+            return true()
+        case Role.SUPERVISOR if viewer.group_id is not None:
+            return Finding.group_id == viewer.group_id
+        case Role.UNIT_CONTACT | Role.UNIT_LEADER if viewer.unit_id is not None:
+            return Finding.unit_id == viewer.unit_id
+        case _:
+            return false()

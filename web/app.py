@@ -1,0 +1,120 @@
+"""`create_app(rt)`: the form and the JSON API as one FastAPI app.
+
+`rectify web` serves it alone; `rectify serve` runs it beside the schedules. Handlers read the time
+from `app.state.clock` (default: rt.now), which tests replace to fix "now".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rectify.runtime import Runtime
+from web.actions import Forbidden
+from web.auth import CsrfFailed, SignInRequired
+from web.pages import error_page
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+# No inline script or style anywhere: every asset is a file under /static.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class SecurityHeaders:
+    """Pure ASGI (no BaseHTTPMiddleware): headers on every response, no-store on all but static files."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cacheable = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for key, value in SECURITY_HEADERS.items():
+                    headers[key] = value
+                headers["Cache-Control"] = "public, max-age=3600" if cacheable else "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    from web import routes_api, routes_auth, routes_docs, routes_findings, routes_status
+
+    app = FastAPI(
+        title="Rectify 整改督办 API",
+        version="1",
+        description=routes_docs.API_DESCRIPTION,
+        docs_url=None,  # FastAPI's Swagger/ReDoc pages load from a CDN; /docs is served locally instead
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.rt = rt
+    app.state.clock = clock or rt.now
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (routes_auth, routes_findings, routes_status, routes_api, routes_docs):
+        app.include_router(module.router)
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, exc: SignInRequired) -> Response:
+        if _is_api(request):
+            return JSONResponse({"error": "unauthorized"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        from urllib.parse import urlencode
+
+        return RedirectResponse(f"/signin?{urlencode({'next': target})}", status_code=303)
+
+    @app.exception_handler(CsrfFailed)
+    async def _csrf(request: Request, exc: CsrfFailed) -> Response:
+        if _is_api(request):
+            return JSONResponse({"error": "csrf"}, status_code=403)
+        return error_page(request, "csrf", 403)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        if _is_api(request):
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        return error_page(request, "forbidden", 403)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request):
+            return JSONResponse({"error": "not_found" if exc.status_code == 404 else "http_error"},
+                                status_code=exc.status_code)
+        kind = {404: "not_found", 405: "bad_request", 413: "too_large"}.get(exc.status_code, "bad_request")
+        return error_page(request, kind, exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _is_api(request):
+            fields = [".".join(str(p) for p in e["loc"][1:]) for e in exc.errors()]
+            return JSONResponse({"error": "invalid", "fields": fields}, status_code=422)
+        return error_page(request, "bad_request", 400)
+
+    return app

@@ -1,0 +1,195 @@
+"""Read side of the form: the list, one finding, the per-unit status. Every query is scoped by
+rectify.services.access.visible, so a person can never list what they may not open."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from models import Event, Finding, SupervisionGroup, Unit
+from rectify.core.ladder import Step
+from rectify.core.lifecycle import ACTIVE, State
+from rectify.core.workcal import CalendarError, WorkCalendar
+from rectify.services.access import Viewer, visible
+
+STATES = tuple(s.value for s in State)
+PAGE_SIZE = 30
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    state: str = ""  # "" all, or a State value
+    unit_id: int | None = None
+    overdue: bool = False
+    q: str = ""
+    page: int = 1
+
+    @classmethod
+    def parse(cls, params: dict[str, str]) -> ListFilter:
+        """Lenient: an odd value in the query string means "no filter", never an error page."""
+        state = params.get("state", "")
+        unit = params.get("unit", "")
+        page = params.get("page", "1")
+        return cls(
+            state=state if state in STATES else "",
+            unit_id=int(unit) if unit.isdigit() else None,
+            overdue=params.get("overdue") in ("1", "on", "true"),
+            q=params.get("q", "").strip()[:100],
+            page=max(1, min(int(page), 100_000)) if page.isdigit() else 1,
+        )
+
+    def query(self, **change: Any) -> dict[str, str]:
+        """These filters as query parameters (for pagination links), with `change` applied."""
+        out = {"state": self.state, "unit": str(self.unit_id or ""), "overdue": "1" if self.overdue else "",
+               "q": self.q, "page": str(self.page)}
+        out.update({k: str(v) for k, v in change.items()})
+        return {k: v for k, v in out.items() if v and not (k == "page" and v == "1")}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Where a finding stands against its deadline, in working days (None: no deadline or unknown year)."""
+
+    days: int | None  # relative to the due date: -2 two left, 0 due today, 3 three overdue
+    overdue: bool
+
+
+def timing(cal: WorkCalendar, state: str, due: date | None, today: date,
+           cache: dict[date, int | None] | None = None) -> Timing:
+    if due is None:
+        return Timing(None, False)
+    cache = {} if cache is None else cache
+    if due not in cache:
+        try:
+            cache[due] = cal.working_days_between(due, today)
+        except CalendarError:
+            cache[due] = None
+    overdue = today > due and state in ACTIVE
+    return Timing(cache[due] if state in ACTIVE else None, overdue)
+
+
+def level_kind(level: int, ladder: Sequence[Step]) -> str | None:
+    """The ladder step kind a finding's level stands for (remind/urge/supervise/notify)."""
+    return ladder[level - 1].kind if 0 < level <= len(ladder) else None
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    code: str
+    unit: str
+    problem: str
+    state: str
+    due_date: date | None
+    timing: Timing
+    level_kind: str | None
+    version: int
+
+
+@dataclass
+class Page:
+    rows: list[Row]
+    total: int
+    page: int
+    pages: int
+    units: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _where(viewer: Viewer, flt: ListFilter, today: date) -> list[Any]:
+    conds: list[Any] = [visible(viewer)]
+    if flt.state:
+        conds.append(Finding.state == flt.state)
+    if flt.unit_id:
+        conds.append(Finding.unit_id == flt.unit_id)
+    if flt.overdue:
+        conds.append(and_(Finding.state.in_([s.value for s in ACTIVE]), Finding.due_date < today))
+    if flt.q:
+        conds.append(Finding.problem.icontains(flt.q, autoescape=True)
+                     | Finding.opinion.icontains(flt.q, autoescape=True)
+                     | Finding.code.icontains(flt.q, autoescape=True))
+    return conds
+
+
+def list_findings(s: Session, viewer: Viewer, flt: ListFilter, today: date, cal: WorkCalendar,
+                  ladder: Sequence[Step], page_size: int = PAGE_SIZE) -> Page:
+    """Open first (the unit still owes work), then reported, then finished; within each, the most
+    overdue first."""
+    conds = _where(viewer, flt, today)
+    total = s.scalar(select(func.count()).select_from(Finding).where(*conds)) or 0
+    pages = max(1, -(-total // page_size))
+    page = min(flt.page, pages)
+    rank = case((Finding.state.in_([s.value for s in ACTIVE]), 0), (Finding.state == State.REPORTED, 1), else_=2)
+    q = (select(Finding.id, Finding.code, Unit.name, Finding.problem, Finding.state, Finding.due_date,
+                Finding.level, Finding.version)
+         .join(Unit, Unit.id == Finding.unit_id)
+         .where(*conds)
+         .order_by(rank, Finding.due_date.asc().nulls_last(), Finding.id)
+         .limit(page_size).offset((page - 1) * page_size))
+    cache: dict[date, int | None] = {}
+    rows = [Row(fid, code, unit, problem, state, due, timing(cal, state, due, today, cache),
+                level_kind(level, ladder), version)
+            for fid, code, unit, problem, state, due, level, version in s.execute(q)]
+    units = list(s.execute(
+        select(Unit.id, Unit.name).where(Unit.id.in_(select(Finding.unit_id).where(visible(viewer))))
+        .order_by(Unit.sort_order, Unit.id)).tuples())
+    return Page(rows, total, page, pages, units)
+
+
+def load_finding(s: Session, finding_id: int) -> Finding | None:
+    return s.scalar(
+        select(Finding).where(Finding.id == finding_id)
+        .options(selectinload(Finding.unit), selectinload(Finding.group), selectinload(Finding.round),
+                 selectinload(Finding.evidence))
+    )
+
+
+def history(s: Session, finding_id: int) -> list[Event]:
+    return list(s.scalars(select(Event).where(Event.finding_id == finding_id).order_by(Event.at, Event.id)))
+
+
+@dataclass(frozen=True)
+class UnitStatus:
+    unit: str
+    counts: dict[str, int]  # by state
+    overdue: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def counted(self) -> int:
+        """The base for the completion rate: cancelled findings are not owed work."""
+        return self.total - self.counts.get(State.CANCELLED, 0)
+
+    @property
+    def closed(self) -> int:
+        return self.counts.get(State.CLOSED, 0)
+
+
+def unit_status(s: Session, viewer: Viewer, today: date) -> list[UnitStatus]:
+    """Counts by state and overdue, one row per unit that has findings the viewer may see."""
+    overdue = func.sum(case((and_(Finding.state.in_([st.value for st in ACTIVE]), Finding.due_date < today), 1),
+                            else_=0))
+    q = (select(Unit.id, Unit.name, Finding.state, func.count(), overdue)
+         .join(Unit, Unit.id == Finding.unit_id).where(visible(viewer))
+         .group_by(Unit.id, Unit.name, Unit.sort_order, Finding.state)
+         .order_by(Unit.sort_order, Unit.id))
+    by_unit: dict[int, tuple[str, dict[str, int], list[int]]] = {}
+    for uid, name, state, n, late in s.execute(q):
+        entry = by_unit.setdefault(uid, (name, {}, [0]))
+        entry[1][state] = n
+        entry[2][0] += int(late or 0)
+    return [UnitStatus(name, counts, late[0]) for name, counts, late in by_unit.values()]
+
+
+def group_name(s: Session, group_id: int | None) -> str:
+    if group_id is None:
+        return ""
+    g = s.get(SupervisionGroup, group_id)
+    return g.name if g else ""

@@ -1,0 +1,215 @@
+"""The JSON API for an office's own systems: list, read, report, verify (销号), reject (退回).
+
+Same rules as the form: the same policy decides, the same actions write, the same audit events.
+Authentication: `Authorization: Bearer <api token>` (made by `rectify api-token EMAIL`), or the
+form's session cookie plus an `X-CSRF-Token` header on writes. Errors are JSON {"error": code}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from models import Finding
+from rectify.core.lifecycle import TransitionError
+from rectify.runtime import Runtime
+from rectify.services.access import Do, Target, decide
+from rectify.services.findings import ConflictError
+from web import actions
+from web.actions import Forbidden, Missing
+from web.auth import Me, api_caller, now
+from web.queries import ListFilter, level_kind, list_findings, load_finding, timing
+
+router = APIRouter(prefix="/api", tags=["findings"])
+
+
+class EvidenceOut(BaseModel):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    url: str
+
+
+class FindingOut(BaseModel):
+    id: int
+    code: str
+    unit: str
+    group: str | None
+    state: str = Field(description="open / reported / rejected / closed / cancelled")
+    problem: str
+    opinion: str
+    deadline_text: str
+    due_date: date | None
+    working_days: int | None = Field(description="working days relative to the due date: -2 two left, 3 three late")
+    overdue: bool
+    level: int
+    level_kind: str | None = Field(description="remind / urge / supervise / notify, or null")
+    measures: str
+    progress: str
+    reported_at: datetime | None
+    closed_at: datetime | None
+    version: int = Field(description="send it back with every action (optimistic locking)")
+    evidence: list[EvidenceOut]
+
+
+class FindingSummary(BaseModel):
+    id: int
+    code: str
+    unit: str
+    state: str
+    problem: str
+    due_date: date | None
+    working_days: int | None
+    overdue: bool
+    version: int
+
+
+class FindingPage(BaseModel):
+    total: int
+    page: int
+    pages: int
+    items: list[FindingSummary]
+
+
+class ReportIn(BaseModel):
+    version: int
+    measures: str = Field(max_length=20000, description="整改措施 (required)")
+    progress: str = Field(max_length=20000, description="完成情况 (required)")
+
+
+class VerifyIn(BaseModel):
+    version: int
+    note: str = Field("", max_length=20000)
+
+
+class RejectIn(BaseModel):
+    version: int
+    reason: str = Field(max_length=20000, description="required")
+
+
+class Problem(BaseModel):
+    error: str = Field(description="unauthorized / csrf / forbidden / not_found / conflict / invalid")
+    fields: list[str] | None = None
+    finding: FindingOut | None = Field(None, description="on conflict: the finding as it is now")
+
+
+ERRORS = {401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem},
+          422: {"model": Problem}}
+
+
+def caller(request: Request) -> Iterator[tuple[Session, Me]]:
+    with request.app.state.rt.sessions() as s:
+        yield s, api_caller(request, s)
+
+
+Caller = Annotated[tuple[Session, Me], Depends(caller)]
+
+
+def _out(rt: Runtime, f: Finding, today: date) -> FindingOut:
+    t = timing(rt.calendar, f.state, f.due_date, today)
+    return FindingOut(
+        id=f.id, code=f.code, unit=f.unit.name, group=f.group.name if f.group else None, state=f.state,
+        problem=f.problem, opinion=f.opinion, deadline_text=f.deadline_text, due_date=f.due_date,
+        working_days=t.days, overdue=t.overdue, level=f.level, level_kind=level_kind(f.level, rt.ladder),
+        measures=f.measures, progress=f.progress, reported_at=f.reported_at, closed_at=f.closed_at,
+        version=f.version,
+        evidence=[EvidenceOut(id=e.id, filename=e.filename, content_type=e.content_type, size=e.size,
+                              url=f"/evidence/{e.id}") for e in f.evidence])
+
+
+def _today(request: Request) -> date:
+    return now(request).astimezone(request.app.state.rt.tz).date()
+
+
+def _visible(s: Session, me: Me, finding_id: int) -> Finding:
+    f = load_finding(s, finding_id)
+    if f is None:
+        raise _NotFound
+    if decide(me.viewer, Do.VIEW, Target.of(f)) != "ok":
+        raise Forbidden
+    return f
+
+
+class _NotFound(Exception):
+    pass
+
+
+def _error(error: str, status: int, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": error, **extra}, status_code=status)
+
+
+@router.get("/findings", response_model=FindingPage, responses=ERRORS, summary="The findings I may see")
+def api_list(request: Request, who: Caller, state: str = "", unit: int | None = None, overdue: bool = False,
+             q: str = "", page: Annotated[int, Query(ge=1)] = 1) -> FindingPage:
+    s, me = who
+    rt = request.app.state.rt
+    flt = ListFilter.parse({"state": state, "unit": str(unit or ""), "overdue": "1" if overdue else "", "q": q,
+                            "page": str(page)})
+    result = list_findings(s, me.viewer, flt, _today(request), rt.calendar, rt.ladder)
+    return FindingPage(total=result.total, page=result.page, pages=result.pages, items=[
+        FindingSummary(id=r.id, code=r.code, unit=r.unit, state=r.state, problem=r.problem, due_date=r.due_date,
+                       working_days=r.timing.days, overdue=r.timing.overdue, version=r.version)
+        for r in result.rows])
+
+
+@router.get("/findings/{finding_id}", response_model=FindingOut, responses=ERRORS, summary="One finding")
+def api_get(finding_id: int, request: Request, who: Caller) -> FindingOut | JSONResponse:
+    s, me = who
+    try:
+        return _out(request.app.state.rt, _visible(s, me, finding_id), _today(request))
+    except _NotFound:
+        return _error("not_found", 404)
+
+
+def _act(request: Request, who: tuple[Session, Me], finding_id: int, work) -> FindingOut | JSONResponse:
+    s, me = who
+    rt = request.app.state.rt
+    try:
+        f = _visible(s, me, finding_id)
+    except _NotFound:
+        return _error("not_found", 404)
+    try:
+        work(s, f, me)
+        s.commit()
+    except (ConflictError, TransitionError):
+        s.rollback()
+        s.expire_all()
+        current = load_finding(s, finding_id)
+        return _error("conflict", 409, finding=_out(rt, current, _today(request)).model_dump(mode="json"))
+    except Missing as exc:
+        s.rollback()
+        return _error("invalid", 422, fields=[exc.field])
+    s.expire_all()
+    return _out(rt, load_finding(s, finding_id), _today(request))
+
+
+@router.post("/findings/{finding_id}/report", response_model=FindingOut, responses=ERRORS,
+             summary="报送整改情况 (unit contact)")
+def api_report(finding_id: int, body: ReportIn, request: Request, who: Caller) -> FindingOut | JSONResponse:
+    at = now(request)
+    return _act(request, who, finding_id, lambda s, f, me: actions.report(
+        s, f, me.viewer, me.actor, at, version=body.version, measures=body.measures, progress=body.progress,
+        evidence_dir=request.app.state.rt.settings.evidence_path, max_bytes=0))
+
+
+@router.post("/findings/{finding_id}/verify", response_model=FindingOut, responses=ERRORS,
+             summary="销号 (supervisor of the finding's group)")
+def api_verify(finding_id: int, body: VerifyIn, request: Request, who: Caller) -> FindingOut | JSONResponse:
+    at = now(request)
+    return _act(request, who, finding_id, lambda s, f, me: actions.verify(
+        s, f, me.viewer, me.actor, at, version=body.version, note=body.note))
+
+
+@router.post("/findings/{finding_id}/reject", response_model=FindingOut, responses=ERRORS,
+             summary="退回 with a reason (supervisor of the finding's group)")
+def api_reject(finding_id: int, body: RejectIn, request: Request, who: Caller) -> FindingOut | JSONResponse:
+    at = now(request)
+    return _act(request, who, finding_id, lambda s, f, me: actions.reject(
+        s, f, me.viewer, me.actor, at, version=body.version, reason=body.reason))

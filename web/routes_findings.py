@@ -1,0 +1,264 @@
+"""The list, the finding page, the unit's report form, the supervisor's verify form, evidence downloads.
+
+Handlers stay thin: web.queries reads, web.actions writes, rectify.services.access decides.
+POST handlers parse the form asynchronously, then do the database work in the thread pool.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+
+from models import Evidence, Finding
+from rectify.core.lifecycle import TransitionError
+from rectify.runtime import Runtime
+from rectify.services.access import Do, Target, decide, may
+from rectify.services.findings import ConflictError
+from web import actions, evidence
+from web.actions import BulkConflict, Forbidden, Missing, Upload
+from web.auth import Me, SignInRequired, check_csrf, now, read_session, signed_in
+from web.evidence import EvidenceError
+from web.pages import error_page, page
+from web.queries import ListFilter, history, level_kind, list_findings, load_finding, timing
+
+router = APIRouter(include_in_schema=False)
+
+MIB = 1024 * 1024
+MAX_FILES = 10  # per report
+DONE = ("report", "verify", "reject", "cancel")  # flash messages a redirect may ask for
+
+
+def _rt(request: Request) -> Runtime:
+    return request.app.state.rt
+
+
+def _today(request: Request) -> date:
+    return now(request).astimezone(_rt(request).tz).date()
+
+
+def _finding_or_404(s: Session, finding_id: int) -> Finding:
+    f = load_finding(s, finding_id)
+    if f is None:
+        raise HTTPException(404)
+    return f
+
+
+def finding_context(s: Session, rt: Runtime, me: Me, f: Finding, today: date, **extra: Any) -> dict[str, Any]:
+    """Everything the finding page shows; also used to re-show it after a refused form."""
+    target = Target.of(f)
+    ctx: dict[str, Any] = {
+        "f": f,
+        "timing": timing(rt.calendar, f.state, f.due_date, today),
+        "level_kind": level_kind(f.level, rt.ladder),
+        "events": [(e, e.at.astimezone(rt.tz)) for e in history(s, f.id)],
+        "can": {do.value: may(me.viewer, do, target) for do in (Do.REPORT, Do.VERIFY, Do.REJECT, Do.CANCEL)},
+        "today": today,
+        "form": {},
+        "error": "",
+        "error_file": "",
+        "conflict": False,
+        "done": "",
+        "max_mib": rt.settings.web.max_upload_mib,
+        "max_files": MAX_FILES,
+    }
+    ctx.update(extra)
+    return ctx
+
+
+def _show(s: Session, request: Request, me: Me, finding_id: int, status: int = 200, **extra: Any) -> Response:
+    f = _finding_or_404(s, finding_id)
+    if decide(me.viewer, Do.VIEW, Target.of(f)) != "ok":
+        raise Forbidden
+    return page("finding.html", me, status=status,
+                **finding_context(s, _rt(request), me, f, _today(request), **extra))
+
+
+def _version(form: dict[str, str]) -> int:
+    raw = form.get("version", "")
+    if not raw.isdigit():
+        raise HTTPException(400)
+    return int(raw)
+
+
+async def _read_form(request: Request, max_files: int = 0) -> FormData:
+    if read_session(request) is None:  # before reading a large upload for nobody
+        raise SignInRequired
+    return await request.form(max_files=max_files, max_fields=50)
+
+
+def _text_fields(form: FormData, *names: str) -> dict[str, str]:
+    return {n: v if isinstance(v := form.get(n, ""), str) else "" for n in names}
+
+
+# ---------------------------------------------------------------- read
+
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/findings", status_code=303)
+
+
+@router.get("/findings")
+def finding_list(request: Request) -> Response:
+    rt = _rt(request)
+    flt = ListFilter.parse(dict(request.query_params))
+    today = _today(request)
+    with rt.sessions() as s:
+        me = signed_in(request, s)
+        result = list_findings(s, me.viewer, flt, today, rt.calendar, rt.ladder)
+    done = request.query_params.get("done", "")
+    n = request.query_params.get("n", "")
+    return page("list.html", me, result=result, flt=flt, today=today, can_bulk=me.viewer.role == "supervisor",
+                done=done if done == "bulk" else "", n=int(n) if n.isdigit() else 0)
+
+
+@router.get("/findings/{finding_id}")
+def finding_page(finding_id: int, request: Request) -> Response:
+    with _rt(request).sessions() as s:
+        me = signed_in(request, s)
+        done = request.query_params.get("done", "")
+        return _show(s, request, me, finding_id, done=done if done in DONE else "")
+
+
+@router.get("/evidence/{evidence_id}")
+def download(evidence_id: int, request: Request) -> Response:
+    rt = _rt(request)
+    with rt.sessions() as s:
+        me = signed_in(request, s)
+        ev = s.get(Evidence, evidence_id)
+        if ev is None:
+            raise HTTPException(404)
+        if decide(me.viewer, Do.VIEW, Target.of(ev.finding)) != "ok":
+            raise Forbidden
+        path = evidence.blob_path(rt.settings.evidence_path, ev.sha256)
+        name, media = ev.filename, ev.content_type
+    if not path.is_file():
+        raise HTTPException(404)
+    # attachment: the browser saves the file and never renders it in our origin.
+    return FileResponse(path, media_type=media, filename=name, content_disposition_type="attachment")
+
+
+# ---------------------------------------------------------------- write
+
+def _refused(s: Session, request: Request, me: Me, finding_id: int, exc: Exception, form: dict[str, str]) -> Response:
+    """Re-show the finding page after a refused form, with what was typed and why it was refused."""
+    s.rollback()
+    s.expire_all()
+    if isinstance(exc, ConflictError | TransitionError):
+        return _show(s, request, me, finding_id, 409, conflict=True)
+    if isinstance(exc, Missing):
+        return _show(s, request, me, finding_id, 400, form=form, error=exc.field)
+    if isinstance(exc, EvidenceError):
+        status = 413 if exc.reason == "too_large" else 415
+        return _show(s, request, me, finding_id, status, form=form, error=exc.reason, error_file=exc.filename)
+    raise exc
+
+
+def _do(request: Request, finding_id: int, form: dict[str, str], work, done: str) -> Response:
+    """Shared POST flow: session, CSRF, load, act, commit, redirect (Post/Redirect/Get)."""
+    rt = _rt(request)
+    with rt.sessions() as s:
+        me = signed_in(request, s)
+        check_csrf(me.csrf, form.get("csrf_token"))
+        f = _finding_or_404(s, finding_id)
+        version = _version(form)
+        try:
+            work(s, f, me, version)
+            s.commit()
+        except (ConflictError, TransitionError, Missing, EvidenceError) as exc:
+            return _refused(s, request, me, finding_id, exc, form)
+    return RedirectResponse(f"/findings/{finding_id}?done={done}", status_code=303)
+
+
+@router.post("/findings/{finding_id}/report")
+async def post_report(finding_id: int, request: Request) -> Response:
+    rt = _rt(request)
+    limit = rt.settings.web.max_upload_mib * MIB
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit * MAX_FILES + MIB:
+        return error_page(request, "too_large", 413, max_mib=rt.settings.web.max_upload_mib)
+    form = await _read_form(request, max_files=MAX_FILES)
+    uploads = []
+    for item in form.getlist("files"):
+        if isinstance(item, UploadFile) and item.filename:
+            uploads.append(Upload(item.filename, await item.read(limit + 1)))  # +1: enough to see it is too big
+    fields = _text_fields(form, "csrf_token", "version", "measures", "progress")
+    at = now(request)
+
+    def work(s: Session, f: Finding, me: Me, version: int) -> None:
+        actions.report(s, f, me.viewer, me.actor, at, version=version, measures=fields["measures"],
+                       progress=fields["progress"], uploads=uploads, evidence_dir=rt.settings.evidence_path,
+                       max_bytes=limit)
+
+    return await run_in_threadpool(_do, request, finding_id, fields, work, "report")
+
+
+@router.post("/findings/{finding_id}/verify")
+async def post_verify(finding_id: int, request: Request) -> Response:
+    """One form, two buttons: 销号 (decision=close, note optional) or 退回 (decision=reject, reason required)."""
+    fields = _text_fields(await _read_form(request), "csrf_token", "version", "decision", "note")
+    at = now(request)
+    reject = fields["decision"] == "reject"
+
+    def work(s: Session, f: Finding, me: Me, version: int) -> None:
+        if reject:
+            actions.reject(s, f, me.viewer, me.actor, at, version=version, reason=fields["note"])
+        else:
+            actions.verify(s, f, me.viewer, me.actor, at, version=version, note=fields["note"])
+
+    return await run_in_threadpool(_do, request, finding_id, fields, work, "reject" if reject else "verify")
+
+
+@router.post("/findings/{finding_id}/cancel")
+async def post_cancel(finding_id: int, request: Request) -> Response:
+    fields = _text_fields(await _read_form(request), "csrf_token", "version", "reason")
+    at = now(request)
+
+    def work(s: Session, f: Finding, me: Me, version: int) -> None:
+        actions.cancel(s, f, me.viewer, me.actor, at, version=version, reason=fields["reason"])
+
+    return await run_in_threadpool(_do, request, finding_id, fields, work, "cancel")
+
+
+def _picks(values: list[str]) -> list[tuple[int, int]]:
+    """Checkbox values "id:version" → pairs; anything else is a bad request."""
+    out = []
+    for v in values:
+        fid, _, ver = v.partition(":")
+        if not (fid.isdigit() and ver.isdigit()):
+            raise HTTPException(400)
+        out.append((int(fid), int(ver)))
+    return out
+
+
+@router.post("/findings/bulk-verify")
+async def post_bulk_verify(request: Request) -> Response:
+    """销号 several reported findings from the list, all or nothing."""
+    form = await _read_form(request)
+    fields = _text_fields(form, "csrf_token", "note")
+    picks = _picks([v for v in form.getlist("pick") if isinstance(v, str)])
+    at = now(request)
+
+    def work() -> Response:
+        rt = _rt(request)
+        with rt.sessions() as s:
+            me = signed_in(request, s)
+            check_csrf(me.csrf, fields["csrf_token"])
+            if not picks:
+                return error_page(request, "nothing_picked", 400)
+            try:
+                n = actions.bulk_verify(s, me.viewer, me.actor, at, picks, note=fields["note"])
+                s.commit()
+            except BulkConflict as exc:
+                s.rollback()
+                stale = [s.get(Finding, f.id) for f in exc.stale]
+                return page("bulk_conflict.html", me, status=409, stale=[f for f in stale if f is not None])
+        return RedirectResponse(f"/findings?done=bulk&n={n}", status_code=303)
+
+    return await run_in_threadpool(work)
