@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from rectify import __version__
+from rectify.bulletin.errors import BulletinError
 from rectify.config import ConfigError
 from rectify.core.workcal import CalendarError
 
@@ -27,7 +28,7 @@ err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Errors a user can act on: a clean message and exit code 2, never a traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, CalendarError)
+USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, CalendarError, BulletinError)
 
 
 def user_errors(fn: F) -> F:
@@ -82,4 +83,5 @@ def run() -> None:  # pragma: no cover - console entry for `python -m rectify`
 
 
 # Subcommand modules register themselves on `app`.
+from rectify.cli import bulletin as _bulletin  # noqa: E402, F401
 from rectify.cli import status as _status  # noqa: E402, F401

@@ -1,0 +1,105 @@
+"""One content model for an issue of the bulletin; the DOCX writer and the HTML template both render it.
+
+Every word comes from templates/bulletin/*.txt or the [bulletin] labels, so the two outputs say the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from rectify.bulletin.sections import Article
+from rectify.bulletin.stats import BulletinStats
+from rectify.config import BulletinSettings
+from rectify.templating import cn_date, cn_percent, labels, render
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+    widths: list[float]  # relative column widths
+    total: list[str] | None = None
+    numeric_from: int = 1  # columns from here on are figures (centred)
+
+
+@dataclass
+class Part:
+    """A numbered part of the summary section (一、总体情况 ...)."""
+
+    heading: str
+    paragraphs: list[str] = field(default_factory=list)
+    table: Table | None = None
+
+
+@dataclass
+class BulletinDocument:
+    issue_no: int
+    masthead: list[str]  # the series title split at spaces; the last line is printed largest
+    issue_line: str  # 第 20 期
+    issuer: str
+    date_text: str  # 2024年1月19日
+    news_heading: str
+    articles: list[Article]
+    summary_heading: str
+    parts: list[Part]
+    closing: list[tuple[str, str]]  # (报：, text) for the lines that are set
+    editors_line: str
+    copies_line: str
+    stats: BulletinStats
+
+
+def _text(name: str, **ctx: object) -> str:
+    return render(name, **ctx).strip()
+
+
+def file_stem(issue_no: int, draft: bool = False) -> str:
+    return _text("bulletin/filename.txt", issue_no=issue_no, draft=draft)
+
+
+def build_document(stats: BulletinStats, *, series: BulletinSettings, issue_no: int, issued_on: date,
+                   articles: Sequence[Article] = ()) -> BulletinDocument:
+    lab = labels()["bulletin"]
+    total = stats.total
+    unit_table = Table(
+        header=list(lab["unit_table"]),
+        rows=[[u.unit, str(u.found), str(u.closed), str(u.open), str(u.overdue), cn_percent(u.closed, u.found)]
+              for u in stats.units],
+        total=[lab["total"], str(total.found), str(total.closed), str(total.open), str(total.overdue),
+               cn_percent(total.closed, total.found)],
+        widths=[3.2, 1.3, 1.3, 1.3, 1.1, 1.3],
+    )
+    if stats.summarised:
+        items_table: Table | None = Table(header=list(lab["item_summary_table"]),
+                                          rows=[[c.unit, str(c.count)] for c in stats.items_by_unit],
+                                          total=[lab["total"], str(stats.new_closed)], widths=[4.0, 2.0])
+    elif stats.items:
+        items_table = Table(header=list(lab["item_table"]),
+                            rows=[[i.unit, i.problem, i.measures, cn_date(i.closed_on)] for i in stats.items],
+                            widths=[1.8, 3.4, 3.4, 1.4], numeric_from=3)
+    else:
+        items_table = None
+    parts = [
+        Part(lab["overall"], [_text("bulletin/lead.txt", s=stats, as_of=stats.as_of)]),
+        Part(lab["by_unit"], table=unit_table),
+        Part(lab["closed_items"], [_text("bulletin/items_note.txt", s=stats)], items_table),
+        Part(lab["notify"], [_text("bulletin/notify.txt", s=stats)]),
+    ]
+    closing = [(lab[key], text) for key, text in (("bao", series.bao), ("song", series.song), ("fa", series.fa))
+               if text.strip()]
+    return BulletinDocument(
+        issue_no=issue_no,
+        masthead=series.title.split() or [series.title],
+        issue_line=_text("bulletin/issue_no.txt", issue_no=issue_no),
+        issuer=series.issuer,
+        date_text=cn_date(issued_on, year=True),
+        news_heading=lab["news"],
+        articles=list(articles),
+        summary_heading=lab["summary"],
+        parts=parts,
+        closing=closing,
+        editors_line=lab["editors"] + "、".join(series.editors) if series.editors else "",
+        copies_line=_text("bulletin/copies.txt", copies=series.copies) if series.copies else "",
+        stats=stats,
+    )
