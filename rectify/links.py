@@ -3,6 +3,7 @@ link takes `now` as a parameter like everything else (no hidden clock)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
@@ -38,5 +39,12 @@ def verify(secret: str, token: str, *, now: datetime, purpose: str = "login") ->
 def login_url(public_url: str, secret: str, person_id: int, *, now: datetime, max_age: timedelta,
               next_path: str = "/") -> str:
     """The link a mail carries: opening it signs the person in and lands on `next_path`."""
+    return login_links(public_url, secret, person_id, now=now, max_age=max_age)(next_path)
+
+
+def login_links(public_url: str, secret: str, person_id: int, *, now: datetime,
+                max_age: timedelta) -> Callable[[str], str]:
+    """`login_url` for many pages of one mail: the token is signed once, not once per link."""
     token = sign(secret, person_id, now=now, max_age=max_age)
-    return f"{public_url.rstrip('/')}/auth/{token}?next={quote(next_path, safe='/')}"
+    base = f"{public_url.rstrip('/')}/auth/{token}?next="
+    return lambda next_path="/": base + quote(next_path, safe="/")

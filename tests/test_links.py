@@ -37,3 +37,17 @@ def test_it_refuses_another_key_or_purpose() -> None:
 def test_it_builds_a_form_link() -> None:
     url = login_url("http://form.example/", "s3cret", 7, now=NOW, max_age=DAY, next_path="/findings/12")
     assert url.startswith("http://form.example/auth/") and url.endswith("?next=/findings/12")
+
+
+def test_it_builds_many_links_of_one_person_that_each_verify() -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from rectify.links import login_links
+
+    link = login_links("http://form.example", "s3cret", 7, now=NOW, max_age=DAY)
+    for path in ("/findings/1", "/findings/22"):
+        parts = urlsplit(link(path))
+        assert parse_qs(parts.query)["next"] == [path]
+        assert verify("s3cret", parts.path.rsplit("/", 1)[1], now=NOW) == 7
+    assert link("/findings/1") == login_url("http://form.example", "s3cret", 7, now=NOW, max_age=DAY,
+                                            next_path="/findings/1")

@@ -31,10 +31,15 @@ class Queued:
     recipient: str
     kind: str
     day: date
-    message: EmailMessage
+    message: EmailMessage | bytes  # bytes: already serialised (big batches keep no message objects)
     items: int = 0
     meta: dict[str, Any] | None = None
     key_suffix: str = ""  # for kinds that may legitimately repeat within a day (e.g. sign-in links)
+    subject: str = ""  # required with bytes; read from the message otherwise
+
+    def __post_init__(self) -> None:
+        if isinstance(self.message, bytes | bytearray) and not self.subject:
+            raise ValueError("a pre-serialised message needs its subject")
 
 
 def _insert_ignore(session: Session):
@@ -53,8 +58,8 @@ def enqueue(session: Session, rows: Iterable[Queued], now: datetime) -> int:
             "recipient": q.recipient.strip().lower(),
             "kind": q.kind,
             "day": q.day,
-            "subject": str(q.message["Subject"]),
-            "message": to_bytes(q.message),
+            "subject": (q.subject or str(q.message["Subject"]))[:500],  # type: ignore[index]
+            "message": bytes(q.message) if isinstance(q.message, bytes | bytearray) else to_bytes(q.message),
             "items": q.items,
             "meta": q.meta or {},
             "state": PENDING,

@@ -1,0 +1,396 @@
+"""The daily run as plain functions: plan → render → commit → deliver. The Prefect flow wraps each
+step in a task (flows/daily.py); the CLI and the bench call `run_daily` with the same steps.
+
+Crash safety rests on one transaction: the day's escalations (levels, events, review dates) and the
+day's outbox rows commit together, or not at all. Delivery comes after, from the outbox, so a crash
+at any point either leaves nothing behind (re-run does it all) or leaves committed, pending mail
+(re-run finds nothing new to escalate and delivers what is pending).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+
+from models import Event, Finding, OutboxMessage
+from rectify.core.ladder import FindingView, PlannedAction, plan
+from rectify.core.lifecycle import ACTIVE
+from rectify.core.routing import (
+    COMMAND_OFFICE,
+    KINDS_BY_URGENCY,
+    Directory,
+    Letter,
+    Routing,
+    Target,
+    kind_counts,
+    route,
+    sections,
+    without,
+)
+from rectify.links import login_links
+from rectify.mail import outbox
+from rectify.mail.compose import build_message, to_bytes
+from rectify.mail.deliver import OutboxReport, flush_outbox
+from rectify.runtime import Runtime
+from rectify.services.routing import load_directory
+from rectify.templating import labels, render, render_subject
+
+KIND = "daily"  # outbox kind: one daily letter per address per day
+ACTIVE_STATES = sorted(s.value for s in ACTIVE)
+SCAN_BATCH = 20_000  # rows per fetch of the lean scan
+LIST_LIMIT = 300  # items listed one by one in a letter; the rest are counted per unit
+RENDER_CHUNK = 2_000  # letters per render task
+ESCALATE, REVIEW = "escalate", "review_request"  # event kinds
+
+
+class RunConflict(Exception):
+    """Another run changed the same findings or queued the same letters first; plan again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Detail:
+    code: str
+    problem: str
+    opinion: str
+    due_date: date | None
+
+
+@dataclass
+class DayPlan:
+    today: date
+    now: datetime
+    working_day: bool
+    scanned: int = 0
+    routing: Routing | None = None
+    directory: Directory | None = None
+    before: dict[int, tuple[int, date | None]] = field(default_factory=dict)  # id → (level, last review)
+    details: dict[int, Detail] = field(default_factory=dict)
+    deferred: list[PlannedAction] = field(default_factory=list)
+
+    @property
+    def letters(self) -> list[Letter]:
+        return list(self.routing.letters.values()) if self.routing else []
+
+
+@dataclass
+class DailyReport:
+    """What one run did; JSON-able (`as_dict`) for the flow result and the artifact."""
+
+    day: str
+    working_day: bool
+    dry_run: bool = False
+    scanned: int = 0
+    escalations: dict[str, int] = field(default_factory=dict)  # by kind
+    reviews: int = 0
+    deferred: int = 0
+    held: int = 0
+    messages: int = 0
+    messages_by_level: dict[str, int] = field(default_factory=dict)  # by the letter's most urgent kind
+    recipients: int = 0
+    items: int = 0
+    unreachable: list[dict[str, Any]] = field(default_factory=list)
+    sent: int = 0
+    pending: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    delivered: bool = False
+    letters: list[dict[str, Any]] = field(default_factory=list)  # dry run: who would get what
+    attempts: int = 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- plan
+
+
+def _scan(rt: Runtime, today: date) -> tuple[int, list[PlannedAction], dict[int, Target], dict]:
+    """One lean streaming query over the active findings; the planner runs batch by batch."""
+    review_every = rt.settings.deadlines.long_term_review_working_days
+    q = (select(Finding.id, Finding.state, Finding.due_date, Finding.level, Finding.unit_id, Finding.group_id,
+                Finding.last_review_on, Finding.inspected_on)
+         .where(Finding.state.in_(ACTIVE_STATES)))
+    scanned = 0
+    actions: list[PlannedAction] = []
+    targets: dict[int, Target] = {}
+    before: dict[int, tuple[int, date | None]] = {}
+    with rt.engine.connect() as conn:
+        result = conn.execution_options(yield_per=SCAN_BATCH).execute(q)
+        for rows in result.partitions():
+            scanned += len(rows)
+            views = [FindingView(r[0], r[1], r[2], r[3], r[6] or r[7]) for r in rows]
+            planned = plan(views, today, rt.calendar, rt.ladder, review_every)
+            if not planned:
+                continue
+            by_id = {r[0]: r for r in rows}
+            for a in planned:
+                r = by_id[a.finding_id]
+                targets[a.finding_id] = Target(r[4], r[5])
+                before[a.finding_id] = (r[3], r[6])
+            actions.extend(planned)
+    return scanned, actions, targets, before
+
+
+def already_mailed(rt: Runtime, today: date) -> set[str]:
+    with rt.sessions() as s:
+        return set(s.scalars(select(OutboxMessage.recipient)
+                             .where(OutboxMessage.day == today, OutboxMessage.kind == KIND)))
+
+
+def _details(rt: Runtime, ids: Sequence[int]) -> dict[int, Detail]:
+    out: dict[int, Detail] = {}
+    q = select(Finding.id, Finding.code, Finding.problem, Finding.opinion, Finding.due_date)
+    with rt.engine.connect() as conn:
+        for i in range(0, len(ids), 5000):
+            for r in conn.execute(q.where(Finding.id.in_(ids[i:i + 5000]))):
+                out[r[0]] = Detail(r[1], r[2], r[3], r[4])
+    return out
+
+
+def plan_day(rt: Runtime, today: date, now: datetime) -> DayPlan:
+    """Load, plan and route today's actions. Reads only; nothing is written."""
+    if not rt.calendar.is_working_day(today):
+        return DayPlan(today, now, working_day=False)
+    scanned, actions, targets, before = _scan(rt, today)
+    with rt.sessions() as s:
+        directory = load_directory(s, rt.settings.command_office)
+    routing = route(actions, targets, directory)
+    mailed = already_mailed(rt, today) if routing.letters else set()
+    deferred: list[PlannedAction] = []
+    if mailed & set(routing.letters):
+        kept, deferred = without(routing.delivered, routing, mailed)
+        held, unreachable = routing.held, routing.unreachable
+        routing = route(kept, targets, directory)
+        routing.held, routing.unreachable = held, unreachable
+    ids = sorted(a.finding_id for a in routing.delivered)
+    return DayPlan(today, now, True, scanned, routing, directory, before, _details(rt, ids), deferred)
+
+
+# ---------------------------------------------------------------- render
+
+
+def _days_text(days: int | None) -> dict[str, Any]:
+    return {"days": days, "left": -days if days is not None and days < 0 else 0,
+            "late": days if days is not None and days > 0 else 0}
+
+
+def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list[outbox.Queued]:
+    """The complete MIME message of each letter, ready for the outbox. Pure rendering, no writes."""
+    settings = rt.settings
+    d = day.directory
+    assert d is not None
+    max_age = timedelta(days=settings.web.link_max_age_days)
+    portal = settings.public_url.rstrip("/")
+    names = labels()
+    out: list[outbox.Queued] = []
+    for letter in letters:
+        link: Callable[[str], str]
+        if letter.person_id is not None:
+            link = login_links(portal, settings.secret, letter.person_id, now=day.now, max_age=max_age)
+        else:
+            link = lambda path: portal + path  # noqa: E731 - no account: a plain link to the page
+        listed = 0
+        blocks = []
+        for sec in sections(letter, d.unit_rank):
+            rows = []
+            for item in sec.items:
+                if listed >= LIST_LIMIT:
+                    break
+                listed += 1
+                a, det = item.action, day.details[item.action.finding_id]
+                rows.append({"kind": a.kind, "code": det.code, "problem": det.problem, "opinion": det.opinion,
+                             "due": det.due_date, "unit": d.units.get(item.unit_id, ""),
+                             "url": link(f"/findings/{a.finding_id}"), **_days_text(a.days)})
+            blocks.append({"kind": None if sec.unit_id is not None else sec.key,
+                           "unit": d.units.get(sec.unit_id, "") if sec.unit_id is not None else None,
+                           "count": len(sec.items), "items": rows})
+        counts = kind_counts(letter.items)
+        unit_ids = letter.unit_ids
+        per_unit = []
+        if letter.overseer:
+            by_unit: dict[int, Counter[str]] = defaultdict(Counter)
+            for i in letter.items:
+                by_unit[i.unit_id][i.action.kind] += 1
+            per_unit = [{"unit": d.units.get(u, ""), "counts": by_unit[u], "total": sum(by_unit[u].values())}
+                        for u in sorted(by_unit, key=lambda u: d.unit_rank.get(u, u))]
+        dues = sorted({day.details[i.action.finding_id].due_date for i in letter.items
+                       if i.action.kind == "remind" and day.details[i.action.finding_id].due_date})
+        scope = (d.units.get(unit_ids[0], "") if len(unit_ids) == 1 else
+                 "、".join(d.groups[g] for g in sorted(letter.group_ids) if g in d.groups)
+                 if letter.group_ids and COMMAND_OFFICE not in letter.roles else "")
+        ctx = {
+            "today": day.today, "who": letter.name, "roles": sorted(letter.roles), "overseer": letter.overseer,
+            "top": letter.top_kind, "total": len(letter.items), "listed": listed,
+            "omitted": len(letter.items) - listed, "counts": counts, "units": len(unit_ids), "scope": scope,
+            "overdue": sum(1 for i in letter.items if (i.action.days or 0) > 0),
+            "due_today": sum(1 for i in letter.items if i.action.kind == "remind" and i.action.days == 0),
+            "remind_dues": dues, "blocks": blocks, "per_unit": per_unit, "kinds": KINDS_BY_URGENCY,
+            "portal": portal, "personal": letter.person_id is not None,
+            "link_days": settings.web.link_max_age_days, "sender": settings.smtp.from_name,
+        }
+        subject = render_subject("mail/daily.subject.txt", **ctx)
+        msg = build_message(from_addr=settings.smtp.from_addr, from_name=settings.smtp.from_name, to=letter.email,
+                            to_name=letter.name or names["audience"].get(sorted(letter.roles)[0], ""),
+                            subject=subject, text=render("mail/daily.txt", **ctx),
+                            html=render("mail/daily.html", **ctx), now=day.now)
+        out.append(outbox.Queued(letter.email, KIND, day.today, to_bytes(msg), items=len(letter.items),
+                                 meta={"top": letter.top_kind, "counts": {k: v for k, v in counts.items() if v}},
+                                 subject=subject))
+    return out
+
+
+# ---------------------------------------------------------------- commit
+
+
+def _apply_levels(s, actions: Sequence[PlannedAction], before: dict, now: datetime) -> int:
+    """Raise levels with a compare-and-set on the level the plan saw; returns rows changed."""
+    by_new: dict[int, list[dict[str, int]]] = defaultdict(list)
+    for a in actions:
+        by_new[a.level].append({"fid": a.finding_id, "old": before[a.finding_id][0]})
+    t = Finding.__table__
+    changed = 0
+    for new, params in by_new.items():
+        stmt = (update(t).where(t.c.id == bindparam("fid"), t.c.level == bindparam("old"),
+                                t.c.state.in_(ACTIVE_STATES))
+                .values(level=new, version=t.c.version + 1, updated_at=now))
+        for i in range(0, len(params), 5000):
+            changed += s.connection().execute(stmt, params[i:i + 5000]).rowcount
+    return changed
+
+
+def _apply_reviews(s, actions: Sequence[PlannedAction], today: date, now: datetime) -> int:
+    """Stamp last_review_on = today; a row another run already stamped today does not change."""
+    t = Finding.__table__
+    stmt = (update(t).where(t.c.id == bindparam("fid"), t.c.state.in_(ACTIVE_STATES),
+                            (t.c.last_review_on.is_(None)) | (t.c.last_review_on < today))
+            .values(last_review_on=today, version=t.c.version + 1, updated_at=now))
+    params = [{"fid": a.finding_id} for a in actions]
+    return sum(s.connection().execute(stmt, params[i:i + 5000]).rowcount for i in range(0, len(params), 5000))
+
+
+def _event_data(a: PlannedAction, day: DayPlan) -> dict[str, Any]:
+    level, last_review = day.before[a.finding_id]
+    to = day.routing.recipients_of.get(a.finding_id, []) if day.routing else []
+    if a.step is None:
+        return {"kind": "review", "last_review_on": last_review.isoformat() if last_review else None, "to": to}
+    return {"step": a.step.key, "kind": a.kind, "level": a.level, "from_level": level, "days": a.days, "to": to}
+
+
+def commit_day(rt: Runtime, day: DayPlan, queued: Sequence[outbox.Queued]) -> int:
+    """Escalations, review stamps, their events and the day's letters: one transaction.
+
+    Raises RunConflict (and rolls everything back) when another run got there first.
+    """
+    assert day.routing is not None
+    actions = day.routing.delivered
+    escalations = [a for a in actions if a.kind != "review"]
+    reviews = [a for a in actions if a.kind == "review"]
+    events = [{"finding_id": a.finding_id, "at": day.now, "kind": ESCALATE if a.step else REVIEW, "actor": "system",
+               "ip": "", "note": "", "from_state": None, "to_state": None, "data": _event_data(a, day)}
+              for a in actions]
+    with rt.sessions() as s, s.begin():
+        if _apply_levels(s, escalations, day.before, day.now) != len(escalations):
+            raise RunConflict("some findings were escalated by another run")
+        if _apply_reviews(s, reviews, day.today, day.now) != len(reviews):
+            raise RunConflict("some long-term findings were reviewed by another run")
+        for i in range(0, len(events), 5000):
+            s.execute(insert(Event), events[i:i + 5000])
+        new = outbox.enqueue(s, queued, day.now)
+        if new != len(queued):
+            raise RunConflict("a letter for today was queued by another run")
+    return new
+
+
+# ---------------------------------------------------------------- deliver
+
+
+def deliver(rt: Runtime, now: datetime) -> OutboxReport:
+    """Send everything pending in the outbox (today's letters and any left over by an outage)."""
+    return flush_outbox(rt.sessions, rt.settings, now)
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass(frozen=True)
+class Steps:
+    """The run's steps; the flow passes Prefect-task versions of the same functions."""
+
+    plan: Callable[[Runtime, date, datetime], DayPlan] = plan_day
+    render: Callable[[Runtime, DayPlan, Sequence[Letter]], list[outbox.Queued]] = render_letters
+    commit: Callable[[Runtime, DayPlan, Sequence[outbox.Queued]], int] = commit_day
+    deliver: Callable[[Runtime, datetime], OutboxReport] = deliver
+
+
+PLAIN = Steps()
+
+
+def summarise(day: DayPlan, report: DailyReport, queued: Sequence[outbox.Queued]) -> None:
+    report.scanned = day.scanned
+    if day.routing is None:
+        return
+    d = day.directory
+    assert d is not None
+    delivered = day.routing.delivered
+    report.escalations = {k: n for k in KINDS_BY_URGENCY if k != "review"
+                          if (n := sum(1 for a in delivered if a.kind == k))}
+    report.reviews = sum(1 for a in delivered if a.kind == "review")
+    report.deferred = len(day.deferred)
+    report.held = len(day.routing.held)
+    report.messages = len(queued)
+    report.recipients = len({q.recipient for q in queued})
+    report.items = sum(q.items for q in queued)
+    tops = Counter((q.meta or {}).get("top", "") for q in queued)
+    report.messages_by_level = {k: tops[k] for k in KINDS_BY_URGENCY if tops[k]}
+    grouped: dict[tuple, set[int]] = defaultdict(set)
+    for u in day.routing.unreachable:
+        # Name what must be fixed: the unit (its contact/leader, or its missing group) or the group.
+        by_group = u.audience == "group" and u.reason != "no_group"
+        unit = u.unit_id if u.audience in ("unit_contact", "unit_leader") or u.reason == "no_group" else None
+        grouped[(u.audience, u.reason, unit, u.group_id if by_group else None)].add(u.finding_id)
+    report.unreachable = [
+        {"audience": aud, "reason": reason, "unit": d.units.get(unit, "") if unit is not None else "",
+         "group": d.groups.get(group, "") if group is not None else "", "findings": len(ids)}
+        for (aud, reason, unit, group), ids in sorted(
+            grouped.items(), key=lambda kv: (kv[0][0], d.unit_rank.get(kv[0][2], 0) if kv[0][2] else 0,
+                                             kv[0][3] or 0))
+    ]
+
+
+def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry_run: bool = False,
+              steps: Steps = PLAIN, max_attempts: int = 3) -> DailyReport:
+    """One daily run. `send=False` stops after queueing (delivery is left to the next run or the
+    `rectify outbox retry` command); `dry_run` plans and renders but writes nothing."""
+    report = DailyReport(day=today.isoformat(), working_day=rt.calendar.is_working_day(today), dry_run=dry_run)
+    if not report.working_day:
+        return report
+    for attempt in range(1, max_attempts + 1):
+        report.attempts = attempt
+        day = steps.plan(rt, today, now)
+        letters = day.letters
+        queued: list[outbox.Queued] = []
+        for i in range(0, len(letters), RENDER_CHUNK):
+            queued.extend(steps.render(rt, day, letters[i:i + RENDER_CHUNK]))
+        summarise(day, report, queued)
+        if dry_run:
+            report.letters = [{"to": q.recipient, "subject": q.subject, "items": q.items} for q in queued]
+            return report
+        if not day.routing or not (day.routing.delivered or queued):
+            break
+        try:
+            steps.commit(rt, day, queued)
+            break
+        except RunConflict:
+            if attempt == max_attempts:
+                raise
+    if send:
+        result = steps.deliver(rt, now)
+        report.delivered = True
+        report.sent = result.sent
+        report.pending = [{"to": r, "error": e} for _, r, e in result.pending]
+        report.failed = [{"to": r, "error": e} for _, r, e in result.failed]
+    return report

@@ -1,0 +1,61 @@
+"""The directory the daily run routes by, read in a few small queries (units, people, groups)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import Person, SupervisionGroup, Unit
+from rectify.core.routing import Contact, Directory
+
+ROLES = ("unit_contact", "unit_leader", "supervisor")
+
+
+def unit_rank_key(kind: str, sort_order: int, unit_id: int) -> tuple[int, int, int]:
+    """Display order: county departments (县直单位) before townships, then the configured order."""
+    return (0 if kind == "county" else 1, sort_order, unit_id)
+
+
+def load_directory(session: Session, command_office: list[str]) -> Directory:
+    units = session.execute(select(Unit.id, Unit.name, Unit.kind, Unit.sort_order)).all()
+    ranked = sorted(units, key=lambda u: unit_rank_key(u.kind, u.sort_order, u.id))
+    groups = dict(session.execute(select(SupervisionGroup.id, SupervisionGroup.name)).tuples().all())
+
+    contacts: dict[int, list[Contact]] = defaultdict(list)
+    leaders: dict[int, list[Contact]] = defaultdict(list)
+    members: dict[int, list[Contact]] = defaultdict(list)
+    rows = session.execute(
+        select(Person.id, Person.name, Person.email, Person.role, Person.unit_id, Person.group_id)
+        .where(Person.active.is_(True), Person.role.in_(ROLES))
+        .order_by(Person.id)
+    ).all()
+    for p in rows:
+        c = Contact(p.name, (p.email or "").strip().lower() or None, p.id)
+        if p.role == "unit_contact" and p.unit_id is not None:
+            contacts[p.unit_id].append(c)
+        elif p.role == "unit_leader" and p.unit_id is not None:
+            leaders[p.unit_id].append(c)
+        elif p.role == "supervisor" and p.group_id is not None:
+            members[p.group_id].append(c)
+
+    # The command office is a list of addresses; an address that belongs to a person gets that
+    # person's signed links, any other gets none (it has no account to sign in to).
+    office = [e.strip().lower() for e in command_office if e.strip()]
+    known = dict(session.execute(
+        select(func.lower(Person.email), Person.id).where(Person.active.is_(True), func.lower(Person.email).in_(office))
+    ).tuples().all()) if office else {}
+    names = dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(list(known.values()))))
+                 .tuples().all()) if known else {}
+    office_contacts = tuple(Contact(names.get(known.get(e, -1), ""), e, known.get(e)) for e in dict.fromkeys(office))
+
+    return Directory(
+        units={u.id: u.name for u in units},
+        contacts=dict(contacts),
+        leaders=dict(leaders),
+        groups=groups,
+        members=dict(members),
+        command_office=office_contacts,
+        unit_rank={u.id: i for i, u in enumerate(ranked)},
+    )
