@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from models import Evidence, Finding
 from rectify.core.lifecycle import Action
+from rectify.core.practice import PracticeError
 from rectify.services.access import Decision, Do, Target, Viewer, decide
 from rectify.services.findings import Actor, ConflictError, act, record_event
 from web import evidence
@@ -133,4 +134,7 @@ def bulk_verify(s: Session, viewer: Viewer, actor: Actor, now: datetime, items: 
             act(s, found[fid], Action.VERIFY, actor, now, expected_version=wanted[fid], note=note.strip())
     except ConflictError as exc:  # lost a race after the check: act() rolled the whole batch back
         raise BulkConflict([exc.finding]) from None
+    except PracticeError:  # e.g. a two-level round without the head's sign-off: none is closed
+        s.rollback()
+        raise BulkConflict([f for f in found.values() if f.round.two_level_closure]) from None
     return len(found)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from models import Finding
 from rectify.core.lifecycle import TransitionError
+from rectify.core.practice import PracticeError
 from rectify.runtime import Runtime
 from rectify.services.access import Do, Target, decide
 from rectify.services.findings import ConflictError
@@ -95,7 +96,7 @@ class RejectIn(BaseModel):
 
 
 class Problem(BaseModel):
-    error: str = Field(description="unauthorized / csrf / forbidden / not_found / conflict / invalid")
+    error: str = Field(description="unauthorized / csrf / forbidden / not_found / conflict / needs_signoff / invalid")
     fields: list[str] | None = None
     finding: FindingOut | None = Field(None, description="on conflict: the finding as it is now")
 
@@ -186,6 +187,9 @@ def _act(request: Request, who: tuple[Session, Me], finding_id: int, work) -> Fi
     except Missing as exc:
         s.rollback()
         return _error("invalid", 422, fields=[exc.field])
+    except PracticeError:
+        s.rollback()
+        return _error("needs_signoff", 409)
     s.expire_all()
     return _out(rt, load_finding(s, finding_id), _today(request))
 

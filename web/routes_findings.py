@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from models import Evidence, Finding
 from rectify.core.lifecycle import TransitionError
+from rectify.core.practice import PracticeError
 from rectify.runtime import Runtime
 from rectify.services.access import Do, Target, decide, may
 from rectify.services.findings import ConflictError
@@ -152,6 +153,8 @@ def _refused(s: Session, request: Request, me: Me, finding_id: int, exc: Excepti
     s.expire_all()
     if isinstance(exc, ConflictError | TransitionError):
         return _show(s, request, me, finding_id, 409, conflict=True)
+    if isinstance(exc, PracticeError):  # e.g. 销号 before the unit head's sign-off
+        return _show(s, request, me, finding_id, 409, error="practice")
     if isinstance(exc, Missing):
         return _show(s, request, me, finding_id, 400, form=form, error=exc.field)
     if isinstance(exc, EvidenceError):
@@ -171,7 +174,7 @@ def _do(request: Request, finding_id: int, form: dict[str, str], work, done: str
         try:
             work(s, f, me, version)
             s.commit()
-        except (ConflictError, TransitionError, Missing, EvidenceError) as exc:
+        except (ConflictError, TransitionError, PracticeError, Missing, EvidenceError) as exc:
             return _refused(s, request, me, finding_id, exc, form)
     return RedirectResponse(f"/findings/{finding_id}?done={done}", status_code=303)
 

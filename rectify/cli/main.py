@@ -85,3 +85,4 @@ def run() -> None:  # pragma: no cover - console entry for `python -m rectify`
 # Subcommand modules register themselves on `app`.
 from rectify.cli import bulletin as _bulletin  # noqa: E402, F401
 from rectify.cli import status as _status  # noqa: E402, F401
+from rectify.cli import web as _web  # noqa: E402, F401
