@@ -14,6 +14,7 @@ from rectify import __version__
 from rectify.bulletin.errors import BulletinError
 from rectify.config import ConfigError
 from rectify.core.workcal import CalendarError
+from rectify.intake.errors import IntakeError
 
 app = typer.Typer(
     name="rectify",
@@ -28,7 +29,7 @@ err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Errors a user can act on: a clean message and exit code 2, never a traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, CalendarError, BulletinError)
+USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, CalendarError, BulletinError, IntakeError)
 
 
 def user_errors(fn: F) -> F:
@@ -84,5 +85,6 @@ def run() -> None:  # pragma: no cover - console entry for `python -m rectify`
 
 # Subcommand modules register themselves on `app`.
 from rectify.cli import bulletin as _bulletin  # noqa: E402, F401
+from rectify.cli import intake as _intake  # noqa: E402, F401
 from rectify.cli import status as _status  # noqa: E402, F401
 from rectify.cli import web as _web  # noqa: E402, F401

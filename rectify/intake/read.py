@@ -1,0 +1,203 @@
+"""Spreadsheets in: .xlsx (Excel, WPS) and .csv in UTF-8, UTF-8 with BOM, UTF-16 or GB18030/GBK.
+
+The format is told by the bytes, not the name: a zip is a workbook, an OLE file is an old .xls
+(refused with a hint), anything else is CSV. CSV encodings are detected, never asked for.
+Rows come back with the row number the spreadsheet shows; merged cells (a 责任单位 spanning
+several rows) read as their top-left value on every row they cover.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from rectify.intake.cells import cell_text, squeeze
+from rectify.intake.errors import IntakeError
+from rectify.intake.headers import HeaderMap, Spec, find_header
+
+Source = Path | str | bytes | IO[bytes]
+HEADER_SEARCH_ROWS = 10
+
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+@dataclass
+class Table:
+    """A sheet with its header found: data rows as (sheet row number, cells)."""
+
+    name: str  # what messages call the file: name, plus the sheet for a workbook
+    header: HeaderMap
+    rows: Iterator[tuple[int, Sequence[Any]]]
+    estimated_rows: int | None = None  # data rows, when the file says (xlsx dimension)
+
+
+def _load(source: Source) -> tuple[bytes | None, IO[bytes] | None, str]:
+    """(bytes, or an open binary stream) and a display name."""
+    if isinstance(source, str | Path):
+        path = Path(source)
+        try:
+            return path.read_bytes(), None, path.name
+        except FileNotFoundError:
+            raise IntakeError("no_file", name=str(path)) from None
+        except OSError as exc:
+            raise IntakeError("unreadable", name=path.name, detail=exc.strerror or str(exc)) from None
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source), None, ""
+    return None, source, getattr(source, "name", "") or ""
+
+
+def read_rows(source: Source, *, filename: str | None = None, sheet: str | None = None
+              ) -> tuple[str, Iterator[tuple[int, Sequence[Any]]], int | None]:
+    """(display name, rows, estimated row count) of a spreadsheet, whatever its format."""
+    data, stream, name = _load(source)
+    name = Path(filename).name if filename else name
+    if data is None:
+        assert stream is not None
+        data = stream.read()
+    head = data[:8]
+    suffix = Path(name).suffix.lower()
+    if head.startswith(b"PK\x03\x04"):
+        return _xlsx_rows(data, name, sheet)
+    if head.startswith(_OLE) or suffix in (".xls", ".et"):
+        raise IntakeError("old_excel", name=name or "?")
+    if suffix in (".xlsx", ".xlsm"):
+        raise IntakeError("unreadable", name=name, detail="not a valid .xlsx workbook")
+    if sheet:
+        raise IntakeError("sheet_on_csv")
+    return name, _csv_rows(data, name), None
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+def decode(data: bytes) -> str:
+    """CSV text: BOMs first, then UTF-8, then GB18030 (a superset of GBK, what Excel writes on Chinese Windows)."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:].decode("utf-8", errors="strict")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise IntakeError("encoding")
+
+
+def _delimiter(text: str) -> str:
+    first = text.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in (",", "\t", ";", "，")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _csv_rows(data: bytes, name: str) -> Iterator[tuple[int, Sequence[Any]]]:
+    try:
+        text = decode(data)
+    except UnicodeDecodeError:
+        raise IntakeError("encoding") from None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    try:
+        yield from enumerate(reader, start=1)
+    except csv.Error as exc:
+        raise IntakeError("unreadable", name=name, detail=str(exc)) from None
+
+
+# --- xlsx ----------------------------------------------------------------------------------------
+
+_MERGE = re.compile(rb"<(?:\w+:)?mergeCell\s+ref=\"([A-Z]+[0-9]+):([A-Z]+[0-9]+)\"")
+
+
+def _merged_ranges(archive: zipfile.ZipFile, path: str) -> list[tuple[int, int, int, int]]:
+    """(min_col, min_row, max_col, max_row) of each merged range: openpyxl's read-only mode skips them."""
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    found: set[tuple[bytes, bytes]] = set()
+    tail = b""
+    with archive.open(path) as fh:
+        while chunk := fh.read(1 << 20):
+            buf = tail + chunk
+            found.update(_MERGE.findall(buf))
+            tail = buf[-256:]
+    out = []
+    for a, b in found:
+        r1, c1 = coordinate_to_tuple(a.decode())
+        r2, c2 = coordinate_to_tuple(b.decode())
+        out.append((c1, r1, c2, r2))
+    return sorted(out, key=lambda m: m[1])
+
+
+def _pick_sheet(wb: Any, sheet: str | None, name: str) -> Any:
+    if sheet is None:
+        return wb.worksheets[0]
+    for ws in wb.worksheets:
+        if ws.title == sheet or squeeze(ws.title) == squeeze(sheet):
+            return ws
+    raise IntakeError("no_sheet", name=name, sheet=sheet, sheets="、".join(ws.title for ws in wb.worksheets))
+
+
+def _xlsx_rows(data: bytes, name: str, sheet: str | None
+               ) -> tuple[str, Iterator[tuple[int, Sequence[Any]]], int | None]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken file
+        raise IntakeError("unreadable", name=name, detail=type(exc).__name__) from None
+    ws = _pick_sheet(wb, sheet, name)
+    merges = _merged_ranges(wb._archive, ws._worksheet_path)
+    estimated = ws.max_row if isinstance(ws.max_row, int) else None
+    label = f"{name}（{ws.title}）" if len(wb.worksheets) > 1 or sheet else name
+    return label, _sheet_rows(wb, ws, merges), estimated
+
+
+def _sheet_rows(wb: Any, ws: Any, merges: list[tuple[int, int, int, int]]
+                ) -> Iterator[tuple[int, Sequence[Any]]]:
+    pending = list(reversed(merges))  # by start row, the next one last
+    active: list[tuple[int, int, int, Any]] = []  # (min_col, max_col, max_row, value)
+    try:
+        for number, values in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1):
+            if not pending and not active:
+                yield number, values
+                continue
+            cells = list(values)
+            active = [a for a in active if a[2] >= number]
+            while pending and pending[-1][1] <= number:
+                c1, r1, c2, r2 = pending.pop()
+                if r1 == number:
+                    active.append((c1, c2, r2, cells[c1 - 1] if c1 - 1 < len(cells) else None))
+            for c1, c2, _, value in active:
+                if len(cells) < c2:
+                    cells.extend([None] * (c2 - len(cells)))
+                for c in range(c1 - 1, c2):
+                    cells[c] = value
+            yield number, cells
+    finally:
+        wb.close()
+
+
+# --- tables --------------------------------------------------------------------------------------
+
+def read_table(source: Source, spec: Spec, *, filename: str | None = None, sheet: str | None = None) -> Table:
+    """A sheet with its header row found among the top rows; IntakeError if there is none."""
+    name, rows, estimated = read_rows(source, filename=filename, sheet=sheet)
+    top: list[tuple[int, Sequence[Any]]] = []
+    for number, cells in rows:
+        top.append((number, cells))
+        header = find_header(top[-1:], spec)
+        if header is not None:
+            if estimated is not None:
+                estimated = max(estimated - number, 0)
+            return Table(name, header, rows, estimated)
+        if len(top) >= HEADER_SEARCH_ROWS:
+            break
+    expected = "、".join(spec.title(k) for k in spec.names)
+    if not any(any(cell_text(c) for c in cells) for _, cells in top):
+        raise IntakeError("empty_file", name=name or "?")
+    raise IntakeError("no_header", name=name or "?", n=HEADER_SEARCH_ROWS, expected=expected)
