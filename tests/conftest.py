@@ -115,3 +115,12 @@ def smtp_sink():
 def smtp_settings(settings: Settings, smtp_sink) -> Settings:
     return settings.model_copy(update={"smtp": settings.smtp.model_copy(
         update={"host": "127.0.0.1", "port": smtp_sink.port, "timeout": 5.0})})
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """Prefect's test harness (temporary API server and database), started once for all flow tests."""
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

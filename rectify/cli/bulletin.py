@@ -42,12 +42,12 @@ def bulletin(
         rt.close()
     state = "draft of" if r.draft else "issued"
     console.print(f"{state} 工作简报第{r.issue_no}期 covering closures up to {r.as_of}: "
-                  f"{r.stats.new_closed} new closures", highlight=False)
-    console.print(render("bulletin/lead.txt", s=r.stats, as_of=r.as_of).strip(), highlight=False)
+                  f"{r.stats.new_closed} new closures", highlight=False, soft_wrap=True)
+    console.print(render("bulletin/lead.txt", s=r.stats, as_of=r.as_of).strip(), highlight=False, soft_wrap=True)
     for path in r.files.values():
-        console.print(f"  {path}", highlight=False)
+        console.print(f"  {path}", highlight=False, soft_wrap=True)
     if pdf and r.pdf_skipped:
-        err.print(f"no PDF: {r.pdf_skipped}", highlight=False)
+        err.print(f"no PDF: {r.pdf_skipped}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -69,15 +69,15 @@ def digest(
         rt.close()
     d = run.digest
     console.print(f"digest {d.week_start}..{d.week_end} (as of {d.as_of}): new {d.this.new}, closed {d.this.closed}, "
-                  f"awaiting {d.this.awaiting}, overdue {d.this.overdue}", highlight=False)
+                  f"awaiting {d.this.awaiting}, overdue {d.this.overdue}", highlight=False, soft_wrap=True)
     if not rt.settings.command_office:
-        err.print("no command_office addresses are configured: nothing was mailed", highlight=False)
+        err.print("no command_office addresses are configured: nothing was mailed", highlight=False, soft_wrap=True)
     elif run.queued == 0:
-        console.print("this week's digest was already queued: nothing new to send")
+        console.print("this week's digest was already queued: nothing new to send", soft_wrap=True)
     else:
         console.print(f"queued {run.queued} message(s)")
     if run.report is not None:
         console.print(f"outbox: sent {run.report.sent}, failed {len(run.report.failed)}, "
                       f"retry later {len(run.report.pending)}")
         for _, rcpt, error in run.report.failed:
-            err.print(f"  {rcpt}: {error}", highlight=False)
+            err.print(f"  {rcpt}: {error}", highlight=False, soft_wrap=True)
