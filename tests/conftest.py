@@ -116,6 +116,7 @@ def smtp_settings(settings: Settings, smtp_sink) -> Settings:
     return settings.model_copy(update={"smtp": settings.smtp.model_copy(
         update={"host": "127.0.0.1", "port": smtp_sink.port, "timeout": 5.0})})
 
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """Prefect's test harness (temporary API server and database), started once for all flow tests."""
