@@ -127,6 +127,10 @@ def _setup(doc) -> dict:
         "copies": _paragraph_style(doc, "Bulletin Copies", BODY_FONT, 14, align=R, line_pt=26),
         "footer": _paragraph_style(doc, "Bulletin Footer", ASCII_FONT, 14, align=C, line_pt=None),
     }
+    for key in ("section", "article", "part", "subheading"):  # a heading never ends a page
+        styles[key].paragraph_format.keep_with_next = True
+    toc = styles["toc"].paragraph_format  # wrapped titles line up after the ◆
+    toc.left_indent, toc.first_line_indent = Pt(16 * 3), Pt(-16)
     _font_table(doc)
     return styles
 
