@@ -55,7 +55,8 @@ def test_it_reports_verifies_and_rejects_with_the_same_rules_as_the_form(app, rt
     contact, sup, other = _api(app, world.contact_a), _api(app, world.sup_1), _api(app, world.sup_2)
     r = contact.post(f"/api/findings/{world.open_a}/report", json={"version": 1, "measures": "已更新", "progress": " "})
     assert r.status_code == 422 and r.json() == {"error": "invalid", "fields": ["progress"]}
-    r = contact.post(f"/api/findings/{world.open_a}/report", json={"version": 1, "measures": "已更新", "progress": "完成"})
+    done = {"version": 1, "measures": "已更新", "progress": "完成"}
+    r = contact.post(f"/api/findings/{world.open_a}/report", json=done)
     assert r.status_code == 200 and r.json()["state"] == "reported" and r.json()["version"] == 2
     assert other.post(f"/api/findings/{world.open_a}/verify", json={"version": 2}).status_code == 403
     assert contact.post(f"/api/findings/{world.open_a}/verify", json={"version": 2}).status_code == 403
