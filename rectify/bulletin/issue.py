@@ -9,6 +9,7 @@ pair make the later one fail, and it is reported as `BulletinError` with nothing
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -100,11 +101,7 @@ def compile_issue(rt: Runtime, *, as_of: date, now: datetime, issue_no: int | No
         else:
             _record(rt, result, data.closures, files, now, staged)
     finally:
-        for tmp, _ in staged.values():
-            tmp.unlink(missing_ok=True)
-        for leftover in tmp_dir.iterdir():
-            leftover.unlink()
-        tmp_dir.rmdir()
+        shutil.rmtree(tmp_dir, ignore_errors=True)  # whatever was not moved into place
     result.files = {kind: final for kind, (_, final) in staged.items()}
     return result
 
