@@ -85,6 +85,7 @@ class ScheduleSettings(_Section):
     # Every day, not Mon-Fri: 调休 Saturdays are working days; the flow skips days off itself.
     daily_cron: str = "0 8 * * *"
     digest_cron: str = "0 16 * * 5"
+    prefect_port: int = Field(4200, ge=0, le=65535)  # `rectify serve`'s own Prefect server; 0: any free port
 
 
 class BulletinSettings(_Section):

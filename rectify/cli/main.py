@@ -15,6 +15,7 @@ from rectify.bulletin.errors import BulletinError
 from rectify.config import ConfigError
 from rectify.core.workcal import CalendarError
 from rectify.intake.errors import IntakeError
+from rectify.serving import ServeError
 
 app = typer.Typer(
     name="rectify",
@@ -29,7 +30,7 @@ err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Errors a user can act on: a clean message and exit code 2, never a traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, CalendarError, BulletinError, IntakeError)
+USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, CalendarError, BulletinError, IntakeError, ServeError)
 
 
 def user_errors(fn: F) -> F:
@@ -85,6 +86,9 @@ def run() -> None:  # pragma: no cover - console entry for `python -m rectify`
 
 # Subcommand modules register themselves on `app`.
 from rectify.cli import bulletin as _bulletin  # noqa: E402, F401
+from rectify.cli import daily as _daily  # noqa: E402, F401
 from rectify.cli import intake as _intake  # noqa: E402, F401
+from rectify.cli import outbox as _outbox  # noqa: E402, F401
+from rectify.cli import serve as _serve  # noqa: E402, F401
 from rectify.cli import status as _status  # noqa: E402, F401
 from rectify.cli import web as _web  # noqa: E402, F401

@@ -21,7 +21,7 @@ def unit_rank_key(kind: str, sort_order: int, unit_id: int) -> tuple[int, int, i
 def load_directory(session: Session, command_office: list[str]) -> Directory:
     units = session.execute(select(Unit.id, Unit.name, Unit.kind, Unit.sort_order)).all()
     ranked = sorted(units, key=lambda u: unit_rank_key(u.kind, u.sort_order, u.id))
-    groups = dict(session.execute(select(SupervisionGroup.id, SupervisionGroup.name)).tuples().all())
+    groups = dict(session.execute(select(SupervisionGroup.id, SupervisionGroup.name)).all())
 
     contacts: dict[int, list[Contact]] = defaultdict(list)
     leaders: dict[int, list[Contact]] = defaultdict(list)
@@ -45,9 +45,9 @@ def load_directory(session: Session, command_office: list[str]) -> Directory:
     office = [e.strip().lower() for e in command_office if e.strip()]
     known = dict(session.execute(
         select(func.lower(Person.email), Person.id).where(Person.active.is_(True), func.lower(Person.email).in_(office))
-    ).tuples().all()) if office else {}
+    ).all()) if office else {}
     names = dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(list(known.values()))))
-                 .tuples().all()) if known else {}
+                 .all()) if known else {}
     office_contacts = tuple(Contact(names.get(known.get(e, -1), ""), e, known.get(e)) for e in dict.fromkeys(office))
 
     return Directory(

@@ -1,0 +1,91 @@
+"""`rectify outbox list|retry`: what the mail outbox holds, and delivering what is left in it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rectify.cli.main import app, console, user_errors
+from rectify.config import ConfigError
+
+outbox_app = typer.Typer(help="The mail outbox: every message is recorded here before it is sent.",
+                         no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+
+
+def _runtime():
+    from rectify.db import is_initialised
+    from rectify.runtime import build_runtime
+
+    rt = build_runtime()
+    if not is_initialised(rt.engine):
+        rt.close()
+        raise ConfigError("the database is empty: run `rectify init` first")
+    return rt
+
+
+@outbox_app.command("list")
+@user_errors
+def list_(
+    limit: Annotated[int, typer.Option(min=1, help="How many recent problems to show.")] = 10,
+) -> None:
+    """Counts by state, and the most recent messages that failed or wait for a retry."""
+    from sqlalchemy import func, or_, select
+
+    from models import OutboxMessage
+    from rectify.mail import outbox
+
+    rt = _runtime()
+    try:
+        with rt.sessions() as s:
+            counts = dict(s.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
+            problems = s.execute(
+                select(OutboxMessage.id, OutboxMessage.state, OutboxMessage.recipient, OutboxMessage.kind,
+                       OutboxMessage.day, OutboxMessage.attempts, OutboxMessage.last_error)
+                .where(or_(OutboxMessage.state == outbox.FAILED,
+                           (OutboxMessage.state == outbox.PENDING) & (OutboxMessage.last_error != "")))
+                .order_by(OutboxMessage.id.desc()).limit(limit)
+            ).all()
+    finally:
+        rt.close()
+    states = (outbox.PENDING, outbox.SENDING, outbox.SENT, outbox.FAILED)
+    console.print("  ".join(f"{st}: {counts.get(st, 0)}" for st in states), highlight=False)
+    if problems:
+        console.print(f"recent problems (newest first, at most {limit}):", highlight=False)
+        for p in problems:
+            console.print(f"  #{p.id} {p.state:<7} {p.day} {p.kind:<7} {p.recipient}  attempts {p.attempts}: "
+                          f"{p.last_error}", highlight=False, markup=False)
+    else:
+        console.print("no failed or retried messages", highlight=False)
+
+
+@outbox_app.command("retry")
+@user_errors
+def retry(
+    failed: Annotated[bool, typer.Option("--failed", help="Also put failed messages back in the queue "
+                                         "(after fixing an address or the SMTP settings).")] = False,
+) -> None:
+    """Deliver every pending message now (what an outage or an interrupted run left behind)."""
+    from rectify.mail import outbox
+    from rectify.mail.deliver import flush_outbox
+
+    rt = _runtime()
+    try:
+        requeued = 0
+        if failed:
+            with rt.sessions() as s, s.begin():
+                requeued = outbox.retry_failed(s)
+        report = flush_outbox(rt.sessions, rt.settings, rt.now())
+    finally:
+        rt.close()
+    where = f"SMTP {rt.settings.smtp.host}:{rt.settings.smtp.port}" if rt.settings.smtp_configured else \
+        f".eml files in {rt.settings.outbox_path}"
+    if failed:
+        console.print(f"requeued {requeued} failed message(s)", highlight=False)
+    console.print(f"sent {report.sent} via {where}; still pending {len(report.pending)}; failed "
+                  f"{len(report.failed)}", highlight=False)
+    for msg_id, rcpt, error in report.failed + report.pending:
+        console.print(f"  #{msg_id} {rcpt}: {error}", highlight=False, markup=False)
+    if report.pending or report.failed:
+        raise typer.Exit(1)

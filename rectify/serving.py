@@ -1,0 +1,166 @@
+"""Schedules on one machine: find a Prefect API (or start a local server), build the deployments.
+
+Prefect's ephemeral mode has no scheduler, so `rectify serve` needs a real API: PREFECT_API_URL when
+set, otherwise a `prefect server start` subprocess of its own (PREFECT_HOME under the data folder,
+analytics off) that it stops again on exit. While it runs, the server's address is recorded in
+<data_dir>/prefect/server.json so that `rectify remind` records its run there too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from rectify.config import Settings
+
+DAILY, DIGEST = "daily-reminders", "weekly-digest"
+
+
+class ServeError(Exception):
+    """The schedules cannot be served (no Prefect API, a busy port); the message says what to do."""
+
+
+def prefect_home(settings: Settings) -> Path:
+    return settings.data_dir / "prefect"
+
+
+def api_healthy(api_url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout) as resp:
+            return resp.status == 200
+    except (OSError, ValueError):
+        return False
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class LocalPrefectServer:
+    """`prefect server start` on a loopback port, in its own process group, stopped cleanly on exit."""
+
+    def __init__(self, home: Path, port: int = 0, host: str = "127.0.0.1") -> None:
+        self.home, self.host = home, host
+        if port and not _port_free(host, port):
+            raise ServeError(f"port {port} is already in use: set schedule.prefect_port to another port "
+                             "(0 picks a free one), or point PREFECT_API_URL at a running Prefect server")
+        self.port = port or free_port(host)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = home / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/api"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_API_KEY")}
+        env.update(PREFECT_HOME=str(self.home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+                   PREFECT_SERVER_API_HOST=self.host, PREFECT_SERVER_API_PORT=str(self.port))
+        return env
+
+    def start(self, timeout: float = 120.0) -> LocalPrefectServer:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "server", "start", "--host", self.host, "--port", str(self.port)],
+                env=self.env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl+C in the terminal reaches us, not the server: we stop it ourselves
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                tail = self.log.read_text(errors="replace")[-1500:]
+                self.proc = None
+                raise ServeError(f"the local Prefect server exited during start-up (log {self.log}):\n{tail}")
+            if api_healthy(self.url, timeout=1.0):
+                return self
+            time.sleep(0.3)
+        self.stop()
+        raise ServeError(f"the local Prefect server did not answer within {timeout:.0f} s (log {self.log})")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)  # the server and the workers it started, by our child's group
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def record_server(settings: Settings, api_url: str) -> Path:
+    path = prefect_home(settings) / "server.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"api_url": api_url, "pid": os.getpid()}))
+    return path
+
+
+def known_api(settings: Settings) -> str | None:
+    """The Prefect API to record runs in: PREFECT_API_URL, else a running `rectify serve`'s server."""
+    explicit = os.environ.get("PREFECT_API_URL")
+    if explicit:
+        if not api_healthy(explicit):
+            raise ServeError(f"PREFECT_API_URL is {explicit}, which does not answer; start that server or unset it")
+        return explicit
+    path = prefect_home(settings) / "server.json"
+    try:
+        url = json.loads(path.read_text())["api_url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return url if api_healthy(url, timeout=1.0) else None
+
+
+def schedules(settings: Settings) -> dict[str, tuple[str, str]]:
+    """Deployment name → (cron, time zone), from the settings."""
+    return {DAILY: (settings.schedule.daily_cron, settings.timezone),
+            DIGEST: (settings.schedule.digest_cron, settings.timezone)}
+
+
+def deployments(settings: Settings) -> tuple[list[Any], list[str]]:
+    """The served deployments, and the names of flows that are not available (so not served)."""
+    from prefect.schedules import Cron
+
+    from flows.daily import daily_reminders
+
+    plan = schedules(settings)
+    out = [daily_reminders.to_deployment(name=DAILY, schedules=[Cron(plan[DAILY][0], timezone=plan[DAILY][1])],
+                                         description="每日整改提醒与督办")]
+    missing: list[str] = []
+    try:
+        from flows.digest import weekly_digest
+    except ImportError:
+        missing.append(DIGEST)
+    else:
+        out.append(weekly_digest.to_deployment(name=DIGEST, schedules=[Cron(plan[DIGEST][0],
+                                                                            timezone=plan[DIGEST][1])],
+                                               description="整改周报"))
+    return out, missing
