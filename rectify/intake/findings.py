@@ -441,8 +441,10 @@ def _write(session: Session, source: str, rows: list[_Row], matches: dict[int, _
             "due_date": r.due, "original_due_date": r.due, "state": "open", "level": 0, "extensions_used": 0,
             "measures": "", "progress": "", "version": 1, "created_at": now, "updated_at": now,
         } for r in chunk]
-        ids = dict(session.execute(insert(Finding).returning(Finding.code, Finding.id), values).all())
-        session.execute(insert(Event), [{
+        # Core executemany: the ORM's bulk insert with RETURNING goes row by row on SQLite.
+        session.execute(insert(Finding.__table__), values)
+        ids = _ids_of(session, [v["code"] for v in values])
+        session.execute(insert(Event.__table__), [{
             "finding_id": ids[v["code"]], "at": now, "kind": "import", "actor": actor.label,
             "actor_id": actor.person_id, "ip": actor.ip, "from_state": None, "to_state": "open", "note": "",
             "data": {"source": source, "row": r.number},
@@ -465,6 +467,13 @@ def _write(session: Session, source: str, rows: list[_Row], matches: dict[int, _
         done += len(numbers)
         if on_progress:
             on_progress("write", done, total)
+
+
+def _ids_of(session: Session, codes: list[str]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for i in range(0, len(codes), 900):  # within SQLite's bound-parameter limit everywhere
+        ids.update(session.execute(select(Finding.code, Finding.id).where(Finding.code.in_(codes[i:i + 900]))).all())
+    return ids
 
 
 def _apply(f: Finding, row: _Row, diff: dict[str, list[Any]], groups: dict[str, tuple[int, str]]) -> None:

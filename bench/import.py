@@ -1,0 +1,213 @@
+"""Bench: import 100,000 findings over 5,000 units from a real .xlsx, on SQLite. Prints figures, asserts nothing.
+
+    .venv/bin/python bench/import.py [--rows 100000] [--units 5000] [--out bench/out] [--csv]
+
+The workbook is written the way Excel and WPS write one (shared strings, a <dimension>, date cells
+styled as dates), so openpyxl reads it as it reads a clerk's file. Each step runs in a fresh child
+process, so the peak RSS printed is that step's alone: generate → units import → findings import →
+re-import of the same file (nothing changes) → ledger export. Target: findings import ≤ 20 s and
+≤ 500 MiB peak RSS on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import random
+import resource
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import date, timedelta
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+HEAD = ["序号", "编号", "督导组", "督导日期", "责任单位", "问题描述", "整改意见", "整改时限", "责任人", "备注"]
+DEADLINES = ["5个工作日内", "10日内", "立行立改", "长期坚持", "3月底前", "2024年4月30日", "2024/5/31", None]
+PROBLEMS = ["未按要求公开行政执法信息，公示栏内容更新不及时", "食堂“三防”设施缺失，台账记录不全",
+            "专项资金拨付滞后，<b>部分项目</b>未按期开工", "安全生产隐患排查流于形式，整改闭环不到位",
+            "信访事项办理超期，群众满意度不高"]
+
+
+def _col(n: int) -> str:
+    s = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+_EPOCH = date(1899, 12, 30)
+
+
+def write_xlsx(path: Path, rows: list[list[object]]) -> None:
+    """A minimal workbook as Excel writes it: shared strings, dimension, a date style."""
+    strings: dict[str, int] = {}
+    ncols = max(len(r) for r in rows)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("xl/worksheets/sheet1.xml", "w") as fh:
+            fh.write(('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                      '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                      f'<dimension ref="A1:{_col(ncols)}{len(rows)}"/><sheetData>').encode())
+            buf = []
+            for r, row in enumerate(rows, start=1):
+                cells = []
+                for c, v in enumerate(row, start=1):
+                    ref = f"{_col(c)}{r}"
+                    if v is None or v == "":
+                        continue
+                    if isinstance(v, str):
+                        i = strings.setdefault(v, len(strings))
+                        cells.append(f'<c r="{ref}" t="s"><v>{i}</v></c>')
+                    elif isinstance(v, date):
+                        cells.append(f'<c r="{ref}" s="1"><v>{(v - _EPOCH).days}</v></c>')
+                    else:
+                        cells.append(f'<c r="{ref}"><v>{v}</v></c>')
+                buf.append(f'<row r="{r}">{"".join(cells)}</row>')
+                if len(buf) >= 2000:
+                    fh.write("".join(buf).encode())
+                    buf.clear()
+            fh.write(("".join(buf) + "</sheetData></worksheet>").encode())
+        sst = "".join(f'<si><t xml:space="preserve">{escape(s)}</t></si>' for s in strings)
+        z.writestr("xl/sharedStrings.xml", '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                   '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+                   f'count="{len(strings)}" uniqueCount="{len(strings)}">{sst}</sst>')
+        z.writestr("xl/styles.xml", (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            '<numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/></numFmts>'
+            '<fonts count="1"><font><sz val="11"/><name val="宋体"/></font></fonts>'
+            '<fills count="1"><fill><patternFill patternType="none"/></fill></fills>'
+            '<borders count="1"><border/></borders>'
+            '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+            '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+            '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+            '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+            '</styleSheet>'))
+        z.writestr("xl/workbook.xml", (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+            '<sheets><sheet name="问题清单" sheetId="1" r:id="rId1"/></sheets></workbook>'))
+        rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+        z.writestr("xl/_rels/workbook.xml.rels", (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>'
+            f'<Relationship Id="rId3" Type="{rel}/styles" Target="styles.xml"/></Relationships>'))
+        z.writestr("_rels/.rels", (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>'))
+        ct = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+        z.writestr("[Content_Types].xml", (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{ct}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{ct}.worksheet+xml"/>'
+            f'<Override PartName="/xl/sharedStrings.xml" ContentType="{ct}.sharedStrings+xml"/>'
+            f'<Override PartName="/xl/styles.xml" ContentType="{ct}.styles+xml"/></Types>'))
+
+
+def generate(out: Path, n_rows: int, n_units: int) -> tuple[Path, Path, Path]:
+    rnd = random.Random(7)
+    units = [f"鲁山县测试单位{i:04d}" for i in range(1, n_units + 1)]
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["单位名称", "简称/别名", "类型", "联系人", "联系人邮箱", "主要负责人", "负责人邮箱"])
+    for i, name in enumerate(units, start=1):
+        w.writerow([name, f"单位{i:04d}、测试{i:04d}", "乡镇街道" if i % 5 == 0 else "县直单位", f"联系人{i}",
+                    f"contact{i}@unit.example", f"负责人{i}", f"leader{i}@unit.example"])
+    units_csv = out / "units.csv"
+    units_csv.write_bytes(buf.getvalue().encode("gbk"))
+
+    rows: list[list[object]] = [HEAD]
+    start = date(2024, 3, 4)
+    for i in range(1, n_rows + 1):
+        u = rnd.randrange(n_units)
+        unit = rnd.choice([units[u], units[u].removeprefix("鲁山县"), f"单位{u + 1:04d}"])
+        inspected = start + timedelta(days=rnd.randrange(0, 20))
+        deadline = DEADLINES[i % len(DEADLINES)] or inspected + timedelta(days=30)
+        code = f"B-{i:06d}" if i % 5 else ""
+        rows.append([i, code, f"第{i % 10 + 1}督导组", inspected, unit,
+                     f"{PROBLEMS[i % len(PROBLEMS)]}（第{i}项）", "立即整改，建立长效机制，举一反三", deadline,
+                     "张三" if i % 3 == 0 else "", ""])
+    xlsx = out / "findings.xlsx"
+    write_xlsx(xlsx, rows)
+    csv_path = out / "findings.csv"
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    for row in rows:
+        w.writerow([v.isoformat() if isinstance(v, date) else v for v in row])
+    csv_path.write_bytes(buf.getvalue().encode("gb18030"))
+    return units_csv, xlsx, csv_path
+
+
+def child(step: str, out: Path, source: str) -> None:
+    """One step in this (fresh) process; prints its figures."""
+    from rectify.config import Settings
+    from rectify.db import migrate
+    from rectify.intake.service import run_findings_import, run_ledger_export, run_units_import
+    from rectify.runtime import build_runtime
+
+    settings = Settings(data_dir=out / "var", database_url=f"sqlite:///{out / 'bench.db'}", county_prefix="鲁山县",
+                        secret_key="bench-" + "x" * 40)
+    rt = build_runtime(settings)
+    if step == "units":
+        migrate(rt.engine)
+    t0 = time.perf_counter()
+    start = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = start.ru_utime + start.ru_stime
+    if step == "units":
+        r = run_units_import(rt, Path(source))
+        n, what = r.rows, f"created {r.created}, people {dict(r.people)}"
+    elif step in ("findings", "reimport"):
+        r = run_findings_import(rt, Path(source), round_name="2024年第一轮")
+        n, what = r.rows, f"created {r.created}, updated {r.updated}, unchanged {r.unchanged}"
+    else:
+        r = run_ledger_export(rt, Path(source), as_of=date(2024, 6, 30))
+        n, what = r.rows, f"units {len(r.units)}"
+    wall = time.perf_counter() - t0
+    rt.close()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss = usage.ru_maxrss / 1024  # KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime - cpu0  # on a busy machine wall > CPU: others share the cores
+    print(f"{step:9s} {n:>7,} rows  wall {wall:6.2f} s  cpu {cpu:6.2f} s  {n / wall:>8,.0f} rows/s  "
+          f"peak RSS {rss:4.0f} MiB  ({what})", flush=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rows", type=int, default=100_000)
+    p.add_argument("--units", type=int, default=5_000)
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    p.add_argument("--csv", action="store_true", help="import the GB18030 CSV instead of the workbook")
+    p.add_argument("--child", nargs=2, metavar=("STEP", "SOURCE"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    out = args.out.resolve()
+    if args.child:
+        child(args.child[0], out, args.child[1])
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for f in out.glob("bench.db*"):
+        f.unlink()
+    t0 = time.perf_counter()
+    units_csv, xlsx, csv_path = generate(out, args.rows, args.units)
+    source = csv_path if args.csv else xlsx
+    print(f"generated {args.rows:,} findings over {args.units:,} units in {time.perf_counter() - t0:.1f} s: "
+          f"{source} ({source.stat().st_size / 2**20:.1f} MiB)", flush=True)
+    for step, src in (("units", units_csv), ("findings", source), ("reimport", source),
+                      ("ledger", out / "ledger.xlsx")):
+        subprocess.run([sys.executable, __file__, "--out", str(out), "--child", step, str(src)], check=True)
+
+
+if __name__ == "__main__":
+    main()
