@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
@@ -63,8 +64,13 @@ def now(request: Request) -> datetime:
     return request.app.state.clock()
 
 
+@lru_cache(maxsize=4)
+def _serializer_for(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt="rectify-session")
+
+
 def _serializer(request: Request) -> URLSafeSerializer:
-    return URLSafeSerializer(request.app.state.rt.settings.secret, salt="rectify-session")
+    return _serializer_for(request.app.state.rt.settings.secret)
 
 
 def read_session(request: Request) -> WebSession | None:

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from models import Event, Finding, SupervisionGroup, Unit
 from rectify.core.ladder import Step
@@ -140,12 +140,15 @@ def list_findings(s: Session, viewer: Viewer, flt: ListFilter, today: date, cal:
     return Page(rows, total, page, pages, units)
 
 
-def load_finding(s: Session, finding_id: int) -> Finding | None:
-    return s.scalar(
-        select(Finding).where(Finding.id == finding_id)
-        .options(selectinload(Finding.unit), selectinload(Finding.group), selectinload(Finding.round),
-                 selectinload(Finding.evidence))
-    )
+def load_finding(s: Session, finding_id: int, *, evidence: bool = True) -> Finding | None:
+    """The finding with its unit, group and round in one query (plus one for its evidence files).
+
+    Writes pass evidence=False: they need the round (two-level closure) but not the file list.
+    """
+    options = [joinedload(Finding.unit), joinedload(Finding.group), joinedload(Finding.round)]
+    if evidence:
+        options.append(selectinload(Finding.evidence))
+    return s.scalar(select(Finding).where(Finding.id == finding_id).options(*options))
 
 
 def history(s: Session, finding_id: int) -> list[Event]:

@@ -177,8 +177,9 @@ def _act(request: Request, who: tuple[Session, Me], finding_id: int, work) -> Fi
     except _NotFound:
         return _error("not_found", 404)
     try:
-        work(s, f, me)
-        s.commit()
+        with request.app.state.write_lock:
+            work(s, f, me)
+            s.commit()
     except (ConflictError, TransitionError):
         s.rollback()
         s.expire_all()

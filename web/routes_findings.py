@@ -44,8 +44,8 @@ def _today(request: Request) -> date:
     return now(request).astimezone(_rt(request).tz).date()
 
 
-def _finding_or_404(s: Session, finding_id: int) -> Finding:
-    f = load_finding(s, finding_id)
+def _finding_or_404(s: Session, finding_id: int, *, evidence: bool = True) -> Finding:
+    f = load_finding(s, finding_id, evidence=evidence)
     if f is None:
         raise HTTPException(404)
     return f
@@ -169,11 +169,12 @@ def _do(request: Request, finding_id: int, form: dict[str, str], work, done: str
     with rt.sessions() as s:
         me = signed_in(request, s)
         check_csrf(me.csrf, form.get("csrf_token"))
-        f = _finding_or_404(s, finding_id)
+        f = _finding_or_404(s, finding_id, evidence=False)
         version = _version(form)
         try:
-            work(s, f, me, version)
-            s.commit()
+            with request.app.state.write_lock:
+                work(s, f, me, version)
+                s.commit()
         except (ConflictError, TransitionError, PracticeError, Missing, EvidenceError) as exc:
             return _refused(s, request, me, finding_id, exc, form)
     return RedirectResponse(f"/findings/{finding_id}?done={done}", status_code=303)
@@ -256,8 +257,9 @@ async def post_bulk_verify(request: Request) -> Response:
             if not picks:
                 return error_page(request, "nothing_picked", 400)
             try:
-                n = actions.bulk_verify(s, me.viewer, me.actor, at, picks, note=fields["note"])
-                s.commit()
+                with request.app.state.write_lock:
+                    n = actions.bulk_verify(s, me.viewer, me.actor, at, picks, note=fields["note"])
+                    s.commit()
             except BulkConflict as exc:
                 s.rollback()
                 stale = [s.get(Finding, f.id) for f in exc.stale]
