@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import pickle
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,7 @@ def test_it_lists_every_bad_row_and_writes_nothing(session, rt, units, tmp_path)
         ["2024年第一轮", 16, "B-16", "第一督导组", "2024-01-10", "城关镇", "缺时限", "整改", "", "", ""],
         ["", "", "", "", "", "", "", "", "", "", ""],  # blank rows are skipped, not errors
         ["2024年第一轮", 18, "B-18", "第一督导组", "2024-01-10", "城关镇", "末行", "整改", "0个工作日内", "", ""],
+        ["2024年第一轮", 19, "", "第一督导组", "2024-01-10", "城关镇", "时限写错", "整改", "长期坚持", "", ""],
     ]
     with pytest.raises(ImportRejected) as caught:
         run(session, rt, xlsx(tmp_path / "bad.xlsx", rows))
@@ -222,7 +224,10 @@ def test_it_lists_every_bad_row_and_writes_nothing(session, rt, units, tmp_path)
         (16, "责任单位", "", "required"),
         (17, "整改时限", "", "required"),
         (19, "整改时限", "0个工作日内", "zero_days"),
+        (20, "问题描述", "时限写错", "duplicate_row"),  # of row 5, itself bad: told now, not after a fix
     ]
+    again = pickle.loads(pickle.dumps(caught.value))  # Prefect may carry it across processes
+    assert str(again) == str(caught.value) and again.errors == caught.value.errors
     messages = {e.row: e.message for e in caught.value.errors}
     assert "鲁山县财政局" in messages[3]  # suggests the closest known name
     assert "第2行" in messages[9] and "第2行" in messages[8]
@@ -230,7 +235,7 @@ def test_it_lists_every_bad_row_and_writes_nothing(session, rt, units, tmp_path)
     assert "第一中学" in messages[11] and "第二中学" in messages[11]
     assert "2031" in messages[12]
     report = str(caught.value)
-    assert "发现16处错误，涉及16行" in report and "第19行「整改时限」“0个工作日内”" in report
+    assert "发现17处错误，涉及17行" in report and "第19行「整改时限」“0个工作日内”" in report
 
 
 def test_it_refuses_files_it_cannot_use_with_a_message(session, rt, units, tmp_path) -> None:

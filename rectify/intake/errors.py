@@ -25,6 +25,9 @@ class IntakeError(Exception):
         self.params = params
         super().__init__(message(code, **params))
 
+    def __reduce__(self) -> Any:  # picklable, for Prefect task states
+        return (_rebuild, (self.code, self.params))
+
 
 @dataclass(frozen=True, slots=True)
 class RowError:
@@ -64,9 +67,16 @@ class ImportRejected(IntakeError):
         self.params = {}
         Exception.__init__(self, self.render())
 
+    def __reduce__(self) -> Any:
+        return (ImportRejected, (self.source, self.errors))
+
     @property
     def bad_rows(self) -> int:
         return len({e.row for e in self.errors})
 
     def render(self) -> str:
         return render("intake/rejected.txt", source=self.source, errors=self.errors, bad_rows=self.bad_rows)
+
+
+def _rebuild(code: str, params: dict[str, Any]) -> IntakeError:
+    return IntakeError(code, **params)

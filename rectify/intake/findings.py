@@ -26,8 +26,8 @@ import difflib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import exists, insert, select
 from sqlalchemy.orm import Session
@@ -142,6 +142,17 @@ class _Row:
     due: date | None
 
 
+class _Ident(NamedTuple):
+    """What makes a row one finding: enough to tell duplicates even on a row with other bad cells."""
+
+    number: int
+    code: str
+    round_key: str
+    unit_id: int
+    pkey: str
+    problem: str
+
+
 _Stored = Any  # a Row of _STORED_COLUMNS
 _STORED_COLUMNS = (Finding.id, Finding.code, Finding.round_id, Finding.unit_id, Finding.group_id,
                    Finding.inspected_on, Finding.problem, Finding.problem_key, Finding.opinion, Finding.owner_name,
@@ -168,11 +179,11 @@ def import_findings(session: Session, source: Source, *, calendar: WorkCalendar,
     report = FindingImport(table.name, dry_run=dry_run, ignored_columns=header.ignored)
 
     units = UnitMatcher(session.execute(select(Unit.id, Unit.name, Unit.aliases)), county_prefix)
-    rows, errors = _parse(table, header, units, calendar, immediate_days, round_name, inspected_on, group_name,
-                          report, on_progress)
+    rows, errors, idents = _parse(table, header, units, calendar, immediate_days, round_name, inspected_on,
+                                  group_name, report, on_progress)
     if not rows and not errors:
         raise IntakeError("no_rows", name=table.name)
-    errors.extend(_duplicates(rows, header))
+    errors.extend(_duplicates(idents, header))
 
     rounds = {squeeze(n): (i, n) for i, n in session.execute(select(Round.id, Round.name))}
     groups = {squeeze(n): (i, n) for i, n in session.execute(select(SupervisionGroup.id, SupervisionGroup.name))}
@@ -209,9 +220,10 @@ def import_findings(session: Session, source: Source, *, calendar: WorkCalendar,
 
 def _parse(table: Any, header: Any, units: UnitMatcher, cal: WorkCalendar, immediate_days: int,
            round_option: str | None, date_option: date | None, group_option: str | None, report: FindingImport,
-           on_progress: Progress | None) -> tuple[list[_Row], list[RowError]]:
+           on_progress: Progress | None) -> tuple[list[_Row], list[RowError], list[_Ident]]:
     rows: list[_Row] = []
     errors: list[RowError] = []
+    idents: list[_Ident] = []  # every row whose identity reads, bad other cells or not: duplicates are told at once
     cols = header.columns
     typed = header.typed
     option_title = {"round": "--round", "date": "--date", "group": "--group"}
@@ -219,7 +231,10 @@ def _parse(table: Any, header: Any, units: UnitMatcher, cal: WorkCalendar, immed
               if k in cols]
     round_option = " ".join((round_option or "").split()) or None
     group_option = " ".join((group_option or "").split()) or None
+    # Many rows share a date, a deadline, a round: each distinct cell is read once.
     deadlines: dict[tuple[Any, date | None], Any] = {}
+    dates: dict[Any, date | CellError] = {}
+    keys: dict[str, str] = {}
     seq_col = cols.get("seq")
 
     def bad(number: int, key: str, value: Any, code: str, **params: Any) -> None:
@@ -252,10 +267,16 @@ def _parse(table: Any, header: Any, units: UnitMatcher, cal: WorkCalendar, immed
             if day is None:
                 bad(number, "date", "", "required")
         else:
-            try:
-                day = parse_date(raw_date)
-            except CellError as exc:
-                bad(number, "date", raw_date, exc.code, **exc.params)
+            got = dates.get(raw_date)
+            if got is None:
+                try:
+                    got = dates[raw_date] = parse_date(raw_date)
+                except CellError as exc:
+                    got = dates[raw_date] = exc
+            if isinstance(got, CellError):
+                bad(number, "date", raw_date, got.code, **got.params)
+            else:
+                day = got
 
         unit_id = 0
         unit_text = " ".join(cell_text(v.get("unit")).split())
@@ -270,6 +291,10 @@ def _parse(table: Any, header: Any, units: UnitMatcher, cal: WorkCalendar, immed
         problem = cell_text(v.get("problem"))
         if not problem:
             bad(number, "problem", "", "required")
+        round_key = keys.get(round_text) or keys.setdefault(round_text, squeeze(round_text))
+        pkey = problem_key(problem)
+        if round_text and unit_id and problem and len(code) <= _LIMITS["code"]:
+            idents.append(_Ident(number, code, round_key, unit_id, pkey, problem))
 
         raw_deadline = v.get("deadline")
         dl_key = (raw_deadline, day)
@@ -282,19 +307,19 @@ def _parse(table: Any, header: Any, units: UnitMatcher, cal: WorkCalendar, immed
         if len(errors) > n_errors or day is None:
             continue
         rule, text, due = parsed
+        group_key = (keys.get(group_text) or keys.setdefault(group_text, squeeze(group_text))) if group_text else None
         rows.append(_Row(
             number=number, code=code,
             seq=parse_int(cells[seq_col]) if seq_col is not None and seq_col < width else None,
-            round_key=squeeze(round_text), round_name=round_text,
-            group_key=squeeze(group_text) if group_text else None, group_name=group_text or None,
-            inspected_on=day, unit_id=unit_id, problem=problem, pkey=problem_key(problem),
+            round_key=round_key, round_name=round_text, group_key=group_key, group_name=group_text or None,
+            inspected_on=day, unit_id=unit_id, problem=problem, pkey=pkey,
             opinion=cell_text(v.get("opinion")) if "opinion" in cols else None,
             owner=texts["owner"] if "owner" in cols else None,
             note=cell_text(v.get("note")) if "note" in cols else None,
             kind=rule.kind.value, days=rule_days(rule), text=text, due=due))
     if on_progress:
         on_progress("read", report.rows, report.rows)
-    return rows, errors
+    return rows, errors, idents
 
 
 def _deadline(raw: Any, day: date | None, cal: WorkCalendar, immediate_days: int) -> Any:
@@ -312,7 +337,7 @@ def _deadline(raw: Any, day: date | None, cal: WorkCalendar, immediate_days: int
     return (deadline.rule, deadline.text, date(due.year, due.month, due.day) if due is not None else None)
 
 
-def _duplicates(rows: list[_Row], header: Any) -> list[RowError]:
+def _duplicates(rows: list[_Ident], header: Any) -> list[RowError]:
     """Two rows of one file that are one finding: the same 编号, or the same round, unit and problem
     where at least one of them has no 编号."""
     errors: list[RowError] = []
@@ -428,6 +453,7 @@ def _write(session: Session, source: str, rows: list[_Row], matches: dict[int, _
     groups.update({k: (o.id, o.name) for k, o in made_groups.items()})
 
     codes = _generated_codes(session, new_rows, rounds)
+    stamp = datetime.fromtimestamp(now.timestamp(), UTC)  # a plain datetime binds faster than pendulum's
     total = len(new_rows) + len(changes)
     done = 0
     for i in range(0, len(new_rows), CHUNK):
@@ -439,13 +465,13 @@ def _write(session: Session, source: str, rows: list[_Row], matches: dict[int, _
             "opinion": r.opinion or "", "owner_name": r.owner or "", "note": r.note or "",
             "deadline_kind": r.kind, "deadline_days": r.days, "deadline_text": r.text,
             "due_date": r.due, "original_due_date": r.due, "state": "open", "level": 0, "extensions_used": 0,
-            "measures": "", "progress": "", "version": 1, "created_at": now, "updated_at": now,
+            "measures": "", "progress": "", "version": 1, "created_at": stamp, "updated_at": stamp,
         } for r in chunk]
         # Core executemany: the ORM's bulk insert with RETURNING goes row by row on SQLite.
         session.execute(insert(Finding.__table__), values)
         ids = _ids_of(session, [v["code"] for v in values])
         session.execute(insert(Event.__table__), [{
-            "finding_id": ids[v["code"]], "at": now, "kind": "import", "actor": actor.label,
+            "finding_id": ids[v["code"]], "at": stamp, "kind": "import", "actor": actor.label,
             "actor_id": actor.person_id, "ip": actor.ip, "from_state": None, "to_state": "open", "note": "",
             "data": {"source": source, "row": r.number},
         } for r, v in zip(chunk, values, strict=True)])

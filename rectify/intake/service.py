@@ -6,6 +6,9 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
 from rectify.db import is_initialised, transaction
 from rectify.intake.errors import IntakeError
 from rectify.intake.findings import FindingImport, Progress, import_findings
@@ -35,12 +38,16 @@ def run_findings_import(rt: Runtime, source: Source, *, filename: str | None = N
                         on_progress: Progress | None = None) -> FindingImport:
     """Import findings in one transaction: committed when clean, rolled back on any error (a dry run writes nothing)."""
     _ready(rt)
-    with transaction(rt.sessions) as session:
-        return import_findings(
-            session, source, calendar=rt.calendar, now=rt.now(), filename=filename, sheet=sheet,
-            round_name=round_name, inspected_on=inspected_on, group_name=group_name, dry_run=dry_run,
-            county_prefix=rt.settings.county_prefix,
-            immediate_days=rt.settings.deadlines.immediate_working_days, actor=actor, on_progress=on_progress)
+    try:
+        with transaction(rt.sessions) as session:
+            return import_findings(
+                session, source, calendar=rt.calendar, now=rt.now(), filename=filename, sheet=sheet,
+                round_name=round_name, inspected_on=inspected_on, group_name=group_name, dry_run=dry_run,
+                county_prefix=rt.settings.county_prefix,
+                immediate_days=rt.settings.deadlines.immediate_working_days, actor=actor, on_progress=on_progress)
+    except (IntegrityError, StaleDataError):
+        # Someone wrote the same findings meanwhile (a second import, the form): all rolled back; run it again.
+        raise IntakeError("conflict") from None
 
 
 def run_ledger_export(rt: Runtime, dest: Path | str | IO[bytes], *, as_of: date | None = None,
