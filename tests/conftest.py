@@ -125,3 +125,10 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+# Property tests must not flake on a loaded 2-core CI machine: no per-example deadline.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("rectify", deadline=None, print_blob=True)
+_hypothesis_settings.load_profile("rectify")

@@ -1,0 +1,1 @@
+"""`rectify demo`: a throwaway county, one inspection round, a simulated month."""
