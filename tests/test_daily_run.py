@@ -130,6 +130,17 @@ def test_it_records_each_escalation_with_its_step_and_bumps_version(mail_rt, cou
                        "to": ["zhang@fin.example", "zhao@fin.example", "sun@group.example", "zhou@group.example"]}
 
 
+def test_it_escalates_many_findings_to_one_level_in_one_statement_batch(mail_rt, county, smtp_sink) -> None:
+    late = [add(mail_rt, county, u, date(2024, 1, 30)) for u in ("fin", "fin", "edu", "edu", "edu")]
+    with mail_rt.sessions() as s, s.begin():  # one of them was closed meanwhile: it must not move
+        s.get(Finding, late[0]).state = "closed"
+    report = run_daily(mail_rt, DAY, NOW)
+    assert report.escalations == {"urge": 4}
+    assert [level_of(mail_rt, f) for f in late] == [0, 3, 3, 3, 3]
+    assert {str(m["Subject"]) for m in smtp_sink.by_recipient()["li@edu.example"]} == {
+        "【整改催办】县教育局：3项整改任务已逾期"}
+
+
 def test_it_sends_nothing_more_on_a_second_run_the_same_day(mail_rt, county, smtp_sink) -> None:
     add(mail_rt, county, "fin", date(2024, 1, 22))
     first = run_daily(mail_rt, DAY, NOW)

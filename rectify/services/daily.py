@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, literal, or_, select, update
 
 from models import Event, Finding, OutboxMessage
 from rectify.core.ladder import FindingView, PlannedAction, plan
@@ -34,7 +34,7 @@ from rectify.core.routing import (
 )
 from rectify.links import login_links
 from rectify.mail import outbox
-from rectify.mail.compose import build_message, to_bytes
+from rectify.mail.compose import build_message_bytes
 from rectify.mail.deliver import OutboxReport, flush_outbox
 from rectify.runtime import Runtime
 from rectify.services.routing import load_directory
@@ -233,17 +233,22 @@ def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list
             "link_days": settings.web.link_max_age_days, "sender": settings.smtp.from_name,
         }
         subject = render_subject("mail/daily.subject.txt", **ctx)
-        msg = build_message(from_addr=settings.smtp.from_addr, from_name=settings.smtp.from_name, to=letter.email,
-                            to_name=letter.name or names["audience"].get(sorted(letter.roles)[0], ""),
-                            subject=subject, text=render("mail/daily.txt", **ctx),
-                            html=render("mail/daily.html", **ctx), now=day.now)
-        out.append(outbox.Queued(letter.email, KIND, day.today, to_bytes(msg), items=len(letter.items),
+        data = build_message_bytes(
+            from_addr=settings.smtp.from_addr, from_name=settings.smtp.from_name, to=letter.email,
+            to_name=letter.name or names["audience"].get(sorted(letter.roles)[0], ""), subject=subject,
+            text=render("mail/daily.txt", **ctx), html=render("mail/daily.html", **ctx), now=day.now)
+        out.append(outbox.Queued(letter.email, KIND, day.today, data, items=len(letter.items),
                                  meta={"top": letter.top_kind, "counts": {k: v for k, v in counts.items() if v}},
                                  subject=subject))
     return out
 
 
 # ---------------------------------------------------------------- commit
+
+
+def _active(t):
+    """state IN (active states) without an expanding parameter, which executemany cannot take."""
+    return or_(*(t.c.state == literal(st) for st in ACTIVE_STATES))
 
 
 def _apply_levels(s, actions: Sequence[PlannedAction], before: dict, now: datetime) -> int:
@@ -254,8 +259,7 @@ def _apply_levels(s, actions: Sequence[PlannedAction], before: dict, now: dateti
     t = Finding.__table__
     changed = 0
     for new, params in by_new.items():
-        stmt = (update(t).where(t.c.id == bindparam("fid"), t.c.level == bindparam("old"),
-                                t.c.state.in_(ACTIVE_STATES))
+        stmt = (update(t).where(t.c.id == bindparam("fid"), t.c.level == bindparam("old"), _active(t))
                 .values(level=new, version=t.c.version + 1, updated_at=now))
         for i in range(0, len(params), 5000):
             changed += s.connection().execute(stmt, params[i:i + 5000]).rowcount
@@ -265,7 +269,7 @@ def _apply_levels(s, actions: Sequence[PlannedAction], before: dict, now: dateti
 def _apply_reviews(s, actions: Sequence[PlannedAction], today: date, now: datetime) -> int:
     """Stamp last_review_on = today; a row another run already stamped today does not change."""
     t = Finding.__table__
-    stmt = (update(t).where(t.c.id == bindparam("fid"), t.c.state.in_(ACTIVE_STATES),
+    stmt = (update(t).where(t.c.id == bindparam("fid"), _active(t),
                             (t.c.last_review_on.is_(None)) | (t.c.last_review_on < today))
             .values(last_review_on=today, version=t.c.version + 1, updated_at=now))
     params = [{"fid": a.finding_id} for a in actions]
