@@ -152,6 +152,14 @@ def test_it_reads_csv_in_the_encodings_excel_and_wps_write(session, rt, units, t
     assert session.scalar(select(SupervisionGroup.name)) == "第二督导组"
 
 
+def test_it_reads_an_upload_from_bytes_or_a_stream(session, rt, units, tmp_path) -> None:
+    data = csv_file(tmp_path / "f.csv", [HEAD, [1, "U-1", "", "", "城关镇", "问题", "", "长期坚持", "", ""]],
+                    "gbk").read_bytes()
+    first = run(session, rt, data, filename="上传.csv", round_name="R", inspected_on=date(2024, 1, 10))
+    again = run(session, rt, io.BytesIO(data), filename="上传.csv", round_name="R", inspected_on=date(2024, 1, 10))
+    assert (first.source, first.created, again.unchanged) == ("上传.csv", 1, 1)
+
+
 def test_it_matches_units_by_name_alias_prefix_width_and_spaces(session, rt, units, tmp_path) -> None:
     names = ["鲁山县财政局", "财政局", " 县财政 ", "鲁山县 教育体育局", "教体局", "ＸＸ", "人社局"]
     unit_cells = [*names[:-2], "县教体局", "人社局"]
@@ -246,6 +254,7 @@ def test_it_refuses_files_it_cannot_use_with_a_message(session, rt, units, tmp_p
         "empty": (csv_file(tmp_path / "e.csv", [["责任单位", "问题描述", "整改时限", "督导日期"]]), "没有数据行"),
         "sheet": (xlsx(tmp_path / "s.xlsx", [HEAD]), "现有：问题清单"),
         "not a workbook": (tmp_path / "broken.xlsx", "无法读取"),
+        "no file": (tmp_path / "nowhere.xlsx", "找不到文件"),
     }
     (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100)
     (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not really")

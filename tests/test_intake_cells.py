@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 import pytest
 
-from rectify.core.deadlines import DeadlineKind, DeadlineRule
+from rectify.core.deadlines import DeadlineRule
 from rectify.intake.cells import (
     CellError,
     cell_text,
@@ -22,8 +22,6 @@ from rectify.intake.headers import find_header, finding_spec, header_key, unit_s
 from rectify.intake.read import decode
 
 INSPECTED = date(2024, 3, 15)
-
-FIXED = DeadlineKind.FIXED
 
 
 @pytest.mark.parametrize(
@@ -65,6 +63,7 @@ FIXED = DeadlineKind.FIXED
         ("立行立改", DeadlineRule.immediate()),
         ("立即整改", DeadlineRule.immediate()),
         ("长期坚持", DeadlineRule.long_term()),
+        ("长期坚持。", DeadlineRule.long_term()),
     ],
 )
 def test_it_reads_every_deadline_form(cell, rule) -> None:

@@ -271,7 +271,7 @@ def parse_deadline_rule(value: Any, inspected_on: date | None) -> DeadlineRule:
     elif isinstance(value, date):
         due = value
     else:
-        text = _squeezed_cell(value)
+        text = _squeezed_cell(value).rstrip("。.,，;；!！")
         if not text:
             raise CellError("required")
         if text in _IMMEDIATE:

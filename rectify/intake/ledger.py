@@ -82,8 +82,10 @@ def resolve_states(values: Iterable[str]) -> list[str]:
     return out
 
 
-def _text(ws: Any, value: str) -> Any:
-    value = ILLEGAL_CHARACTERS_RE.sub("", value or "")
+def _text(ws: Any, value: str | None) -> Any:
+    if not value:
+        return None  # an empty cell, not an empty string
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
     if value.startswith("="):
         cell = WriteOnlyCell(ws, value=value)
         cell.data_type = "s"  # text, never a formula
