@@ -25,7 +25,7 @@ from rectify.services.findings import ConflictError
 from web import actions
 from web.actions import Forbidden, Missing
 from web.auth import Me, api_caller, now
-from web.queries import ListFilter, level_kind, list_findings, load_finding, timing
+from web.queries import ListFilter, evidence_of, level_kind, list_findings, load_finding, timing
 
 router = APIRouter(prefix="/api", tags=["findings"])
 
@@ -113,7 +113,7 @@ def caller(request: Request) -> Iterator[tuple[Session, Me]]:
 Caller = Annotated[tuple[Session, Me], Depends(caller)]
 
 
-def _out(rt: Runtime, f: Finding, today: date) -> FindingOut:
+def _out(s: Session, rt: Runtime, f: Finding, today: date) -> FindingOut:
     t = timing(rt.calendar, f.state, f.due_date, today)
     return FindingOut(
         id=f.id, code=f.code, unit=f.unit.name, group=f.group.name if f.group else None, state=f.state,
@@ -122,7 +122,7 @@ def _out(rt: Runtime, f: Finding, today: date) -> FindingOut:
         measures=f.measures, progress=f.progress, reported_at=f.reported_at, closed_at=f.closed_at,
         version=f.version,
         evidence=[EvidenceOut(id=e.id, filename=e.filename, content_type=e.content_type, size=e.size,
-                              url=f"/evidence/{e.id}") for e in f.evidence])
+                              url=f"/evidence/{e.id}") for e in evidence_of(s, f.id)])
 
 
 def _today(request: Request) -> date:
@@ -164,7 +164,7 @@ def api_list(request: Request, who: Caller, state: str = "", unit: int | None = 
 def api_get(finding_id: int, request: Request, who: Caller) -> FindingOut | JSONResponse:
     s, me = who
     try:
-        return _out(request.app.state.rt, _visible(s, me, finding_id), _today(request))
+        return _out(s, request.app.state.rt, _visible(s, me, finding_id), _today(request))
     except _NotFound:
         return _error("not_found", 404)
 
@@ -184,7 +184,7 @@ def _act(request: Request, who: tuple[Session, Me], finding_id: int, work) -> Fi
         s.rollback()
         s.expire_all()
         current = load_finding(s, finding_id)
-        return _error("conflict", 409, finding=_out(rt, current, _today(request)).model_dump(mode="json"))
+        return _error("conflict", 409, finding=_out(s, rt, current, _today(request)).model_dump(mode="json"))
     except Missing as exc:
         s.rollback()
         return _error("invalid", 422, fields=[exc.field])
@@ -192,7 +192,7 @@ def _act(request: Request, who: tuple[Session, Me], finding_id: int, work) -> Fi
         s.rollback()
         return _error("needs_signoff", 409)
     s.expire_all()
-    return _out(rt, load_finding(s, finding_id), _today(request))
+    return _out(s, rt, load_finding(s, finding_id), _today(request))
 
 
 @router.post("/findings/{finding_id}/report", response_model=FindingOut, responses=ERRORS,

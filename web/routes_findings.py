@@ -27,7 +27,7 @@ from web.actions import BulkConflict, Forbidden, Missing, Upload
 from web.auth import Me, SignInRequired, check_csrf, now, read_session, signed_in
 from web.evidence import EvidenceError
 from web.pages import error_page, page
-from web.queries import ListFilter, history, level_kind, list_findings, load_finding, timing
+from web.queries import ListFilter, evidence_of, history, level_kind, list_findings, load_finding, timing
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,8 +44,8 @@ def _today(request: Request) -> date:
     return now(request).astimezone(_rt(request).tz).date()
 
 
-def _finding_or_404(s: Session, finding_id: int, *, evidence: bool = True) -> Finding:
-    f = load_finding(s, finding_id, evidence=evidence)
+def _finding_or_404(s: Session, finding_id: int) -> Finding:
+    f = load_finding(s, finding_id)
     if f is None:
         raise HTTPException(404)
     return f
@@ -56,6 +56,7 @@ def finding_context(s: Session, rt: Runtime, me: Me, f: Finding, today: date, **
     target = Target.of(f)
     ctx: dict[str, Any] = {
         "f": f,
+        "files": evidence_of(s, f.id),
         "timing": timing(rt.calendar, f.state, f.due_date, today),
         "level_kind": level_kind(f.level, rt.ladder),
         "events": [(e, e.at.astimezone(rt.tz)) for e in history(s, f.id)],
@@ -169,7 +170,7 @@ def _do(request: Request, finding_id: int, form: dict[str, str], work, done: str
     with rt.sessions() as s:
         me = signed_in(request, s)
         check_csrf(me.csrf, form.get("csrf_token"))
-        f = _finding_or_404(s, finding_id, evidence=False)
+        f = _finding_or_404(s, finding_id)
         version = _version(form)
         try:
             with request.app.state.write_lock:
