@@ -27,7 +27,7 @@ FINDING_ALIASES: dict[str, tuple[str, ...]] = {
     "unit": ("责任单位", "整改责任单位", "unit"),
     "problem": ("问题描述", "存在问题", "问题", "problem"),
     "opinion": ("整改意见", "整改要求", "整改措施", "opinion"),
-    "deadline": ("整改时限", "整改期限", "完成时限", "deadline"),
+    "deadline": ("整改时限", "整改期限", "完成时限", "现整改时限", "deadline"),  # 现整改时限: the ledger's header
     "owner": ("责任人", "owner"),
     "note": ("备注", "note"),
 }

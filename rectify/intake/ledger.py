@@ -1,12 +1,15 @@
 """`ledger export`: the 整改台账 workbook, one row per finding, plus a per-unit summary sheet.
 
-Columns (labels.toml [ledger]): 序号, 编号, 督导轮次, 督导组, 督导日期, 责任单位, 问题描述, 整改意见, 整改时限,
-责任人, 备注, 状态, 逾期工作日, 已达督办级别, 整改情况, 销号时间. The first eleven are exactly what
-`findings import` reads, so the ledger imports back without errors or changes: 督导日期 and 整改时限
-are real date cells (整改时限 is the current due date; 长期坚持 is written as such), and the rest is ignored
-by the importer. Text is written as text: a problem starting with "=" never becomes a formula.
+Columns (labels.toml [ledger]): 序号, 编号, 督导轮次, 督导组, 督导日期, 责任单位, 问题描述, 整改意见, 现整改时限,
+责任人, 备注, then 原整改时限, 延期次数, 状态, 预警, 逾期工作日, 按原时限逾期工作日, 已达督办级别, 反弹次数, 整改情况,
+销号时间. The first eleven are exactly what `findings import` reads (it takes 现整改时限 as its 整改时限), so the
+ledger imports back without errors or changes: 督导日期 and the deadlines are real date cells (长期坚持 is
+written as such), and the rest is ignored by the importer. Text is written as text: a problem starting
+with "=" never becomes a formula.
 
-逾期工作日 is counted to `as_of` (a parameter: the CLI passes the runtime's today unless --as-of).
+Lateness and colours are taken on `as_of` (a parameter: the CLI passes the runtime's today unless --as-of),
+against the current deadline and against the original one (rectify.core.lateness). The summary sheet
+covers the rows exported; a unit's 预警 is its worst finding's (rectify.core.colours).
 """
 
 from __future__ import annotations
@@ -21,28 +24,35 @@ import pendulum
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from models import Finding, Round, SupervisionGroup, Unit
+from rectify.config import SupervisionSettings
 from rectify.core.ladder import Step, is_overdue
+from rectify.core.lateness import done_on_time, original_of
 from rectify.core.lifecycle import State
+from rectify.core.palette import Palette
 from rectify.core.workcal import WorkCalendar
 from rectify.intake.cells import squeeze
 from rectify.intake.errors import IntakeError
+from rectify.services.colours import refused_extension_ids
 from rectify.templating import labels
 
 # (labels key, column width) in sheet order.
 COLUMNS: tuple[tuple[str, int], ...] = (
     ("seq", 6), ("code", 14), ("round", 18), ("group", 12), ("date", 12), ("unit", 22), ("problem", 50),
-    ("opinion", 40), ("deadline", 12), ("owner", 10), ("note", 20), ("state", 8), ("overdue_days", 11),
-    ("level", 13), ("progress", 40), ("closed_at", 17),
+    ("opinion", 40), ("current_deadline", 12), ("owner", 10), ("note", 20), ("original_deadline", 12),
+    ("extensions", 9), ("state", 8), ("colour", 10), ("overdue_days", 11), ("overdue_days_original", 13),
+    ("level", 13), ("reopens", 9), ("progress", 40), ("closed_at", 17),
 )
 SUMMARY_COLUMNS: tuple[tuple[str, int], ...] = (
-    ("unit", 24), ("found", 10), ("closed", 10), ("overdue", 12), ("rate", 12),
+    ("unit", 24), ("colour", 10), ("found", 10), ("closed", 10), ("on_time", 10), ("on_time_original", 12),
+    ("overdue", 12), ("overdue_original", 14), ("rate", 12),
 )
+FILLS = {"blue": "BDD7EE", "yellow": "FFE699", "red": "F4B6B6"}  # light enough to print in black and white
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 
@@ -52,7 +62,12 @@ class UnitTotals:
     name: str
     found: int = 0  # cancelled findings are not counted
     closed: int = 0
-    overdue: int = 0
+    overdue: int = 0  # unfinished and past the current deadline
+    on_time: int = 0  # closed, done by the current deadline
+    on_time_original: int = 0  # closed, done by the original deadline
+    overdue_original: int = 0  # unfinished and past the original deadline
+    colour: str | None = None  # rectify.core.colours key (blue/yellow/red) or None
+    colours: list[str | None] = field(default_factory=list, repr=False)
 
     @property
     def rate(self) -> float:
@@ -101,6 +116,14 @@ def _dated(ws: Any, value: date | datetime | None, fmt: str) -> Any:
     return cell
 
 
+def _colour(ws: Any, colour: str | None) -> Any:
+    if colour is None:
+        return None
+    cell = WriteOnlyCell(ws, value=labels()["colour"][colour])
+    cell.fill = PatternFill("solid", fgColor=FILLS[colour])
+    return cell
+
+
 def _header(ws: Any, columns: tuple[tuple[str, int], ...], words: dict[str, str]) -> None:
     bold = Font(bold=True)
     centre = Alignment(horizontal="center", vertical="center", wrap_text=True)
@@ -117,8 +140,8 @@ def _header(ws: Any, columns: tuple[tuple[str, int], ...], words: dict[str, str]
 
 def export_ledger(session: Session, dest: Path | str | IO[bytes], *, calendar: WorkCalendar, as_of: date,
                   ladder: tuple[Step, ...] = (), round_name: str | None = None, states: Iterable[str] = (),
-                  timezone: str = "Asia/Shanghai") -> LedgerExport:
-    """Write the ledger workbook to `dest` (a path or a binary stream)."""
+                  timezone: str = "Asia/Shanghai", supervision: SupervisionSettings | None = None) -> LedgerExport:
+    """Write the ledger workbook to `dest` (a path or a binary stream). Without a ladder there are no colours."""
     words = labels()["ledger"]
     state_words = labels()["state"]
     level_words = labels()["level"]
@@ -128,7 +151,9 @@ def export_ledger(session: Session, dest: Path | str | IO[bytes], *, calendar: W
     group = aliased(SupervisionGroup)
     query = (select(Finding.code, Round.name, group.name, Finding.inspected_on, Unit.id, Unit.name, Finding.problem,
                     Finding.opinion, Finding.due_date, Finding.owner_name, Finding.note,
-                    Finding.state, Finding.level, Finding.measures, Finding.progress, Finding.closed_at)
+                    Finding.state, Finding.level, Finding.measures, Finding.progress, Finding.closed_at,
+                    Finding.id, Finding.original_due_date, Finding.extensions_used, Finding.reopen_count,
+                    Finding.reported_at)
              .join(Round, Round.id == Finding.round_id).join(Unit, Unit.id == Finding.unit_id)
              .outerjoin(group, group.id == Finding.group_id)
              .order_by(Round.id, Finding.id))
@@ -147,45 +172,68 @@ def export_ledger(session: Session, dest: Path | str | IO[bytes], *, calendar: W
     report = LedgerExport()
     totals: dict[int, UnitTotals] = {}
     lateness: dict[date, int] = {}
+    sv = supervision or SupervisionSettings()
+    palette = (Palette.from_settings(sv, today=as_of, cal=calendar, ladder=ladder) if ladder else None)
+    refused = refused_extension_ids(session) if palette else set()
+    long_term = labels()["deadline"]["long_term"]
+
+    def late(state: str, d: date | None) -> int | None:
+        """Working days past `d` on as_of for what the unit still owes (0: not late), else None."""
+        if state not in (State.OPEN, State.REJECTED) or d is None:
+            return None
+        if not is_overdue(state, d, as_of):
+            return 0
+        if d not in lateness:
+            lateness[d] = calendar.working_days_between(d, as_of)
+        return lateness[d]
+
+    def deadline_cell(d: date | None) -> Any:
+        return _text(ws, long_term) if d is None else _dated(ws, d, DATE_FORMAT)
+
     for (code, round_, group_name, inspected, unit_id, unit, problem, opinion, due, owner, note, state,
-         level, measures, progress, closed_at) in session.execute(query.execution_options(yield_per=2000)):
+         level, measures, progress, closed_at, fid, original, extensions, reopens, reported_at) in session.execute(
+            query.execution_options(yield_per=2000)):
         report.rows += 1
         t = totals.get(unit_id)
         if t is None:
             t = totals[unit_id] = UnitTotals(unit)
-        overdue_days = None
-        if state in (State.OPEN, State.REJECTED) and due is not None:
-            overdue_days = 0
-            if is_overdue(state, due, as_of):
-                if due not in lateness:
-                    lateness[due] = calendar.working_days_between(due, as_of)
-                overdue_days = lateness[due]
-                t.overdue += 1
+        original = original_of(due, original)
+        overdue_days, overdue_original = late(state, due), late(state, original)
+        t.overdue += is_overdue(state, due, as_of)
+        t.overdue_original += is_overdue(state, original, as_of)
         if state != State.CANCELLED:
             t.found += 1
         if state == State.CLOSED:
             t.closed += 1
-        deadline = (_text(ws, labels()["deadline"]["long_term"]) if due is None
-                    else _dated(ws, due, DATE_FORMAT))
+            done = pendulum.instance(reported_at or closed_at).in_timezone(tz).date() if closed_at else None
+            t.on_time += done_on_time(done, due)
+            t.on_time_original += done_on_time(done, original)
+        colour = (palette.finding(state=state, due=due, level=level, extension_refused=fid in refused)
+                  if palette else None)
+        t.colours.append(colour)
         step_kind = ladder[level - 1].kind if 0 < level <= len(ladder) else None
         closed_local = closed_at.astimezone(tz).replace(tzinfo=None) if closed_at else None
         ws.append([
             report.rows, _text(ws, code), _text(ws, round_), _text(ws, group_name or ""),
             _dated(ws, inspected, DATE_FORMAT), _text(ws, unit), _text(ws, problem), _text(ws, opinion),
-            deadline, _text(ws, owner), _text(ws, note), state_words.get(state, state), overdue_days,
-            level_words.get(step_kind, "") if step_kind else "", _text(ws, progress or measures),
+            deadline_cell(due), _text(ws, owner), _text(ws, note), deadline_cell(original), extensions,
+            state_words.get(state, state), _colour(ws, colour), overdue_days, overdue_original,
+            level_words.get(step_kind, "") if step_kind else "", reopens, _text(ws, progress or measures),
             _dated(ws, closed_local, DATETIME_FORMAT),
         ])
     ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{report.rows + 1}"
 
     order = {uid: (so, name) for uid, so, name in session.execute(select(Unit.id, Unit.sort_order, Unit.name))}
     report.units = [totals[uid] for uid in sorted(totals, key=lambda u: order[u])]
+    for t in report.units:
+        t.colour = palette.unit(t.colours) if palette else None
     summary = wb.create_sheet(words["summary_sheet"])
     _header(summary, SUMMARY_COLUMNS, words)
     for t in [*report.units, _sum(words["total"], report.units)]:
         rate = WriteOnlyCell(summary, value=round(t.rate, 4))
         rate.number_format = "0.0%"
-        summary.append([_text(summary, t.name), t.found, t.closed, t.overdue, rate])
+        summary.append([_text(summary, t.name), _colour(summary, t.colour), t.found, t.closed, t.on_time,
+                        t.on_time_original, t.overdue, t.overdue_original, rate])
     summary.auto_filter.ref = f"A1:{get_column_letter(len(SUMMARY_COLUMNS))}{len(report.units) + 1}"
     wb.save(dest)
     return report
@@ -193,4 +241,5 @@ def export_ledger(session: Session, dest: Path | str | IO[bytes], *, calendar: W
 
 def _sum(name: str, units: list[UnitTotals]) -> UnitTotals:
     return UnitTotals(name, sum(u.found for u in units), sum(u.closed for u in units),
-                      sum(u.overdue for u in units))
+                      sum(u.overdue for u in units), sum(u.on_time for u in units),
+                      sum(u.on_time_original for u in units), sum(u.overdue_original for u in units))

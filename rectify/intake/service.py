@@ -55,4 +55,5 @@ def run_ledger_export(rt: Runtime, dest: Path | str | IO[bytes], *, as_of: date 
     _ready(rt)
     with rt.sessions() as session:
         return export_ledger(session, dest, calendar=rt.calendar, as_of=as_of or rt.today(), ladder=rt.ladder,
-                             round_name=round_name, states=states, timezone=rt.settings.timezone)
+                             round_name=round_name, states=states, timezone=rt.settings.timezone,
+                             supervision=rt.settings.supervision)
