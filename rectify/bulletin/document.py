@@ -54,6 +54,11 @@ def _text(name: str, **ctx: object) -> str:
     return render(name, **ctx).strip()
 
 
+def deadline_text(due: date | None, original: date | None = None) -> str:
+    """3月29日（原3月15日） when the deadline moved; 长期坚持 without one."""
+    return _text("bulletin/deadline.txt", due=due, original=original)
+
+
 def file_stem(issue_no: int, draft: bool = False) -> str:
     return _text("bulletin/filename.txt", issue_no=issue_no, draft=draft)
 
@@ -64,11 +69,11 @@ def build_document(stats: BulletinStats, *, series: BulletinSettings, issue_no: 
     total = stats.total
     unit_table = Table(
         header=list(lab["unit_table"]),
-        rows=[[u.unit, str(u.found), str(u.closed), str(u.open), str(u.overdue), cn_percent(u.closed, u.found)]
-              for u in stats.units],
-        total=[lab["total"], str(total.found), str(total.closed), str(total.open), str(total.overdue),
-               cn_percent(total.closed, total.found)],
-        widths=[3.2, 1.3, 1.3, 1.3, 1.1, 1.3],
+        rows=[[u.unit, str(u.found), str(u.closed), str(u.open), str(u.overdue_original), str(u.overdue),
+               str(u.rebound), cn_percent(u.closed, u.found)] for u in stats.units],
+        total=[lab["total"], str(total.found), str(total.closed), str(total.open), str(total.overdue_original),
+               str(total.overdue), str(total.rebound), cn_percent(total.closed, total.found)],
+        widths=[3.0, 1.1, 1.1, 1.1, 1.5, 1.5, 0.9, 1.2],
     )
     if stats.summarised:
         items_table: Table | None = Table(header=list(lab["item_summary_table"]),
@@ -76,8 +81,9 @@ def build_document(stats: BulletinStats, *, series: BulletinSettings, issue_no: 
                                           total=[lab["total"], str(stats.new_closed)], widths=[4.0, 2.0])
     elif stats.items:
         items_table = Table(header=list(lab["item_table"]),
-                            rows=[[i.unit, i.problem, i.measures, cn_date(i.closed_on)] for i in stats.items],
-                            widths=[1.8, 3.4, 3.4, 1.4], numeric_from=3)
+                            rows=[[i.unit, i.problem, i.measures, deadline_text(i.due, i.original_due),
+                                   cn_date(i.closed_on)] for i in stats.items],
+                            widths=[1.7, 3.1, 3.1, 1.6, 1.3], numeric_from=3)
     else:
         items_table = None
     parts = [

@@ -74,7 +74,8 @@ def compile_issue(rt: Runtime, *, as_of: date, now: datetime, issue_no: int | No
         data = query.load_period(s, as_of=as_of, tz=settings.timezone)
     period_start = last.as_of + timedelta(days=1) if last else None
     stats = compute(data.units, data.findings, as_of=as_of, ladder=rt.ladder,
-                    item_list_limit=series.item_list_limit, unit_order=series.unit_order)
+                    item_list_limit=series.item_list_limit, unit_order=series.unit_order,
+                    period_start=period_start)
     doc = build_document(stats, series=series, issue_no=number, issued_on=as_of, articles=articles)
 
     folder = Path(out_dir) if out_dir else settings.bulletins_path

@@ -10,7 +10,7 @@ import pendulum
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from models import Bulletin, BulletinItem, Finding, Unit
+from models import Bulletin, BulletinItem, Event, Finding, Unit
 from rectify.bulletin.stats import FindingRow, UnitRow
 
 
@@ -53,15 +53,26 @@ def _unreported():
     return ~exists().where(and_(BulletinItem.finding_id == Finding.id, BulletinItem.closed_at == Finding.closed_at))
 
 
+def reopen_days(session: Session, tz: str) -> dict[int, tuple[date, ...]]:
+    """The local days each finding was reopened after 回头看 (反弹), from the event log, in one query."""
+    out: dict[int, list[date]] = {}
+    for fid, at in session.execute(select(Event.finding_id, Event.at).where(Event.kind == "reopen")
+                                   .order_by(Event.finding_id, Event.at)):
+        out.setdefault(fid, []).append(local_day(at, tz))  # type: ignore[arg-type]
+    return {fid: tuple(days) for fid, days in out.items()}
+
+
 def load_period(session: Session, *, as_of: date, tz: str) -> PeriodData:
     """Every unit and finding as plain rows, flagging the closures up to the end of `as_of` not yet reported."""
     end = day_end(as_of, tz)
+    reopened = reopen_days(session, tz)
     units = [UnitRow(r.id, r.name, r.kind, r.sort_order)
              for r in session.execute(select(Unit.id, Unit.name, Unit.kind, Unit.sort_order))]
     is_new = and_(Finding.state == "closed", Finding.closed_at.is_not(None), Finding.closed_at < end, _unreported())
     q = select(
         Finding.id, Finding.unit_id, Finding.group_id, Finding.state, Finding.inspected_on, Finding.due_date,
         Finding.level, Finding.closed_at, Finding.problem, Finding.measures,
+        Finding.original_due_date, Finding.extensions_used, Finding.reported_at,
         is_new.label("is_new"),
     ).where(Finding.state != "cancelled").order_by(Finding.id)
     findings: list[FindingRow] = []
@@ -72,6 +83,9 @@ def load_period(session: Session, *, as_of: date, tz: str) -> PeriodData:
             id=r.id, unit_id=r.unit_id, state=r.state, inspected_on=r.inspected_on, due_date=r.due_date,
             level=r.level, group_id=r.group_id, closed_on=local_day(r.closed_at, tz),
             problem=r.problem if new else "", measures=r.measures if new else "", new_closure=new,
+            original_due=r.original_due_date, extensions=r.extensions_used or 0,
+            done_on=local_day(r.reported_at, tz) if r.state == "closed" else None,
+            reopened_on=reopened.get(r.id, ()),
         ))
         if new:
             closures.append((r.id, r.closed_at))
