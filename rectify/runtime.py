@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
@@ -47,14 +48,16 @@ class Runtime:
     sessions: sessionmaker[Session]
     calendar: WorkCalendar
     ladder: tuple[Step, ...] = field(default_factory=tuple)
+    # The wall clock unless replaced: the demo simulates a month by setting this, nothing sleeps.
+    clock: Callable[[], datetime] | None = None
 
     @property
     def tz(self) -> pendulum.Timezone:
         return pendulum.timezone(self.settings.timezone)
 
     def now(self) -> datetime:
-        """The wall clock, read only at the edges; the core always receives it as a parameter."""
-        return pendulum.now(self.tz)
+        """The clock, read only at the edges; the core always receives it as a parameter."""
+        return self.clock() if self.clock else pendulum.now(self.tz)
 
     def today(self) -> date:
         return self.now().date()

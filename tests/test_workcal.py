@@ -118,9 +118,8 @@ def test_it_counts_back_what_it_added(d: date, n: int) -> None:
     assert later > d
 
 
-@given(d=days, n=st.integers(min_value=1, max_value=120))
+@given(d=st.dates(min_value=date(2004, 7, 1), max_value=date(2026, 12, 31)), n=st.integers(min_value=1, max_value=120))
 def test_it_counts_back_what_it_subtracted(d: date, n: int) -> None:
-    d = d + timedelta(days=200)
     earlier = CAL.add_working_days(d, -n)
     assert CAL.is_working_day(earlier)
     assert earlier < d
