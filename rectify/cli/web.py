@@ -22,9 +22,9 @@ def web(
 
     from rectify.db import is_initialised
     from rectify.runtime import build_runtime
-    from web.app import create_app
+    from web.app import ENGINE_KWARGS, create_app
 
-    rt = build_runtime()
+    rt = build_runtime(**ENGINE_KWARGS)
     try:
         if not is_initialised(rt.engine):
             raise ConfigError("the database is empty: run `rectify init` first")
