@@ -92,3 +92,4 @@ from rectify.cli import outbox as _outbox  # noqa: E402, F401
 from rectify.cli import serve as _serve  # noqa: E402, F401
 from rectify.cli import status as _status  # noqa: E402, F401
 from rectify.cli import web as _web  # noqa: E402, F401
+from rectify.cli import demo as _demo  # noqa: E402, F401

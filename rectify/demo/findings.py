@@ -87,21 +87,18 @@ def make_findings(units: list[str], groups: list[str], inspected: date, n: int, 
     """`n` findings spread over the units, each group covering its own share of units."""
     rng = random.Random(seed)
     out: list[DemoFinding] = []
-    for i in range(n):
+    seen: set[tuple[str, str]] = set()  # the importer refuses a unit's problem listed twice
+    i = 0
+    while len(out) < n and i < n * 20:
         unit = units[(i * 7 + rng.randrange(3)) % len(units)]
         group = groups[units.index(unit) % len(groups)]
         problem, opinion = PROBLEMS[(i + rng.randrange(len(PROBLEMS))) % len(PROBLEMS)]
-        form = DEADLINES[i % len(DEADLINES)]
-        days = rng.choice([12, 18, 25, 35])
-        fixed = date.fromordinal(inspected.toordinal() + days)
-        deadline = form.format(fixed=fixed.isoformat(), fixed_cn=f"{fixed.year}年{fixed.month}月{fixed.day}日")
-        out.append(DemoFinding(f"DY-{i + 1:03d}", group, unit, problem, opinion, deadline, owner_of(unit)))
-    # One problem per unit stays unique per row: the importer refuses exact duplicates.
-    seen: set[tuple[str, str]] = set()
-    unique = []
-    for f in out:
-        if (f.unit, f.problem) in seen:
+        i += 1
+        if (unit, problem) in seen:
             continue
-        seen.add((f.unit, f.problem))
-        unique.append(f)
-    return unique
+        seen.add((unit, problem))
+        form = DEADLINES[len(out) % len(DEADLINES)]
+        fixed = date.fromordinal(inspected.toordinal() + rng.choice([12, 18, 25, 35]))
+        deadline = form.format(fixed=fixed.isoformat(), fixed_cn=f"{fixed.year}年{fixed.month}月{fixed.day}日")
+        out.append(DemoFinding(f"DY-{len(out) + 1:03d}", group, unit, problem, opinion, deadline, owner_of(unit)))
+    return out

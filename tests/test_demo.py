@@ -1,0 +1,69 @@
+"""`rectify demo` as a newcomer runs it: one command, then every output opens."""
+
+import email
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date
+from email.policy import default
+from pathlib import Path
+
+import docx
+import openpyxl
+import pytest
+
+from rectify.demo.simulate import run_demo
+from tests.conftest import missing
+
+
+def test_it_simulates_a_month_and_every_output_opens(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECTIFY_")}
+    res = subprocess.run([sys.executable, "-m", "rectify", "demo", "--end", "2024-02-08", "--out", "county"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stdout + res.stderr
+    out = tmp_path / "county"
+    assert "findings found       120" in res.stdout
+    assert "bulletin 第20期 docx" in res.stdout
+    assert f"RECTIFY_CONFIG={out / 'rectify.toml'} rectify web" in res.stdout
+
+    bulletin = docx.Document(out / "var" / "bulletins" / "工作简报第20期.docx")
+    text = "\n".join(p.text for p in bulletin.paragraphs)
+    assert "第20期" in text.replace(" ", "") and "整改落实情况" in text
+
+    ledger = openpyxl.load_workbook(next(out.glob("整改台账-*.xlsx")), read_only=True)
+    assert sum(1 for _ in ledger.worksheets[0].iter_rows()) == 121  # header + 120 findings
+
+    emls = sorted((out / "var" / "outbox").glob("*.eml"))
+    assert len(emls) > 100
+    kinds = {p.name.split("-")[1] for p in emls}
+    assert {"daily", "digest"} <= kinds
+    for path in emls[:: max(len(emls) // 20, 1)]:
+        msg = email.message_from_bytes(path.read_bytes(), policy=default)
+        assert msg["To"] and msg["Subject"]
+        assert msg.get_body(("html",)) is not None and msg.get_body(("plain",)) is not None
+
+
+def test_it_starts_afresh_in_the_same_folder_and_refuses_a_foreign_one(tmp_path: Path) -> None:
+    first = run_demo(tmp_path / "c", days=10, end=date(2024, 1, 19), findings=20)
+    again = run_demo(tmp_path / "c2", days=10, end=first.end, findings=20)
+    assert (first.found, first.closed) == (again.found, again.closed)  # seeded: the same month twice
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    res = subprocess.run([sys.executable, "-m", "rectify", "demo", "--out", str(tmp_path / "busy")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0 and (tmp_path / "busy" / "notes.txt").exists()
+    assert "Traceback" not in res.stderr
+
+
+def test_it_writes_a_bulletin_libreoffice_opens(tmp_path: Path) -> None:
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        missing("LibreOffice", "soffice not found (apt-get install libreoffice-writer-nogui)")
+    result = run_demo(tmp_path / "c", days=10, end=date(2024, 1, 19), findings=30, pdf=True)
+    pdf = result.bulletin.get("pdf")
+    assert pdf is not None and pdf.read_bytes().startswith(b"%PDF")
+
+
+pytestmark = pytest.mark.slow
