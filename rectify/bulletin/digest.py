@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from models import Event, Finding, Unit
 from rectify.bulletin import charts
 from rectify.bulletin.errors import BulletinError
-from rectify.bulletin.query import local_day
+from rectify.bulletin.query import local_day, reopen_days
 from rectify.bulletin.stats import UnitRow
 from rectify.bulletin.weekly import Digest, DigestRow, compute_digest
 from rectify.config import Settings
@@ -23,6 +23,7 @@ from rectify.mail.compose import InlineImage, build_message
 from rectify.mail.deliver import OutboxReport, flush_outbox
 from rectify.mail.outbox import Queued, enqueue
 from rectify.runtime import Runtime
+from rectify.services.colours import refused_extension_ids
 from rectify.templating import render, render_subject
 
 KIND = "digest"
@@ -51,7 +52,10 @@ def load_rows(session: Session, tz: str) -> tuple[list[UnitRow], list[DigestRow]
     cancelled = dict(session.execute(
         select(Event.finding_id, func.max(Event.at)).where(Event.kind == "cancel").group_by(Event.finding_id)).all())
     q = select(Finding.id, Finding.code, Finding.unit_id, Finding.state, Finding.inspected_on, Finding.due_date,
-               Finding.reported_at, Finding.closed_at, Finding.problem).order_by(Finding.id)
+               Finding.reported_at, Finding.closed_at, Finding.problem, Finding.original_due_date,
+               Finding.extensions_used, Finding.level, Finding.rechecked_at).order_by(Finding.id)
+    reopened = reopen_days(session, tz)
+    refused = refused_extension_ids(session)
     rows = []
     for r in session.execute(q):
         cancelled_on = local_day(cancelled.get(r.id), tz) if r.state == "cancelled" else None
@@ -59,7 +63,9 @@ def load_rows(session: Session, tz: str) -> tuple[list[UnitRow], list[DigestRow]
             id=r.id, unit_id=r.unit_id, state=r.state, inspected_on=r.inspected_on, due_date=r.due_date,
             reported_on=local_day(r.reported_at, tz),
             closed_on=local_day(r.closed_at, tz) if r.state == "closed" else None,
-            cancelled_on=cancelled_on, problem=r.problem, code=r.code))
+            cancelled_on=cancelled_on, problem=r.problem, code=r.code, original_due=r.original_due_date,
+            extensions=r.extensions_used or 0, level=r.level or 0, extension_refused=r.id in refused,
+            reopened_on=reopened.get(r.id, ()), rechecked_on=local_day(r.rechecked_at, tz)))
     return units, rows
 
 
@@ -68,7 +74,8 @@ def build(rt: Runtime, *, week_of: date, today: date) -> Digest:
         units, rows = load_rows(s, rt.settings.timezone)
     try:
         return compute_digest(units, rows, week_of=week_of, today=today, cal=rt.calendar,
-                              unit_order=rt.settings.bulletin.unit_order)
+                              unit_order=rt.settings.bulletin.unit_order, ladder=rt.ladder,
+                              supervision=rt.settings.supervision)
     except ValueError as exc:  # a week that has not started
         raise BulletinError(str(exc)) from None
 

@@ -7,7 +7,14 @@ moves the due date for past weeks too, and a report that was sent back no longer
 
 A week runs Monday to Sunday; its figures are taken at the end of its last day, or at `today` for the
 current week. "new" and "closed" count what happened within the week; "awaiting", "overdue" and "open"
-are the state at that point.
+are the state at that point. Overdue is counted against the current deadline and against the original one
+(before any extension: `original_due_date`).
+
+Colours (蓝/黄/红, rectify.core.colours) are taken at that point too, with the ladder level the finding has
+now (levels are not kept per day). 回头看: a closure's re-check falls due `recheck_working_days` working days
+after its closing day; the digest counts those falling due in the week, those confirmed in the week
+(`rechecked_at` of a finding still closed), those still unanswered past their day, and lists the findings
+reopened in the week (反弹, from the event log).
 """
 
 from __future__ import annotations
@@ -18,7 +25,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from rectify.bulletin.stats import UnitRow, unit_sort_key
-from rectify.core.workcal import WorkCalendar
+from rectify.config import SupervisionSettings
+from rectify.core.ladder import Step
+from rectify.core.lateness import original_of
+from rectify.core.palette import COLOURS, Palette
+from rectify.core.workcal import CalendarError, WorkCalendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +44,12 @@ class DigestRow:
     cancelled_on: date | None = None
     problem: str = ""
     code: str = ""
+    original_due: date | None = None  # before any extension; None: the same as due_date
+    extensions: int = 0  # approved extensions
+    level: int = 0  # ladder steps fired (as stored now)
+    extension_refused: bool = False  # the latest decided extension request was refused
+    reopened_on: tuple[date, ...] = ()  # days reopened after 回头看 (反弹)
+    rechecked_on: date | None = None  # the day 回头看 answered (confirmed while still closed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +62,7 @@ class WeekFigures:
     overdue: int = 0
     open: int = 0  # found and not closed (awaiting included)
     closed_total: int = 0
+    overdue_original: int = 0  # overdue against the original deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +83,36 @@ class OverdueItem:
     problem: str
     due_date: date
     days: int  # working days past the due date
+    original_due: date | None = None
+    days_original: int = 0  # working days past the original deadline
+
+
+@dataclass(frozen=True, slots=True)
+class UnitWarning:
+    """A unit in red, with how many of its findings are red and yellow."""
+
+    unit: str
+    red: int
+    yellow: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReopenedItem:
+    code: str
+    unit: str
+    problem: str
+    reopened_on: date
+    due_date: date | None  # the new deadline
+
+
+@dataclass
+class Rechecks:
+    """回头看 in the week: falling due, confirmed, reopened (反弹), and those still unanswered past their day."""
+
+    due: int = 0
+    confirmed: int = 0
+    pending: int = 0
+    reopened: list[ReopenedItem] = field(default_factory=list)
 
 
 @dataclass
@@ -79,6 +127,10 @@ class Digest:
     top_overdue: list[OverdueItem] = field(default_factory=list)
     found: int = 0
     closed: int = 0
+    extended: int = 0  # findings with an approved extension
+    unit_colours: dict[str, int] = field(default_factory=dict)  # red/yellow/blue → number of units
+    red_units: list[UnitWarning] = field(default_factory=list)
+    rechecks: Rechecks = field(default_factory=Rechecks)
 
     def change(self, name: str) -> int:
         return getattr(self.this, name) - getattr(self.last, name)
@@ -101,9 +153,10 @@ def _awaiting(f: DigestRow, t: date) -> bool:
             and not _closed(f, t))
 
 
-def _overdue(f: DigestRow, t: date) -> bool:
+def _overdue(f: DigestRow, t: date, original: bool = False) -> bool:
     """As rectify.core.ladder.is_overdue, on the state the finding had at the end of day t."""
-    return f.due_date is not None and t > f.due_date and not _closed(f, t) and not _awaiting(f, t)
+    due = original_of(f.due_date, f.original_due) if original else f.due_date
+    return due is not None and t > due and not _closed(f, t) and not _awaiting(f, t)
 
 
 def figures(rows: Sequence[DigestRow], start: date, today: date) -> WeekFigures:
@@ -124,14 +177,61 @@ def figures(rows: Sequence[DigestRow], start: date, today: date) -> WeekFigures:
         fig["open"] += 1
         if _awaiting(f, t):
             fig["awaiting"] += 1
-        elif _overdue(f, t):
-            fig["overdue"] += 1
+            continue
+        fig["overdue"] += _overdue(f, t)
+        fig["overdue_original"] += _overdue(f, t, original=True)
     return WeekFigures(start, t, **fig)
 
 
+def _colours(rows: Sequence[DigestRow], t: date, palette: Palette, by_id: dict[int, UnitRow],
+             order: Sequence[UnitRow]) -> tuple[dict[str, int], list[UnitWarning]]:
+    per_unit: dict[int, list[str | None]] = {}
+    for f in rows:
+        if (f.state == "cancelled" and f.cancelled_on is None) or not _found(f, t) or f.unit_id not in by_id:
+            continue
+        owed = not _closed(f, t) and not _awaiting(f, t)
+        colour = palette.finding(state="open" if owed else "closed", due=f.due_date, level=f.level,
+                                 extension_refused=f.extension_refused)
+        per_unit.setdefault(f.unit_id, []).append(colour)
+    unit_colour = {u: palette.unit(cs) for u, cs in per_unit.items()}
+    counts = {c: sum(1 for v in unit_colour.values() if v == c) for c in COLOURS}
+    red = [UnitWarning(u.name, per_unit[u.id].count("red"), per_unit[u.id].count("yellow"))
+           for u in order if unit_colour.get(u.id) == "red"]
+    return counts, red
+
+
+def _rechecks(rows: Sequence[DigestRow], start: date, end: date, t: date, cal: WorkCalendar, working_days: int,
+              names: dict[int, str]) -> Rechecks:
+    r = Rechecks()
+    due_on: dict[date, date | None] = {}
+    for f in rows:
+        for day in f.reopened_on:
+            if start <= day <= t:
+                r.reopened.append(ReopenedItem(f.code, names.get(f.unit_id, ""), f.problem, day, f.due_date))
+        if f.state != "closed" or not _closed(f, t):
+            continue
+        if f.closed_on not in due_on:
+            try:
+                due_on[f.closed_on] = cal.add_working_days(f.closed_on, working_days)  # type: ignore[index,arg-type]
+            except CalendarError:  # next year's holidays not loaded yet: that re-check is not due this year
+                due_on[f.closed_on] = None  # type: ignore[index]
+        day = due_on[f.closed_on]  # type: ignore[index]
+        answered = f.rechecked_on is not None and f.rechecked_on <= t
+        if answered and start <= f.rechecked_on:  # type: ignore[operator]
+            r.confirmed += 1
+        if day is None:
+            continue
+        r.due += start <= day <= end
+        r.pending += day <= t and not answered
+    r.reopened.sort(key=lambda i: (i.reopened_on, i.code))
+    return r
+
+
 def compute_digest(units: Iterable[UnitRow], rows: Sequence[DigestRow], *, week_of: date, today: date,
-                   cal: WorkCalendar, weeks: int = 8, top: int = 10, unit_order: Sequence[str] = ()) -> Digest:
-    """This week's figures against last week's, a `weeks`-long trend, completion by unit, the worst overdue."""
+                   cal: WorkCalendar, weeks: int = 8, top: int = 10, unit_order: Sequence[str] = (),
+                   ladder: Sequence[Step] = (), supervision: SupervisionSettings | None = None) -> Digest:
+    """This week's figures against last week's, a `weeks`-long trend, completion by unit, the worst overdue,
+    unit colours (when a ladder is given) and 回头看."""
     start = week_start(week_of)
     if start > today:
         raise ValueError(f"the week of {week_of} has not started yet (today is {today})")
@@ -140,25 +240,39 @@ def compute_digest(units: Iterable[UnitRow], rows: Sequence[DigestRow], *, week_
     this = trend[-1]
     t = this.as_of
 
+    sv = supervision or SupervisionSettings()
     by_id = {u.id: u for u in units}
     found: Counter[int] = Counter()
     closed: Counter[int] = Counter()
     overdue: list[DigestRow] = []
+    extended = 0
     for f in rows:
         if (f.state == "cancelled" and f.cancelled_on is None) or not _found(f, t):
             continue
         found[f.unit_id] += 1
+        extended += f.extensions > 0
         if _closed(f, t):
             closed[f.unit_id] += 1
         elif _overdue(f, t):
             overdue.append(f)
     ordered = sorted((by_id[i] for i in found if i in by_id), key=unit_sort_key(unit_order))
     overdue.sort(key=lambda f: (f.due_date, f.id))
-    return Digest(
+
+    def item(f: DigestRow) -> OverdueItem:
+        original = original_of(f.due_date, f.original_due)
+        return OverdueItem(f.code, by_id[f.unit_id].name if f.unit_id in by_id else "", f.problem,
+                           f.due_date, cal.working_days_between(f.due_date, t),  # type: ignore[arg-type]
+                           original, cal.working_days_between(original, t))  # type: ignore[arg-type]
+
+    d = Digest(
         week_start=start, week_end=start + timedelta(days=6), as_of=t, this=this, last=last, trend=trend,
         units=[UnitRate(u.name, found[u.id], closed[u.id]) for u in ordered],
-        top_overdue=[OverdueItem(f.code, by_id[f.unit_id].name if f.unit_id in by_id else "", f.problem,
-                                 f.due_date, cal.working_days_between(f.due_date, t))  # type: ignore[arg-type]
-                     for f in overdue[:top]],
-        found=sum(found.values()), closed=sum(closed.values()),
+        top_overdue=[item(f) for f in overdue[:top]],
+        found=sum(found.values()), closed=sum(closed.values()), extended=extended,
+        rechecks=_rechecks(rows, start, start + timedelta(days=6), t, cal, sv.recheck_working_days,
+                           {u.id: u.name for u in by_id.values()}),
     )
+    if ladder:
+        palette = Palette.from_settings(sv, today=t, cal=cal, ladder=ladder)
+        d.unit_colours, d.red_units = _colours(rows, t, palette, by_id, ordered)
+    return d
