@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml
 
 run: $(BIN)/.installed
 	$(BIN)/rectify init
-	$(BIN)/rectify status
+	$(BIN)/rectify serve
 
 demo: $(BIN)/.installed
 	$(BIN)/rectify demo
