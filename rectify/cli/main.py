@@ -87,9 +87,9 @@ def run() -> None:  # pragma: no cover - console entry for `python -m rectify`
 # Subcommand modules register themselves on `app`.
 from rectify.cli import bulletin as _bulletin  # noqa: E402, F401
 from rectify.cli import daily as _daily  # noqa: E402, F401
+from rectify.cli import demo as _demo  # noqa: E402, F401
 from rectify.cli import intake as _intake  # noqa: E402, F401
 from rectify.cli import outbox as _outbox  # noqa: E402, F401
 from rectify.cli import serve as _serve  # noqa: E402, F401
 from rectify.cli import status as _status  # noqa: E402, F401
 from rectify.cli import web as _web  # noqa: E402, F401
-from rectify.cli import demo as _demo  # noqa: E402, F401
