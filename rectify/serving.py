@@ -125,12 +125,13 @@ def record_server(settings: Settings, api_url: str) -> Path:
 
 
 def known_api(settings: Settings) -> str | None:
-    """The Prefect API to record runs in: PREFECT_API_URL, else a running `rectify serve`'s server."""
+    """The Prefect API to record runs in: PREFECT_API_URL, else a running `rectify serve`'s server.
+
+    None when neither answers: the caller then runs in-process (mail matters more than the record).
+    """
     explicit = os.environ.get("PREFECT_API_URL")
     if explicit:
-        if not api_healthy(explicit):
-            raise ServeError(f"PREFECT_API_URL is {explicit}, which does not answer; start that server or unset it")
-        return explicit
+        return explicit if api_healthy(explicit) else None
     path = prefect_home(settings) / "server.json"
     try:
         url = json.loads(path.read_text())["api_url"]

@@ -91,6 +91,14 @@ def test_it_requeues_failed_mail_only_when_asked(env, smtp_sink, rt) -> None:
     assert len(smtp_sink.by_recipient()[leader]) == 1
 
 
+def test_it_still_sends_when_the_configured_prefect_server_is_down(env, smtp_sink) -> None:
+    from rectify.serving import free_port
+
+    res = cli({**env, "PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api"}, "remind", "--as-of", "2024-01-31")
+    assert res.exit_code == 0, res.output
+    assert "does not answer; running in this process" in res.output and len(smtp_sink.received) == 3
+
+
 def test_it_refuses_to_run_on_an_empty_database(tmp_path) -> None:
     env = {"RECTIFY_DATA_DIR": str(tmp_path / "empty"), "RECTIFY_CONFIG": "", "PREFECT_API_URL": ""}
     for args in (["remind"], ["outbox", "list"], ["outbox", "retry"]):

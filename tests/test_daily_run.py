@@ -118,6 +118,34 @@ def test_it_mails_one_letter_per_person_with_escaped_text_and_verifiable_links(m
     assert f"/findings/{soon}" in smtp_sink.by_recipient()["li@edu.example"][0].get_body(("plain",)).get_content()
 
 
+def test_it_lists_items_per_unit_for_the_group_and_the_command_office(mail_rt, county, smtp_sink) -> None:
+    add(mail_rt, county, "fin", date(2024, 1, 16))  # 11 working days late: 通报
+    add(mail_rt, county, "edu", date(2024, 1, 23))  # 6 late: 督办
+    run_daily(mail_rt, DAY, NOW)
+    got = smtp_sink.by_recipient()
+    assert [str(m["Subject"]) for m in got["sun@group.example"]] == [
+        "【整改通报】第一督导组：2个单位2项整改任务逾期未完成，拟予通报"]
+    assert [str(m["Subject"]) for m in got["office@county.example"]] == [
+        "【整改通报】县财政局：1项整改任务逾期未完成，拟予通报"]
+    html = got["sun@group.example"][0].get_body(("html",)).get_content()
+    assert html.index("（一）县财政局（1项）") < html.index("（二）县教育局（1项）")  # per unit, most urgent first
+    assert html.count(">通报<") >= 2 and ">督办<" in html  # the per-unit table and the level column
+
+
+def test_it_lists_at_most_a_few_hundred_items_and_counts_the_rest(mail_rt, county, smtp_sink) -> None:
+    from rectify.services.daily import LIST_LIMIT
+
+    with mail_rt.sessions() as s, s.begin():
+        unit, rnd, grp = s.get(Unit, county["fin"]), s.get(Round, county["round"]), s.get(SupervisionGroup,
+                                                                                             county["group"])
+        for _ in range(LIST_LIMIT + 5):
+            factory.finding(s, unit=unit, round=rnd, group=grp, due=DAY)
+    report = run_daily(mail_rt, DAY, NOW)
+    assert report.items == LIST_LIMIT + 5
+    text = smtp_sink.by_recipient()["zhang@fin.example"][0].get_body(("plain",)).get_content()
+    assert text.count("整改时限：") == LIST_LIMIT and "另有5项未逐项列出" in text
+
+
 def test_it_records_each_escalation_with_its_step_and_bumps_version(mail_rt, county, smtp_sink) -> None:
     fid = add(mail_rt, county, "fin", date(2024, 1, 22))
     run_daily(mail_rt, DAY, NOW)

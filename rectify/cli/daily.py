@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rectify.cli.main import app, console, user_errors
+from rectify.cli.main import app, console, err, user_errors
 from rectify.config import ConfigError
 
 
@@ -50,6 +50,9 @@ def remind(
         now = rt.now()
         day = as_of.date() if as_of else now.date()
         api = None if dry_run else known_api(rt.settings)
+        if not dry_run and api is None and os.environ.get("PREFECT_API_URL"):
+            err.print(f"warning: PREFECT_API_URL ({os.environ['PREFECT_API_URL']}) does not answer; "
+                      "running in this process, not recorded in Prefect", highlight=False, soft_wrap=True)
         report = DailyReport(**_via_prefect(api, day)) if api else run_daily(rt, day, now, dry_run=dry_run)
     finally:
         rt.close()

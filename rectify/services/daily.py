@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, literal, or_, select, update
+from sqlalchemy import insert, select, update
 
 from models import Event, Finding, OutboxMessage
 from rectify.core.ladder import FindingView, PlannedAction, plan
@@ -247,33 +247,39 @@ def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list
 
 
 def _active(t):
-    """state IN (active states) without an expanding parameter, which executemany cannot take."""
-    return or_(*(t.c.state == literal(st) for st in ACTIVE_STATES))
+    return t.c.state.in_(ACTIVE_STATES)
+
+
+def _chunks(ids: list[int], size: int = 5000):
+    return (ids[i:i + size] for i in range(0, len(ids), size))
 
 
 def _apply_levels(s, actions: Sequence[PlannedAction], before: dict, now: datetime) -> int:
-    """Raise levels with a compare-and-set on the level the plan saw; returns rows changed."""
-    by_new: dict[int, list[dict[str, int]]] = defaultdict(list)
+    """Raise levels with a compare-and-set on the level the plan saw; returns rows changed.
+
+    One UPDATE per (old level, new level) pair and chunk of ids: a handful of statements a day.
+    """
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
     for a in actions:
-        by_new[a.level].append({"fid": a.finding_id, "old": before[a.finding_id][0]})
+        groups[(before[a.finding_id][0], a.level)].append(a.finding_id)
     t = Finding.__table__
     changed = 0
-    for new, params in by_new.items():
-        stmt = (update(t).where(t.c.id == bindparam("fid"), t.c.level == bindparam("old"), _active(t))
-                .values(level=new, version=t.c.version + 1, updated_at=now))
-        for i in range(0, len(params), 5000):
-            changed += s.connection().execute(stmt, params[i:i + 5000]).rowcount
+    for (old, new), ids in sorted(groups.items()):
+        for chunk in _chunks(sorted(ids)):
+            changed += s.execute(update(t).where(t.c.id.in_(chunk), t.c.level == old, _active(t))
+                                 .values(level=new, version=t.c.version + 1, updated_at=now)).rowcount
     return changed
 
 
 def _apply_reviews(s, actions: Sequence[PlannedAction], today: date, now: datetime) -> int:
     """Stamp last_review_on = today; a row another run already stamped today does not change."""
     t = Finding.__table__
-    stmt = (update(t).where(t.c.id == bindparam("fid"), _active(t),
-                            (t.c.last_review_on.is_(None)) | (t.c.last_review_on < today))
-            .values(last_review_on=today, version=t.c.version + 1, updated_at=now))
-    params = [{"fid": a.finding_id} for a in actions]
-    return sum(s.connection().execute(stmt, params[i:i + 5000]).rowcount for i in range(0, len(params), 5000))
+    changed = 0
+    for chunk in _chunks(sorted(a.finding_id for a in actions)):
+        changed += s.execute(update(t).where(t.c.id.in_(chunk), _active(t),
+                                             t.c.last_review_on.is_(None) | (t.c.last_review_on < today))
+                             .values(last_review_on=today, version=t.c.version + 1, updated_at=now)).rowcount
+    return changed
 
 
 def _event_data(a: PlannedAction, day: DayPlan) -> dict[str, Any]:
