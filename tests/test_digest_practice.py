@@ -76,7 +76,8 @@ def test_it_mails_the_colours_deadlines_and_rechecks_escaped(rt) -> None:
     assert (d.rechecks.due, d.rechecks.confirmed, [i.code for i in d.rechecks.reopened]) == (0, 1, ["P-5"])
     m = render_digest(d, rt.settings)
     assert "按原定整改时限计逾期未整改2个，与上周持平。" in m.text
-    assert "红色预警单位1个，黄色预警单位0个，蓝色预警单位0个。\n1. 县财政局（红色预警问题0个，黄色预警问题2个）" in m.text
+    assert ("红色预警单位1个，黄色预警单位0个，蓝色预警单位0个。\n"
+            "1. 县财政局（红色预警问题0个，黄色预警问题2个）") in m.text
     assert "本周到期回头看0个，本周确认整改到位1个，发现问题反弹1个；到期未回头看0个。" in m.text
     assert "&lt;b&gt;反弹&lt;/b&gt;的问题" in m.html and "<b>反弹</b>" not in m.html
     assert "| 逾期未整改（按原时限） | 2 | 2 | 0 |" in m.markdown

@@ -13,6 +13,7 @@ from rich.console import Console
 from rectify import __version__
 from rectify.bulletin.errors import BulletinError
 from rectify.config import ConfigError
+from rectify.core.notices import NoticeError
 from rectify.core.workcal import CalendarError
 from rectify.intake.errors import IntakeError
 from rectify.serving import ServeError
@@ -30,7 +31,8 @@ err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Errors a user can act on: a clean message and exit code 2, never a traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, CalendarError, BulletinError, IntakeError, ServeError)
+USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, CalendarError, BulletinError, IntakeError, ServeError,
+                                            NoticeError)
 
 
 def user_errors(fn: F) -> F:
@@ -89,6 +91,7 @@ from rectify.cli import bulletin as _bulletin  # noqa: E402, F401
 from rectify.cli import daily as _daily  # noqa: E402, F401
 from rectify.cli import demo as _demo  # noqa: E402, F401
 from rectify.cli import intake as _intake  # noqa: E402, F401
+from rectify.cli import notices as _notices  # noqa: E402, F401
 from rectify.cli import outbox as _outbox  # noqa: E402, F401
 from rectify.cli import serve as _serve  # noqa: E402, F401
 from rectify.cli import status as _status  # noqa: E402, F401
