@@ -178,6 +178,50 @@ def _days_text(days: int | None) -> dict[str, Any]:
             "late": days if days is not None and days > 0 else 0}
 
 
+def _scope(letter: Letter, d: Directory) -> str:
+    """What the subject and greeting name: the unit when there is one, else the supervision group(s).
+
+    Empty for the command office across several units (the templates say 全县).
+    """
+    units = letter.unit_ids
+    if len(units) == 1:
+        return d.units.get(units[0], "")
+    if letter.group_ids and COMMAND_OFFICE not in letter.roles:
+        return "、".join(d.groups[g] for g in sorted(letter.group_ids) if g in d.groups)
+    return ""
+
+
+def _blocks(letter: Letter, day: DayPlan, link: Callable[[str], str]) -> tuple[list[dict[str, Any]], int]:
+    """The letter's sections with their rows, at most LIST_LIMIT rows in all; returns (blocks, rows listed)."""
+    d = day.directory
+    assert d is not None
+    listed = 0
+    blocks = []
+    for sec in sections(letter, d.unit_rank):
+        rows = []
+        for item in sec.items[:max(LIST_LIMIT - listed, 0)]:
+            a, det = item.action, day.details[item.action.finding_id]
+            rows.append({"kind": a.kind, "code": det.code, "problem": det.problem, "opinion": det.opinion,
+                         "due": det.due_date, "unit": d.units.get(item.unit_id, ""),
+                         "url": link(f"/findings/{a.finding_id}"), **_days_text(a.days)})
+        listed += len(rows)
+        blocks.append({"kind": None if sec.unit_id is not None else sec.key,
+                       "unit": d.units.get(sec.unit_id, "") if sec.unit_id is not None else None,
+                       "count": len(sec.items), "items": rows})
+    return blocks, listed
+
+
+def _per_unit(letter: Letter, d: Directory) -> list[dict[str, Any]]:
+    """Overseers' count table: items per unit and level, units in display order."""
+    if not letter.overseer:
+        return []
+    by_unit: dict[int, Counter[str]] = defaultdict(Counter)
+    for i in letter.items:
+        by_unit[i.unit_id][i.action.kind] += 1
+    return [{"unit": d.units.get(u, ""), "counts": by_unit[u], "total": sum(by_unit[u].values())}
+            for u in sorted(by_unit, key=lambda u: d.unit_rank.get(u, u))]
+
+
 def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list[outbox.Queued]:
     """The complete MIME message of each letter, ready for the outbox. Pure rendering, no writes."""
     settings = rt.settings
@@ -185,57 +229,31 @@ def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list
     assert d is not None
     max_age = timedelta(days=settings.web.link_max_age_days)
     portal = settings.public_url.rstrip("/")
-    names = labels()
+    audience_names = labels()["audience"]
     out: list[outbox.Queued] = []
     for letter in letters:
         link: Callable[[str], str]
-        if letter.person_id is not None:
+        if letter.person_id is not None:  # signed for this person: opening it signs them in
             link = login_links(portal, settings.secret, letter.person_id, now=day.now, max_age=max_age)
-        else:
-            link = lambda path: portal + path  # noqa: E731 - no account: a plain link to the page
-        listed = 0
-        blocks = []
-        for sec in sections(letter, d.unit_rank):
-            rows = []
-            for item in sec.items:
-                if listed >= LIST_LIMIT:
-                    break
-                listed += 1
-                a, det = item.action, day.details[item.action.finding_id]
-                rows.append({"kind": a.kind, "code": det.code, "problem": det.problem, "opinion": det.opinion,
-                             "due": det.due_date, "unit": d.units.get(item.unit_id, ""),
-                             "url": link(f"/findings/{a.finding_id}"), **_days_text(a.days)})
-            blocks.append({"kind": None if sec.unit_id is not None else sec.key,
-                           "unit": d.units.get(sec.unit_id, "") if sec.unit_id is not None else None,
-                           "count": len(sec.items), "items": rows})
+        else:  # a command-office address without an account: plain links, the form asks to sign in
+            link = lambda path: portal + path  # noqa: E731
+        blocks, listed = _blocks(letter, day, link)
         counts = kind_counts(letter.items)
-        unit_ids = letter.unit_ids
-        per_unit = []
-        if letter.overseer:
-            by_unit: dict[int, Counter[str]] = defaultdict(Counter)
-            for i in letter.items:
-                by_unit[i.unit_id][i.action.kind] += 1
-            per_unit = [{"unit": d.units.get(u, ""), "counts": by_unit[u], "total": sum(by_unit[u].values())}
-                        for u in sorted(by_unit, key=lambda u: d.unit_rank.get(u, u))]
-        dues = sorted({day.details[i.action.finding_id].due_date for i in letter.items
-                       if i.action.kind == "remind" and day.details[i.action.finding_id].due_date})
-        scope = (d.units.get(unit_ids[0], "") if len(unit_ids) == 1 else
-                 "、".join(d.groups[g] for g in sorted(letter.group_ids) if g in d.groups)
-                 if letter.group_ids and COMMAND_OFFICE not in letter.roles else "")
         ctx = {
             "today": day.today, "who": letter.name, "roles": sorted(letter.roles), "overseer": letter.overseer,
             "top": letter.top_kind, "total": len(letter.items), "listed": listed,
-            "omitted": len(letter.items) - listed, "counts": counts, "units": len(unit_ids), "scope": scope,
-            "overdue": sum(1 for i in letter.items if (i.action.days or 0) > 0),
-            "due_today": sum(1 for i in letter.items if i.action.kind == "remind" and i.action.days == 0),
-            "remind_dues": dues, "blocks": blocks, "per_unit": per_unit, "kinds": KINDS_BY_URGENCY,
-            "portal": portal, "personal": letter.person_id is not None,
-            "link_days": settings.web.link_max_age_days, "sender": settings.smtp.from_name,
+            "omitted": len(letter.items) - listed, "counts": counts, "units": len(letter.unit_ids),
+            "scope": _scope(letter, d), "overdue": sum(1 for i in letter.items if (i.action.days or 0) > 0),
+            "remind_dues": sorted({due for i in letter.items if i.action.kind == "remind"
+                                   and (due := day.details[i.action.finding_id].due_date)}),
+            "blocks": blocks, "per_unit": _per_unit(letter, d), "kinds": KINDS_BY_URGENCY, "portal": portal,
+            "personal": letter.person_id is not None, "link_days": settings.web.link_max_age_days,
+            "sender": settings.smtp.from_name,
         }
         subject = render_subject("mail/daily.subject.txt", **ctx)
         data = build_message_bytes(
             from_addr=settings.smtp.from_addr, from_name=settings.smtp.from_name, to=letter.email,
-            to_name=letter.name or names["audience"].get(sorted(letter.roles)[0], ""), subject=subject,
+            to_name=letter.name or audience_names.get(sorted(letter.roles)[0], ""), subject=subject,
             text=render("mail/daily.txt", **ctx), html=render("mail/daily.html", **ctx), now=day.now)
         out.append(outbox.Queued(letter.email, KIND, day.today, data, items=len(letter.items),
                                  meta={"top": letter.top_kind, "counts": {k: v for k, v in counts.items() if v}},
