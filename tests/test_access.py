@@ -34,6 +34,12 @@ ENTITLED = {
     Do.VERIFY: {"supervisor"},
     Do.REJECT: {"supervisor"},
     Do.CANCEL: {"admin"},
+    Do.EXTEND: {"contact"},
+    Do.DECIDE_EXTENSION: {"admin", "supervisor"},
+    Do.REASSIGN: {"admin"},
+    Do.DEADLINE: {"admin", "supervisor"},
+    Do.SIGN_OFF: {"leader"},
+    Do.RECHECK: {"admin"},  # and the supervisor who closed it: see below
 }
 # The states in which each action is possible (the lifecycle's table).
 POSSIBLE = {
@@ -42,6 +48,12 @@ POSSIBLE = {
     Do.VERIFY: {State.REPORTED},
     Do.REJECT: {State.REPORTED},
     Do.CANCEL: {State.OPEN, State.REJECTED, State.REPORTED},
+    Do.EXTEND: {State.OPEN, State.REJECTED},
+    Do.DECIDE_EXTENSION: {State.OPEN, State.REJECTED, State.REPORTED},
+    Do.REASSIGN: {State.OPEN, State.REJECTED, State.REPORTED},
+    Do.DEADLINE: {State.OPEN, State.REJECTED, State.REPORTED},
+    Do.SIGN_OFF: {State.REPORTED},
+    Do.RECHECK: {State.CLOSED},
 }
 
 
@@ -64,6 +76,16 @@ def test_it_keeps_people_out_of_other_units_and_groups() -> None:
     # A finding with no group is seen by no supervisor, even one without a group.
     assert not sees(VIEWERS["groupless_supervisor"], Target(UNIT, None, State.OPEN))
     assert not sees(VIEWERS["supervisor"], Target(UNIT, None, State.OPEN))
+
+
+def test_it_leaves_the_re_check_to_whoever_closed_the_finding() -> None:
+    closed_by_supervisor = Target(UNIT, GROUP, State.CLOSED, closed_by_id=VIEWERS["supervisor"].person_id)
+    assert decide(VIEWERS["supervisor"], Do.RECHECK, closed_by_supervisor) is Decision.OK
+    assert decide(VIEWERS["admin"], Do.RECHECK, closed_by_supervisor) is Decision.OK
+    colleague = Viewer(10, "supervisor", group_id=GROUP)
+    assert decide(colleague, Do.RECHECK, closed_by_supervisor) is Decision.FORBIDDEN
+    reopened = Target(UNIT, GROUP, State.OPEN, closed_by_id=VIEWERS["supervisor"].person_id)
+    assert decide(VIEWERS["supervisor"], Do.RECHECK, reopened) is Decision.NOT_NOW
 
 
 def test_it_shows_the_status_page_to_admins_and_supervisors_only() -> None:

@@ -31,6 +31,16 @@ class Missing(ValueError):
         self.field = field
 
 
+class Refused(ValueError):
+    """The office's rules say no (a passed deadline, a used-up extension, a re-check not yet due...);
+    `code` names the reason for the template, `status` is 400 for what was typed, 409 for the state."""
+
+    def __init__(self, code: str, status: int = 400):
+        super().__init__(code)
+        self.code = code
+        self.status = status
+
+
 @dataclass(frozen=True)
 class Upload:
     filename: str

@@ -77,7 +77,7 @@ def _is_api(request: Request) -> bool:
 
 
 def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
-    from web import routes_api, routes_auth, routes_docs, routes_findings, routes_status
+    from web import routes_api, routes_auth, routes_docs, routes_findings, routes_practice, routes_status
 
     app = FastAPI(
         title="Rectify 整改督办 API",
@@ -92,7 +92,7 @@ def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> F
     app.state.write_lock = write_lock(rt)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (routes_auth, routes_findings, routes_status, routes_api, routes_docs):
+    for module in (routes_auth, routes_findings, routes_practice, routes_status, routes_api, routes_docs):
         app.include_router(module.router)
 
     @app.exception_handler(SignInRequired)

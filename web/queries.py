@@ -5,19 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, false, func, select, true
 from sqlalchemy.orm import Session, joinedload
 
-from models import Event, Evidence, Finding, SupervisionGroup, Unit
+from models import Event, Evidence, ExtensionRequest, Finding, Round, SupervisionGroup, Unit
 from rectify.core.ladder import Step
 from rectify.core.lifecycle import ACTIVE, State
+from rectify.core.palette import Palette
 from rectify.core.workcal import CalendarError, WorkCalendar
 from rectify.services.access import Viewer, visible
+from rectify.services.colours import refused_extension_ids
+from web.supervision import pending_ids
 
 STATES = tuple(s.value for s in State)
+_UNFINISHED = (State.OPEN.value, State.REJECTED.value, State.REPORTED.value)
 PAGE_SIZE = 30
 
 
@@ -28,6 +32,9 @@ class ListFilter:
     overdue: bool = False
     q: str = ""
     page: int = 1
+    pending: bool = False  # an extension request waits for a decision
+    signoff: bool = False  # reported in a two-level round, not yet signed off by the unit head
+    recheck: bool = False  # 回头看 due, for the person who closed it (admins: all)
 
     @classmethod
     def parse(cls, params: dict[str, str]) -> ListFilter:
@@ -41,12 +48,16 @@ class ListFilter:
             overdue=params.get("overdue") in ("1", "on", "true"),
             q=params.get("q", "").strip()[:100],
             page=max(1, min(int(page), 100_000)) if page.isdigit() else 1,
+            pending=params.get("pending") in ("1", "on", "true"),
+            signoff=params.get("signoff") in ("1", "on", "true"),
+            recheck=params.get("recheck") in ("1", "on", "true"),
         )
 
     def query(self, **change: Any) -> dict[str, str]:
         """These filters as query parameters (for pagination links), with `change` applied."""
         out = {"state": self.state, "unit": str(self.unit_id or ""), "overdue": "1" if self.overdue else "",
-               "q": self.q, "page": str(self.page)}
+               "q": self.q, "page": str(self.page), "pending": "1" if self.pending else "",
+               "signoff": "1" if self.signoff else "", "recheck": "1" if self.recheck else ""}
         out.update({k: str(v) for k, v in change.items()})
         return {k: v for k, v in out.items() if v and not (k == "page" and v == "1")}
 
@@ -89,6 +100,11 @@ class Row:
     timing: Timing
     level_kind: str | None
     version: int
+    original_due_date: date | None = None
+    colour: str | None = None  # 蓝/黄/红 (rectify.core.colours)
+    pending: bool = False  # an extension request waits for a decision
+    needs_signoff: bool = False  # two-level round: the unit head has not signed the report off
+    recheck_due: bool = False  # closed, its 回头看 is due and not done
 
 
 @dataclass
@@ -100,7 +116,20 @@ class Page:
     units: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _where(viewer: Viewer, flt: ListFilter, today: date) -> list[Any]:
+def _awaiting_signoff() -> ColumnElement[bool]:
+    return and_(Finding.state == State.REPORTED, Finding.head_signed_at.is_(None),
+                Finding.round_id.in_(select(Round.id).where(Round.two_level_closure)))
+
+
+def _recheck_due(viewer: Viewer, before: datetime | None) -> ColumnElement[bool]:
+    """Closed, not re-checked, closed before the bound; a supervisor's own closures, an admin's all."""
+    if before is None or viewer.role not in ("admin", "supervisor"):
+        return false()
+    mine = true() if viewer.role == "admin" else Finding.closed_by_id == viewer.person_id
+    return and_(Finding.state == State.CLOSED, Finding.rechecked_at.is_(None), Finding.closed_at < before, mine)
+
+
+def _where(viewer: Viewer, flt: ListFilter, today: date, recheck_before: datetime | None = None) -> list[Any]:
     conds: list[Any] = [visible(viewer)]
     if flt.state:
         conds.append(Finding.state == flt.state)
@@ -112,28 +141,50 @@ def _where(viewer: Viewer, flt: ListFilter, today: date) -> list[Any]:
         conds.append(Finding.problem.icontains(flt.q, autoescape=True)
                      | Finding.opinion.icontains(flt.q, autoescape=True)
                      | Finding.code.icontains(flt.q, autoescape=True))
+    if flt.pending:
+        conds.append(and_(Finding.state.in_(_UNFINISHED), Finding.id.in_(
+            select(ExtensionRequest.finding_id).where(ExtensionRequest.state == "pending"))))
+    if flt.signoff:
+        conds.append(_awaiting_signoff())
+    if flt.recheck:
+        conds.append(_recheck_due(viewer, recheck_before))
     return conds
 
 
 def list_findings(s: Session, viewer: Viewer, flt: ListFilter, today: date, cal: WorkCalendar,
-                  ladder: Sequence[Step], page_size: int = PAGE_SIZE) -> Page:
+                  ladder: Sequence[Step], page_size: int = PAGE_SIZE, *, palette: Palette | None = None,
+                  recheck_before: datetime | None = None) -> Page:
     """Open first (the unit still owes work), then reported, then finished; within each, the most
-    overdue first."""
-    conds = _where(viewer, flt, today)
+    overdue first. With a palette each row carries its colour; `recheck_before` (web.supervision) marks
+    and filters due 回头看. Two more queries per page (refused and pending extensions), none per row."""
+    conds = _where(viewer, flt, today, recheck_before)
     total = s.scalar(select(func.count()).select_from(Finding).where(*conds)) or 0
     pages = max(1, -(-total // page_size))
     page = min(flt.page, pages)
     rank = case((Finding.state.in_([s.value for s in ACTIVE]), 0), (Finding.state == State.REPORTED, 1), else_=2)
     q = (select(Finding.id, Finding.code, Unit.name, Finding.problem, Finding.state, Finding.due_date,
-                Finding.level, Finding.version)
-         .join(Unit, Unit.id == Finding.unit_id)
+                Finding.level, Finding.version, Finding.original_due_date, Round.two_level_closure,
+                Finding.head_signed_at, Finding.closed_at, Finding.closed_by_id, Finding.rechecked_at)
+         .join(Unit, Unit.id == Finding.unit_id).join(Round, Round.id == Finding.round_id)
          .where(*conds)
          .order_by(rank, Finding.due_date.asc().nulls_last(), Finding.id)
          .limit(page_size).offset((page - 1) * page_size))
     cache: dict[date, int | None] = {}
-    rows = [Row(fid, code, unit, problem, state, due, timing(cal, state, due, today, cache),
-                level_kind(level, ladder), version)
-            for fid, code, unit, problem, state, due, level, version in s.execute(q)]
+    found = s.execute(q).all()
+    ids = [r.id for r in found]
+    refused = refused_extension_ids(s, ids) if palette is not None and ids else set()
+    waiting = pending_ids(s, ids)
+    rechecker = viewer.role in ("admin", "supervisor")
+    rows = [Row(r.id, r.code, r.name, r.problem, r.state, r.due_date, timing(cal, r.state, r.due_date, today, cache),
+                level_kind(r.level, ladder), r.version, original_due_date=r.original_due_date,
+                colour=palette.finding(state=r.state, due=r.due_date, level=r.level, extension_refused=r.id in refused)
+                if palette is not None else None,
+                pending=r.id in waiting and r.state in _UNFINISHED,
+                needs_signoff=bool(r.two_level_closure) and r.state == State.REPORTED and r.head_signed_at is None,
+                recheck_due=(rechecker and recheck_before is not None and r.state == State.CLOSED
+                             and r.rechecked_at is None and r.closed_at is not None and r.closed_at < recheck_before
+                             and (viewer.role == "admin" or r.closed_by_id == viewer.person_id)))
+            for r in found]
     units = list(s.execute(
         select(Unit.id, Unit.name).where(Unit.id.in_(select(Finding.unit_id).where(visible(viewer))))
         .order_by(Unit.sort_order, Unit.id)).tuples())
@@ -160,6 +211,8 @@ class UnitStatus:
     unit: str
     counts: dict[str, int]  # by state
     overdue: int
+    unit_id: int = 0
+    colour: str | None = None  # the unit's 蓝/黄/红 (web.supervision.unit_colours)
 
     @property
     def total(self) -> int:
@@ -188,7 +241,7 @@ def unit_status(s: Session, viewer: Viewer, today: date) -> list[UnitStatus]:
         entry = by_unit.setdefault(uid, (name, {}, [0]))
         entry[1][state] = n
         entry[2][0] += int(late or 0)
-    return [UnitStatus(name, counts, late[0]) for name, counts, late in by_unit.values()]
+    return [UnitStatus(name, counts, late[0], uid) for uid, (name, counts, late) in by_unit.items()]
 
 
 def group_name(s: Session, group_id: int | None) -> str:

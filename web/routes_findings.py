@@ -21,19 +21,22 @@ from rectify.core.lifecycle import TransitionError
 from rectify.core.practice import PracticeError
 from rectify.runtime import Runtime
 from rectify.services.access import Do, Target, decide, may
+from rectify.services.colours import palette
 from rectify.services.findings import ConflictError
 from web import actions, evidence
-from web.actions import BulkConflict, Forbidden, Missing, Upload
+from web.actions import BulkConflict, Forbidden, Missing, Refused, Upload
 from web.auth import Me, SignInRequired, check_csrf, now, read_session, signed_in
 from web.evidence import EvidenceError
 from web.pages import error_page, page
 from web.queries import ListFilter, evidence_of, history, level_kind, list_findings, load_finding, timing
+from web.supervision import event_facts, practice_of, recheck_before
 
 router = APIRouter(include_in_schema=False)
 
 MIB = 1024 * 1024
 MAX_FILES = 10  # per report
-DONE = ("report", "verify", "reject", "cancel")  # flash messages a redirect may ask for
+DONE = ("report", "verify", "reject", "cancel", "extension", "extension_approved", "extension_refused", "reassign",
+        "deadline", "signoff", "recheck_ok", "reopen")  # flash messages a redirect may ask for
 
 
 def _rt(request: Request) -> Runtime:
@@ -54,14 +57,17 @@ def _finding_or_404(s: Session, finding_id: int) -> Finding:
 def finding_context(s: Session, rt: Runtime, me: Me, f: Finding, today: date, **extra: Any) -> dict[str, Any]:
     """Everything the finding page shows; also used to re-show it after a refused form."""
     target = Target.of(f)
+    can = {do.value: may(me.viewer, do, target) for do in Do}
     ctx: dict[str, Any] = {
         "f": f,
         "files": evidence_of(s, f.id),
         "timing": timing(rt.calendar, f.state, f.due_date, today),
         "level_kind": level_kind(f.level, rt.ladder),
-        "events": [(e, e.at.astimezone(rt.tz)) for e in history(s, f.id)],
-        "can": {do.value: may(me.viewer, do, target) for do in (Do.REPORT, Do.VERIFY, Do.REJECT, Do.CANCEL)},
+        "events": [(e, e.at.astimezone(rt.tz), event_facts(e)) for e in history(s, f.id)],
+        "can": can,
+        "practice": practice_of(s, rt, f, today, may_reassign=can[Do.REASSIGN]),
         "today": today,
+        "tz": rt.tz,
         "form": {},
         "error": "",
         "error_file": "",
@@ -113,11 +119,16 @@ def finding_list(request: Request) -> Response:
     today = _today(request)
     with rt.sessions() as s:
         me = signed_in(request, s)
-        result = list_findings(s, me.viewer, flt, today, rt.calendar, rt.ladder)
+        result = list_findings(s, me.viewer, flt, today, rt.calendar, rt.ladder, palette=palette(rt, today),
+                               recheck_before=recheck_before(rt, today))
     done = request.query_params.get("done", "")
     n = request.query_params.get("n", "")
-    return page("list.html", me, result=result, flt=flt, today=today, can_bulk=me.viewer.role == "supervisor",
-                done=done if done == "bulk" else "", n=int(n) if n.isdigit() else 0)
+    # The list's checkboxes serve bulk 销号 for supervisors and bulk sign-off for unit heads.
+    bulk = {"supervisor": "verify", "unit_leader": "signoff"}.get(me.viewer.role, "")
+    if bulk == "signoff" and not any(r.needs_signoff for r in result.rows):
+        bulk = ""
+    return page("list.html", me, result=result, flt=flt, today=today, bulk=bulk, can_bulk=bulk == "verify",
+                done=done if done in ("bulk", "bulk_signoff") else "", n=int(n) if n.isdigit() else 0)
 
 
 @router.get("/findings/{finding_id}")
@@ -158,6 +169,8 @@ def _refused(s: Session, request: Request, me: Me, finding_id: int, exc: Excepti
         return _show(s, request, me, finding_id, 409, error="practice")
     if isinstance(exc, Missing):
         return _show(s, request, me, finding_id, 400, form=form, error=exc.field)
+    if isinstance(exc, Refused):
+        return _show(s, request, me, finding_id, exc.status, form=form, error=exc.code)
     if isinstance(exc, EvidenceError):
         status = 413 if exc.reason == "too_large" else 415
         return _show(s, request, me, finding_id, status, form=form, error=exc.reason, error_file=exc.filename)
@@ -176,7 +189,7 @@ def _do(request: Request, finding_id: int, form: dict[str, str], work, done: str
             with request.app.state.write_lock:
                 work(s, f, me, version)
                 s.commit()
-        except (ConflictError, TransitionError, PracticeError, Missing, EvidenceError) as exc:
+        except (ConflictError, TransitionError, PracticeError, Missing, Refused, EvidenceError) as exc:
             return _refused(s, request, me, finding_id, exc, form)
     return RedirectResponse(f"/findings/{finding_id}?done={done}", status_code=303)
 

@@ -24,13 +24,19 @@ class Role(StrEnum):
 
 
 class Do(StrEnum):
-    """What a person asks to do. Lifecycle actions plus the two read-only ones."""
+    """What a person asks to do: read, the lifecycle actions, and the supervision-practice ones."""
 
     VIEW = "view"  # the finding page, its history and evidence downloads
     REPORT = Action.REPORT.value
     VERIFY = Action.VERIFY.value
     REJECT = Action.REJECT.value
     CANCEL = Action.CANCEL.value
+    EXTEND = "extend"  # 延期申请 (the unit contact asks)
+    DECIDE_EXTENSION = "decide_extension"  # approve or refuse a pending 延期申请
+    REASSIGN = "reassign"  # move to another owner unit
+    DEADLINE = "deadline"  # change the deadline outside an extension, with a reason
+    SIGN_OFF = "sign_off"  # the unit head signs the unit's report off (two-level closure)
+    RECHECK = "recheck"  # 回头看: confirm the fix held, or reopen
 
 
 class Decision(StrEnum):
@@ -56,18 +62,31 @@ class Target:
     unit_id: int
     group_id: int | None
     state: str
+    closed_by_id: int | None = None  # 回头看 belongs to whoever closed it
 
     @classmethod
     def of(cls, finding: Finding) -> Target:
-        return cls(finding.unit_id, finding.group_id, finding.state)
+        return cls(finding.unit_id, finding.group_id, finding.state, finding.closed_by_id)
 
 
 # Which role performs which action, beyond seeing the finding at all.
 _ROLE_ACTIONS: dict[str, frozenset[Do]] = {
-    Role.ADMIN: frozenset({Do.VIEW, Do.CANCEL}),
-    Role.SUPERVISOR: frozenset({Do.VIEW, Do.VERIFY, Do.REJECT}),
-    Role.UNIT_CONTACT: frozenset({Do.VIEW, Do.REPORT}),
-    Role.UNIT_LEADER: frozenset({Do.VIEW}),  # read-only until leader sign-off exists
+    Role.ADMIN: frozenset({Do.VIEW, Do.CANCEL, Do.DECIDE_EXTENSION, Do.REASSIGN, Do.DEADLINE, Do.RECHECK}),
+    Role.SUPERVISOR: frozenset({Do.VIEW, Do.VERIFY, Do.REJECT, Do.DECIDE_EXTENSION, Do.DEADLINE, Do.RECHECK}),
+    Role.UNIT_CONTACT: frozenset({Do.VIEW, Do.REPORT, Do.EXTEND}),
+    Role.UNIT_LEADER: frozenset({Do.VIEW, Do.SIGN_OFF}),
+}
+
+_UNFINISHED = frozenset({State.OPEN, State.REJECTED, State.REPORTED})
+# The states in which each non-lifecycle action makes sense; the finer rules (before the deadline,
+# under the limit, a two-level round, re-check due) are rectify.core.practice's and answer why not.
+_PRACTICE_STATES: dict[Do, frozenset[State]] = {
+    Do.EXTEND: frozenset({State.OPEN, State.REJECTED}),
+    Do.DECIDE_EXTENSION: _UNFINISHED,
+    Do.REASSIGN: _UNFINISHED,
+    Do.DEADLINE: _UNFINISHED,
+    Do.SIGN_OFF: frozenset({State.REPORTED}),
+    Do.RECHECK: frozenset({State.CLOSED}),
 }
 
 
@@ -88,8 +107,12 @@ def decide(viewer: Viewer, do: Do | str, target: Target) -> Decision:
     do = Do(do)
     if not sees(viewer, target) or do not in _ROLE_ACTIONS.get(viewer.role, frozenset()):
         return Decision.FORBIDDEN
+    if do is Do.RECHECK and viewer.role == Role.SUPERVISOR and viewer.person_id != target.closed_by_id:
+        return Decision.FORBIDDEN  # 回头看 is the closer's (or an admin's), not the whole group's
     if do is Do.VIEW:
         return Decision.OK
+    if do in _PRACTICE_STATES:
+        return Decision.OK if State(target.state) in _PRACTICE_STATES[do] else Decision.NOT_NOW
     return Decision.OK if Action(do.value) in allowed_actions(State(target.state)) else Decision.NOT_NOW
 
 
