@@ -24,7 +24,7 @@ import pendulum
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
@@ -116,11 +116,19 @@ def _dated(ws: Any, value: date | datetime | None, fmt: str) -> Any:
     return cell
 
 
+def _colour_styles(wb: Workbook) -> None:
+    """One named, shaded style per colour (named after its label): setting a named style on each cell is
+    several times faster than a fill per cell, and the office finds the styles in Excel's gallery."""
+    for key, fill in FILLS.items():
+        wb.add_named_style(NamedStyle(name=labels()["colour"][key], fill=PatternFill("solid", fgColor=fill)))
+
+
 def _colour(ws: Any, colour: str | None) -> Any:
     if colour is None:
         return None
-    cell = WriteOnlyCell(ws, value=labels()["colour"][colour])
-    cell.fill = PatternFill("solid", fgColor=FILLS[colour])
+    name = labels()["colour"][colour]
+    cell = WriteOnlyCell(ws, value=name)
+    cell.style = name
     return cell
 
 
@@ -167,6 +175,7 @@ def export_ledger(session: Session, dest: Path | str | IO[bytes], *, calendar: W
         query = query.where(Finding.state.in_(wanted))
 
     wb = Workbook(write_only=True)
+    _colour_styles(wb)
     ws = wb.create_sheet(words["sheet"])
     _header(ws, COLUMNS, words)
     report = LedgerExport()
