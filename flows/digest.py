@@ -68,4 +68,7 @@ def weekly_digest(week_of: date | None = None) -> dict[str, Any]:
     return {"week_start": d.week_start.isoformat(), "as_of": d.as_of.isoformat(), "queued": queued,
             "sent": report.sent, "failed": len(report.failed), "pending": len(report.pending),
             "this_week": {"new": d.this.new, "closed": d.this.closed, "awaiting": d.this.awaiting,
-                          "overdue": d.this.overdue}}
+                          "overdue": d.this.overdue, "overdue_original": d.this.overdue_original},
+            "unit_colours": d.unit_colours, "red_units": [u.unit for u in d.red_units],
+            "rechecks": {"due": d.rechecks.due, "confirmed": d.rechecks.confirmed, "pending": d.rechecks.pending,
+                         "reopened": len(d.rechecks.reopened)}}

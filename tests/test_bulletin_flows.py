@@ -47,6 +47,7 @@ def test_it_mails_the_weekly_digest_as_a_flow_once(prefect_harness, env, smtp_si
     env.setenv("RECTIFY_SMTP__PORT", str(smtp_sink.port))
     first = weekly_digest(week_of=date(2024, 1, 19))
     assert (first["week_start"], first["queued"], first["sent"]) == ("2024-01-15", 1, 1)
+    assert (first["unit_colours"], first["red_units"]) == ({"red": 1, "yellow": 0, "blue": 0}, ["县公安局"])
     second = weekly_digest(week_of=date(2024, 1, 21))
     assert (second["queued"], second["sent"]) == (0, 0)
     assert len(smtp_sink.received) == 1
