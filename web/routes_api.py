@@ -1,4 +1,5 @@
-"""The JSON API for an office's own systems: list, read, report, verify (销号), reject (退回).
+"""The JSON API for an office's own systems: list, read, report, verify (销号), reject (退回), and ask for
+or decide an extension (延期).
 
 Same rules as the form: the same policy decides, the same actions write, the same audit events.
 Authentication: `Authorization: Bearer <api token>` (made by `rectify api-token EMAIL`), or the
@@ -14,16 +15,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Finding
+from models import ExtensionRequest, Finding
 from rectify.core.lifecycle import TransitionError
 from rectify.core.practice import PracticeError
 from rectify.runtime import Runtime
 from rectify.services.access import Do, Target, decide
+from rectify.services.colours import palette
 from rectify.services.findings import ConflictError
-from web import actions
-from web.actions import Forbidden, Missing
+from web import actions, practice
+from web.actions import Forbidden, Missing, Refused
 from web.auth import Me, api_caller, now
 from web.queries import ListFilter, evidence_of, level_kind, list_findings, load_finding, timing
 
@@ -38,6 +41,18 @@ class EvidenceOut(BaseModel):
     url: str
 
 
+class ExtensionOut(BaseModel):
+    id: int
+    state: str = Field(description="pending / approved / refused")
+    reason: str
+    previous_due: date
+    proposed_due: date
+    approved_due: date | None
+    decision_note: str
+    requested_at: datetime
+    decided_at: datetime | None
+
+
 class FindingOut(BaseModel):
     id: int
     code: str
@@ -47,7 +62,10 @@ class FindingOut(BaseModel):
     problem: str
     opinion: str
     deadline_text: str
-    due_date: date | None
+    due_date: date | None = Field(description="the current deadline (现时限)")
+    original_due_date: date | None = Field(description="the deadline before any extension or change (原定时限)")
+    extensions_used: int
+    colour: str | None = Field(description="蓝/黄/红 warning: blue / yellow / red, or null")
     working_days: int | None = Field(description="working days relative to the due date: -2 two left, 3 three late")
     overdue: bool
     level: int
@@ -58,6 +76,7 @@ class FindingOut(BaseModel):
     closed_at: datetime | None
     version: int = Field(description="send it back with every action (optimistic locking)")
     evidence: list[EvidenceOut]
+    extensions: list[ExtensionOut]
 
 
 class FindingSummary(BaseModel):
@@ -95,9 +114,26 @@ class RejectIn(BaseModel):
     reason: str = Field(max_length=20000, description="required")
 
 
+class ExtensionIn(BaseModel):
+    version: int
+    proposed_due: date = Field(description="拟延期至: after the current deadline")
+    reason: str = Field(max_length=20000, description="延期理由 (required)")
+
+
+class ExtensionDecisionIn(BaseModel):
+    version: int
+    request_id: int = Field(description="the pending request's id (FindingOut.extensions)")
+    approve: bool
+    due: date | None = Field(None, description="on approval: another date than the one asked for")
+    note: str = Field("", max_length=20000, description="required when refusing")
+
+
 class Problem(BaseModel):
-    error: str = Field(description="unauthorized / csrf / forbidden / not_found / conflict / needs_signoff / invalid")
+    error: str = Field(description="unauthorized / csrf / forbidden / not_found / conflict / needs_signoff / invalid"
+                                   " / refused")
     fields: list[str] | None = None
+    reason: str | None = Field(None, description="on refused: passed / pending / limit / long_term / date_not_later /"
+                                                 " date_past / bad_date ...")
     finding: FindingOut | None = Field(None, description="on conflict: the finding as it is now")
 
 
@@ -115,14 +151,24 @@ Caller = Annotated[tuple[Session, Me], Depends(caller)]
 
 def _out(s: Session, rt: Runtime, f: Finding, today: date) -> FindingOut:
     t = timing(rt.calendar, f.state, f.due_date, today)
+    requests = list(s.scalars(select(ExtensionRequest).where(ExtensionRequest.finding_id == f.id)
+                              .order_by(ExtensionRequest.id)))
+    decided = [r for r in requests if r.state != "pending"]
+    colour = palette(rt, today).finding(state=f.state, due=f.due_date, level=f.level,
+                                        extension_refused=bool(decided) and decided[-1].state == "refused")
     return FindingOut(
         id=f.id, code=f.code, unit=f.unit.name, group=f.group.name if f.group else None, state=f.state,
         problem=f.problem, opinion=f.opinion, deadline_text=f.deadline_text, due_date=f.due_date,
+        original_due_date=f.original_due_date, extensions_used=f.extensions_used, colour=colour,
         working_days=t.days, overdue=t.overdue, level=f.level, level_kind=level_kind(f.level, rt.ladder),
         measures=f.measures, progress=f.progress, reported_at=f.reported_at, closed_at=f.closed_at,
         version=f.version,
         evidence=[EvidenceOut(id=e.id, filename=e.filename, content_type=e.content_type, size=e.size,
-                              url=f"/evidence/{e.id}") for e in evidence_of(s, f.id)])
+                              url=f"/evidence/{e.id}") for e in evidence_of(s, f.id)],
+        extensions=[ExtensionOut(id=r.id, state=r.state, reason=r.reason, previous_due=r.previous_due,
+                                 proposed_due=r.proposed_due, approved_due=r.approved_due,
+                                 decision_note=r.decision_note, requested_at=r.requested_at, decided_at=r.decided_at)
+                    for r in requests])
 
 
 def _today(request: Request) -> date:
@@ -140,6 +186,10 @@ def _visible(s: Session, me: Me, finding_id: int) -> Finding:
 
 class _NotFound(Exception):
     pass
+
+
+# The form's field names where the JSON bodies name the same thing differently.
+_API_FIELDS = {"ext_reason": "reason", "proposed": "proposed_due", "decision_note": "note", "approved_due": "due"}
 
 
 def _error(error: str, status: int, **extra: object) -> JSONResponse:
@@ -187,7 +237,10 @@ def _act(request: Request, who: tuple[Session, Me], finding_id: int, work) -> Fi
         return _error("conflict", 409, finding=_out(s, rt, current, _today(request)).model_dump(mode="json"))
     except Missing as exc:
         s.rollback()
-        return _error("invalid", 422, fields=[exc.field])
+        return _error("invalid", 422, fields=[_API_FIELDS.get(exc.field, exc.field)])
+    except Refused as exc:  # the office's rules: 409 when the finding's state says no, 422 for what was sent
+        s.rollback()
+        return _error("refused", 409 if exc.status == 409 else 422, reason=exc.code)
     except PracticeError:
         s.rollback()
         return _error("needs_signoff", 409)
@@ -218,3 +271,24 @@ def api_reject(finding_id: int, body: RejectIn, request: Request, who: Caller) -
     at = now(request)
     return _act(request, who, finding_id, lambda s, f, me: actions.reject(
         s, f, me.viewer, me.actor, at, version=body.version, reason=body.reason))
+
+
+@router.post("/findings/{finding_id}/extension", response_model=FindingOut, responses=ERRORS,
+             summary="延期申请 before the deadline (unit contact)")
+def api_extension(finding_id: int, body: ExtensionIn, request: Request, who: Caller) -> FindingOut | JSONResponse:
+    at, today = now(request), _today(request)
+    limit = request.app.state.rt.settings.supervision.max_extensions
+    return _act(request, who, finding_id, lambda s, f, me: practice.request_extension(
+        s, f, me.viewer, me.actor, at, today, version=body.version, proposed=body.proposed_due.isoformat(),
+        reason=body.reason, limit=limit))
+
+
+@router.post("/findings/{finding_id}/extension/decide", response_model=FindingOut, responses=ERRORS,
+             summary="同意 (optionally with another date) or 不同意 (with a reason) the pending 延期申请 "
+                     "(supervisor of the finding's group, admin)")
+def api_extension_decision(finding_id: int, body: ExtensionDecisionIn, request: Request,
+                           who: Caller) -> FindingOut | JSONResponse:
+    at, today = now(request), _today(request)
+    return _act(request, who, finding_id, lambda s, f, me: practice.decide_extension(
+        s, f, me.viewer, me.actor, at, today, version=body.version, request_id=body.request_id,
+        approve=body.approve, chosen=body.due.isoformat() if body.approve and body.due else "", note=body.note))

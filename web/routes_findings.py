@@ -120,7 +120,8 @@ def finding_list(request: Request) -> Response:
     with rt.sessions() as s:
         me = signed_in(request, s)
         result = list_findings(s, me.viewer, flt, today, rt.calendar, rt.ladder, palette=palette(rt, today),
-                               recheck_before=recheck_before(rt, today))
+                               recheck_before=recheck_before(rt.calendar, rt.settings.supervision.recheck_working_days,
+                                                             today, rt.tz))
     done = request.query_params.get("done", "")
     n = request.query_params.get("n", "")
     # The list's checkboxes serve bulk 销号 for supervisors and bulk sign-off for unit heads.

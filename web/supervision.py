@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import select
@@ -54,17 +54,16 @@ def recheck_on(f: Finding, rt: Runtime) -> date | None:
         return None
 
 
-def recheck_before(rt: Runtime, today: date) -> datetime | None:
-    """Closed before this instant ⇒ the 回头看 is due by `today`: the same rule as `recheck_on`, as one
-    bound a list query can use. None when the calendar does not reach back far enough."""
-    cal, n = rt.calendar, rt.settings.supervision.recheck_working_days
+def recheck_before(cal: WorkCalendar, working_days: int, today: date, tz: tzinfo) -> datetime | None:
+    """Closed before this instant ⇒ the 回头看 is due by `today`: `recheck_on`'s rule as one bound a list
+    query can use. None when the calendar does not reach back far enough."""
     try:
-        day = cal.add_working_days(today, -n - 1)  # due before today; the next days may be due too
-        while recheck_due_on(day + _ONE, cal, n) <= today:
+        day = cal.add_working_days(today, -working_days - 1)  # due before today; the next days may be too
+        while recheck_due_on(day + _ONE, cal, working_days) <= today:
             day = day + _ONE
     except CalendarError:
         return None
-    return datetime.combine(day + _ONE, time(), tzinfo=rt.tz)
+    return datetime.combine(day + _ONE, time(), tzinfo=tz)
 
 
 def reopen_default(cal: WorkCalendar, today: date) -> date | None:

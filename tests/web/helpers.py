@@ -131,3 +131,14 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def person_of(s: Session, unit_id: int, role: str) -> int:
+    """Another unit's contact or leader (World names only the ones most tests need)."""
+    return _person(s, unit_id, role)
+
+
+def post_form(c: TestClient, finding_id: int, action: str, **data: str):
+    """Submit one of the finding page's forms as a browser would: the page's CSRF token and version."""
+    csrf, version = form_tokens(c, finding_id)
+    return c.post(f"/findings/{finding_id}/{action}", data={"csrf_token": csrf, "version": str(version), **data})
