@@ -285,7 +285,7 @@ def run(env_json: str, prefect: bool) -> None:
     rt.close()
     out.update(rss_mib=rss_mib(), messages=report.messages, recipients=report.recipients, items=report.items,
                sent=report.sent, pending=len(report.pending), failed=len(report.failed),
-               escalations=report.escalations, reviews=report.reviews, unreachable=len(report.unreachable),
+               escalations=report.escalations, reviews=report.reviews, unreachable=report.unreachable_total,
                scanned=report.scanned)
     print("RESULT " + json.dumps(out), flush=True)
 

@@ -298,3 +298,20 @@ def test_it_writes_nothing_on_a_dry_run(mail_rt, county, smtp_sink) -> None:
                                                  "zhou@group.example"}
     assert level_of(mail_rt, fid) == 0 and count(mail_rt, Event) == 0 and count(mail_rt, OutboxMessage) == 0
     assert smtp_sink.received == []
+
+
+def test_it_sums_units_past_the_table_limit_into_one_row() -> None:
+    from rectify.core.ladder import PlannedAction
+    from rectify.core.routing import Directory, Item, Letter
+    from rectify.services.daily import UNIT_TABLE_LIMIT, _per_unit
+
+    n = UNIT_TABLE_LIMIT + 5
+    d = Directory(units={u: f"单位{u}" for u in range(1, n + 1)}, contacts={}, leaders={}, groups={}, members={},
+                  unit_rank={u: u for u in range(1, n + 1)})
+    letter = Letter("office@county.example", "", None, roles={"command_office"})
+    letter.items = [Item(PlannedAction(u, "urge", 3, None, 1), u, None) for u in range(1, n + 1)]
+    letter.items.append(Item(PlannedAction(n + 1, "notify", 5, None, 10), n, None))  # the last unit is the worst
+    rows, rest = _per_unit(letter, d)
+    assert len(rows) == UNIT_TABLE_LIMIT and rows[-1]["unit"] == f"单位{n}"  # kept; rows in display order
+    assert rest == {"units": 5, "counts": {"urge": 5}, "total": 5}
+    assert sum(r["total"] for r in rows) + rest["total"] == len(letter.items)

@@ -9,9 +9,11 @@ at any point either leaves nothing behind (re-run does it all) or leaves committ
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -34,7 +36,7 @@ from rectify.core.routing import (
 )
 from rectify.links import login_links
 from rectify.mail import outbox
-from rectify.mail.compose import build_message_bytes
+from rectify.mail.compose import build_message_bytes, to_bytes
 from rectify.mail.deliver import OutboxReport, flush_outbox
 from rectify.runtime import Runtime
 from rectify.services.routing import load_directory
@@ -44,6 +46,8 @@ KIND = "daily"  # outbox kind: one daily letter per address per day
 ACTIVE_STATES = sorted(s.value for s in ACTIVE)
 SCAN_BATCH = 20_000  # rows per fetch of the lean scan
 LIST_LIMIT = 300  # items listed one by one in a letter; the rest are counted per unit
+UNIT_TABLE_LIMIT = 100  # rows of an overseer's per-unit table; further units are summed in one row
+REPORT_LIMIT = 200  # unreachable rows named in a run's summary; the rest are counted
 RENDER_CHUNK = 2_000  # letters per render task
 ESCALATE, REVIEW = "escalate", "review_request"  # event kinds
 
@@ -93,7 +97,8 @@ class DailyReport:
     messages_by_level: dict[str, int] = field(default_factory=dict)  # by the letter's most urgent kind
     recipients: int = 0
     items: int = 0
-    unreachable: list[dict[str, Any]] = field(default_factory=list)
+    unreachable: list[dict[str, Any]] = field(default_factory=list)  # the first REPORT_LIMIT of them
+    unreachable_total: int = 0
     sent: int = 0
     pending: list[dict[str, str]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
@@ -211,15 +216,27 @@ def _blocks(letter: Letter, day: DayPlan, link: Callable[[str], str]) -> tuple[l
     return blocks, listed
 
 
-def _per_unit(letter: Letter, d: Directory) -> list[dict[str, Any]]:
-    """Overseers' count table: items per unit and level, units in display order."""
+def _per_unit(letter: Letter, d: Directory) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Overseers' count table: items per unit and level, units in display order.
+
+    Past UNIT_TABLE_LIMIT units, the units with the most urgent items stay and the rest become one
+    summed row (returned second), so a county-wide catch-up cannot outgrow a mail server's size limit.
+    """
     if not letter.overseer:
-        return []
+        return [], None
     by_unit: dict[int, Counter[str]] = defaultdict(Counter)
     for i in letter.items:
         by_unit[i.unit_id][i.action.kind] += 1
-    return [{"unit": d.units.get(u, ""), "counts": by_unit[u], "total": sum(by_unit[u].values())}
-            for u in sorted(by_unit, key=lambda u: d.unit_rank.get(u, u))]
+    units = list(by_unit)
+    rest: dict[str, Any] | None = None
+    if len(units) > UNIT_TABLE_LIMIT:
+        units.sort(key=lambda u: tuple(-by_unit[u][k] for k in KINDS_BY_URGENCY))
+        others, units = units[UNIT_TABLE_LIMIT:], units[:UNIT_TABLE_LIMIT]
+        summed: Counter[str] = sum((by_unit[u] for u in others), Counter())
+        rest = {"units": len(others), "counts": summed, "total": sum(summed.values())}
+    rows = [{"unit": d.units.get(u, ""), "counts": by_unit[u], "total": sum(by_unit[u].values())}
+            for u in sorted(units, key=lambda u: d.unit_rank.get(u, u))]
+    return rows, rest
 
 
 def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list[outbox.Queued]:
@@ -238,6 +255,7 @@ def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list
         else:  # a command-office address without an account: plain links, the form asks to sign in
             link = lambda path: portal + path  # noqa: E731
         blocks, listed = _blocks(letter, day, link)
+        per_unit, other_units = _per_unit(letter, d)
         counts = kind_counts(letter.items)
         ctx = {
             "today": day.today, "who": letter.name, "roles": sorted(letter.roles), "overseer": letter.overseer,
@@ -246,9 +264,9 @@ def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list
             "scope": _scope(letter, d), "overdue": sum(1 for i in letter.items if (i.action.days or 0) > 0),
             "remind_dues": sorted({due for i in letter.items if i.action.kind == "remind"
                                    and (due := day.details[i.action.finding_id].due_date)}),
-            "blocks": blocks, "per_unit": _per_unit(letter, d), "kinds": KINDS_BY_URGENCY, "portal": portal,
-            "personal": letter.person_id is not None, "link_days": settings.web.link_max_age_days,
-            "sender": settings.smtp.from_name,
+            "blocks": blocks, "per_unit": per_unit, "other_units": other_units, "kinds": KINDS_BY_URGENCY,
+            "portal": portal, "personal": letter.person_id is not None,
+            "link_days": settings.web.link_max_age_days, "sender": settings.smtp.from_name,
         }
         subject = render_subject("mail/daily.subject.txt", **ctx)
         data = build_message_bytes(
@@ -259,6 +277,40 @@ def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list
                                  meta={"top": letter.top_kind, "counts": {k: v for k, v in counts.items() if v}},
                                  subject=subject))
     return out
+
+
+class Spool(Sequence[outbox.Queued]):
+    """Rendered letters parked in an anonymous temporary file between render and commit.
+
+    A catch-up day can render a hundred thousand letters; holding their bytes would take gigabytes.
+    The spool keeps only the headers in memory and reads each message back when the commit inserts it.
+    """
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="rectify-daily-")  # noqa: SIM115 - closed by close()
+        self._where: list[tuple[int, int]] = []
+        self.headers: list[outbox.Queued] = []  # each letter without its bytes: for summaries
+
+    def extend(self, rows: Sequence[outbox.Queued]) -> None:
+        self._file.seek(0, os.SEEK_END)
+        for q in rows:
+            data = bytes(q.message) if isinstance(q.message, bytes | bytearray) else to_bytes(q.message)
+            self._where.append((self._file.tell(), len(data)))
+            self._file.write(data)
+            self.headers.append(replace(q, message=b""))
+
+    def __len__(self) -> int:
+        return len(self.headers)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        offset, size = self._where[i]
+        self._file.seek(offset)
+        return replace(self.headers[i], message=self._file.read(size))
+
+    def close(self) -> None:
+        self._file.close()
 
 
 # ---------------------------------------------------------------- commit
@@ -327,7 +379,7 @@ def commit_day(rt: Runtime, day: DayPlan, queued: Sequence[outbox.Queued]) -> in
             raise RunConflict("some long-term findings were reviewed by another run")
         for i in range(0, len(events), 5000):
             s.execute(insert(Event), events[i:i + 5000])
-        new = outbox.enqueue(s, queued, day.now)
+        new = sum(outbox.enqueue(s, queued[i:i + 500], day.now) for i in range(0, len(queued), 500))
         if new != len(queued):
             raise RunConflict("a letter for today was queued by another run")
     return new
@@ -380,13 +432,15 @@ def summarise(day: DayPlan, report: DailyReport, queued: Sequence[outbox.Queued]
         by_group = u.audience == "group" and u.reason != "no_group"
         unit = u.unit_id if u.audience in ("unit_contact", "unit_leader") or u.reason == "no_group" else None
         grouped[(u.audience, u.reason, unit, u.group_id if by_group else None)].add(u.finding_id)
-    report.unreachable = [
+    rows = [
         {"audience": aud, "reason": reason, "unit": d.units.get(unit, "") if unit is not None else "",
          "group": d.groups.get(group, "") if group is not None else "", "findings": len(ids)}
         for (aud, reason, unit, group), ids in sorted(
             grouped.items(), key=lambda kv: (kv[0][0], d.unit_rank.get(kv[0][2], 0) if kv[0][2] else 0,
                                              kv[0][3] or 0))
     ]
+    report.unreachable_total = len(rows)
+    report.unreachable = rows[:REPORT_LIMIT]  # a directory with no leaders at all must not flood the summary
 
 
 def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry_run: bool = False,
@@ -400,21 +454,24 @@ def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry
         report.attempts = attempt
         day = steps.plan(rt, today, now)
         letters = day.letters
-        queued: list[outbox.Queued] = []
-        for i in range(0, len(letters), RENDER_CHUNK):
-            queued.extend(steps.render(rt, day, letters[i:i + RENDER_CHUNK]))
-        summarise(day, report, queued)
-        if dry_run:
-            report.letters = [{"to": q.recipient, "subject": q.subject, "items": q.items} for q in queued]
-            return report
-        if not day.routing or not (day.routing.delivered or queued):
-            break
+        queued = Spool()
         try:
-            steps.commit(rt, day, queued)
-            break
-        except RunConflict:
-            if attempt == max_attempts:
-                raise
+            for i in range(0, len(letters), RENDER_CHUNK):
+                queued.extend(steps.render(rt, day, letters[i:i + RENDER_CHUNK]))
+            summarise(day, report, queued.headers)
+            if dry_run:
+                report.letters = [{"to": q.recipient, "subject": q.subject, "items": q.items} for q in queued.headers]
+                return report
+            if not day.routing or not (day.routing.delivered or queued):
+                break
+            try:
+                steps.commit(rt, day, queued)
+                break
+            except RunConflict:
+                if attempt == max_attempts:
+                    raise
+        finally:
+            queued.close()
     if send:
         result = steps.deliver(rt, now)
         report.delivered = True
