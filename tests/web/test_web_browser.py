@@ -137,3 +137,62 @@ def test_it_reports_and_closes_a_finding_in_a_real_browser(site, sqlite_rt, brow
 
     assert not blocked, f"requests left the server: {blocked}"
     assert not errors, f"console errors (CSP violations show here): {errors}"
+
+
+def test_it_asks_for_and_approves_an_extension_in_a_real_browser(site, sqlite_rt, browser) -> None:
+    """The unit contact asks for more time on a phone; the supervisor approves another date on a desk; the
+    page then shows both deadlines and the extension history, the list the 蓝/黄/红 badges."""
+    _, url, w = site
+    with sqlite_rt.sessions() as s, s.begin():
+        unit, group = s.get(Unit, w.unit_a), s.get(SupervisionGroup, w.group_1)
+        rnd = s.scalars(select(Round)).one()
+        fid = factory.finding(s, unit=unit, round=rnd, group=group, due=date(2024, 1, 30), level=1,
+                              problem="行政规范性文件备案审查台账未按季度更新").id
+        factory.finding(s, unit=unit, round=rnd, group=group, due=date(2024, 1, 29), level=1,
+                        problem="政务公开栏目“法治政府建设”专栏内容更新不及时")
+    blocked: list[str] = []
+    errors: list[str] = []
+
+    def open_as(person_id: int, width: int, height: int):
+        ctx = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+        ctx.on("request", lambda r: None if r.url.startswith(url) else blocked.append(r.url))
+        page = ctx.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(login_url(url, SECRET, person_id, now=NOW, max_age=timedelta(days=14),
+                            next_path=f"/findings/{fid}"))
+        return ctx, page
+
+    contact, page = open_as(w.contact_a, 375, 812)
+    page.click("#extension summary")
+    page.fill("input[name=proposed]", "2024-02-07")
+    page.fill("textarea[name=ext_reason]", "台账涉及2023年第四季度全部规范性文件，需逐件补充合法性审查意见，"
+                                           "春节前难以全部完成。")
+    _shoot(page, "finding-extension-form")
+    page.get_by_role("button", name="提交延期申请").click()
+    page.wait_for_selector("text=延期申请已提交")
+    assert "审批中" in page.inner_text("#extension-decision")
+    contact.close()
+
+    supervisor, page = open_as(w.sup_1, 1280, 900)
+    assert "需逐件补充合法性审查意见" in page.inner_text("#extension-decision")
+    page.fill("input[name=approved_due]", "2024-02-06")
+    page.fill("textarea[name=decision_note]", "同意延期，请于2月6日前完成并报送佐证材料。")
+    page.get_by_role("button", name="同意延期", exact=True).click()
+    page.wait_for_selector("text=已同意延期")
+    facts = page.inner_text("dl.facts")
+    assert "原定时限" in facts and "2024年1月30日" in facts and "现时限" in facts and "2024年2月6日" in facts
+    assert "同意延期，整改时限由2024年1月30日调整为2024年2月6日" in page.inner_text("#extensions")
+    assert "整改时限由2024年1月30日调整为2024年2月6日" in page.inner_text("ol.history >> nth=1")
+    _shoot(page, "finding-extension")
+
+    page.goto(f"{url}/findings")
+    main = page.inner_text("main")
+    assert "红色预警" in main and "黄色预警" in main and "蓝色预警" in main
+    _shoot(page, "list-colours")
+    page.goto(f"{url}/status?sort=colour")
+    assert "红色预警" in page.inner_text("table.status tbody tr >> nth=0")
+    _shoot(page, "status-colours")
+    supervisor.close()
+
+    assert not blocked, f"requests left the server: {blocked}"
+    assert not errors, f"console errors (CSP violations show here): {errors}"
