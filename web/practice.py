@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from models import Finding, Unit
 from rectify.core.practice import PracticeError
+from rectify.core.workcal import CalendarError, WorkCalendar
 from rectify.runtime import Runtime
 from rectify.services import practice
 from rectify.services.access import Decision, Do, Target, Viewer, decide
@@ -36,6 +37,15 @@ def parse_day(raw: str, field: str) -> date:
         return date.fromisoformat(raw)
     except ValueError:
         raise Refused("bad_date") from None
+
+
+def _known(cal: WorkCalendar, day: date) -> date:
+    """A deadline the working-day calendar can count to; a later year would stop the ladder and colours."""
+    try:
+        cal.is_working_day(day)
+    except CalendarError:
+        raise Refused("beyond_calendar") from None
+    return day
 
 
 def _fresh(s: Session, f: Finding, version: int) -> None:
@@ -62,7 +72,7 @@ def _guard(s: Session, f: Finding) -> Iterator[None]:
 
 
 def request_extension(s: Session, f: Finding, viewer: Viewer, actor: Actor, now: datetime, today: date, *,
-                      version: int, proposed: str, reason: str, limit: int) -> None:
+                      version: int, proposed: str, reason: str, limit: int, cal: WorkCalendar) -> None:
     """延期申请: only before the deadline, with a reason and a later date, under the limit, one at a time."""
     require(viewer, Do.EXTEND, f)
     _fresh(s, f, version)
@@ -71,7 +81,7 @@ def request_extension(s: Session, f: Finding, viewer: Viewer, actor: Actor, now:
         raise Refused(block, 409)
     if not reason.strip():
         raise Missing("ext_reason")
-    day = parse_day(proposed, "proposed")
+    day = _known(cal, parse_day(proposed, "proposed"))
     if f.due_date is not None and day <= f.due_date:
         raise Refused("date_not_later")
     with _guard(s, f):
@@ -79,7 +89,8 @@ def request_extension(s: Session, f: Finding, viewer: Viewer, actor: Actor, now:
 
 
 def decide_extension(s: Session, f: Finding, viewer: Viewer, actor: Actor, now: datetime, today: date, *,
-                     version: int, request_id: int | None, approve: bool, chosen: str = "", note: str = "") -> None:
+                     version: int, request_id: int | None, approve: bool, cal: WorkCalendar, chosen: str = "",
+                     note: str = "") -> None:
     """Approve (optionally with another date) or refuse (reason required) the pending request."""
     require(viewer, Do.DECIDE_EXTENSION, f)
     _fresh(s, f, version)
@@ -88,7 +99,7 @@ def decide_extension(s: Session, f: Finding, viewer: Viewer, actor: Actor, now: 
         raise ConflictError(f)  # decided meanwhile, or not the request the form showed
     day = None
     if approve:
-        day = parse_day(chosen, "approved_due") if chosen.strip() else req.proposed_due
+        day = _known(cal, parse_day(chosen, "approved_due") if chosen.strip() else req.proposed_due)
         if day < today:
             raise Refused("date_past")
         if f.due_date is not None and day <= f.due_date:
@@ -113,12 +124,12 @@ def reassign(s: Session, f: Finding, viewer: Viewer, actor: Actor, now: datetime
 
 
 def change_deadline(s: Session, f: Finding, viewer: Viewer, actor: Actor, now: datetime, *, version: int,
-                    new_due: str, reason: str) -> None:
+                    new_due: str, reason: str, cal: WorkCalendar) -> None:
     """A deadline edit outside an extension (admins, the finding's supervisors): never without a reason."""
     require(viewer, Do.DEADLINE, f)
     if not reason.strip():
         raise Missing("deadline_reason")
-    day = parse_day(new_due, "new_due")
+    day = _known(cal, parse_day(new_due, "new_due"))
     if day == f.due_date:
         raise Refused("same_date")
     with _guard(s, f):
@@ -181,7 +192,7 @@ def recheck(s: Session, f: Finding, viewer: Viewer, actor: Actor, now: datetime,
         return
     if not note.strip():
         raise Missing("recheck_note")
-    day = parse_day(new_due, "reopen_due")
+    day = _known(rt.calendar, parse_day(new_due, "reopen_due"))
     if day < today:
         raise Refused("date_past")
     with _guard(s, f):

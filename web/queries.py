@@ -18,7 +18,7 @@ from rectify.core.palette import Palette
 from rectify.core.workcal import CalendarError, WorkCalendar
 from rectify.services.access import Viewer, visible
 from rectify.services.colours import refused_extension_ids
-from web.supervision import pending_ids
+from web.supervision import colour_of, pending_ids
 
 STATES = tuple(s.value for s in State)
 _UNFINISHED = (State.OPEN.value, State.REJECTED.value, State.REPORTED.value)
@@ -177,7 +177,7 @@ def list_findings(s: Session, viewer: Viewer, flt: ListFilter, today: date, cal:
     rechecker = viewer.role in ("admin", "supervisor")
     rows = [Row(r.id, r.code, r.name, r.problem, r.state, r.due_date, timing(cal, r.state, r.due_date, today, cache),
                 level_kind(r.level, ladder), r.version, original_due_date=r.original_due_date,
-                colour=palette.finding(state=r.state, due=r.due_date, level=r.level, extension_refused=r.id in refused)
+                colour=colour_of(palette, state=r.state, due=r.due_date, level=r.level, refused=r.id in refused)
                 if palette is not None else None,
                 pending=r.id in waiting and r.state in _UNFINISHED,
                 needs_signoff=bool(r.two_level_closure) and r.state == State.REPORTED and r.head_signed_at is None,

@@ -29,6 +29,7 @@ from web import actions, practice
 from web.actions import Forbidden, Missing, Refused
 from web.auth import Me, api_caller, now
 from web.queries import ListFilter, evidence_of, level_kind, list_findings, load_finding, timing
+from web.supervision import colour_of
 
 router = APIRouter(prefix="/api", tags=["findings"])
 
@@ -86,6 +87,8 @@ class FindingSummary(BaseModel):
     state: str
     problem: str
     due_date: date | None
+    original_due_date: date | None
+    colour: str | None = Field(description="蓝/黄/红 warning: blue / yellow / red, or null")
     working_days: int | None
     overdue: bool
     version: int
@@ -154,8 +157,8 @@ def _out(s: Session, rt: Runtime, f: Finding, today: date) -> FindingOut:
     requests = list(s.scalars(select(ExtensionRequest).where(ExtensionRequest.finding_id == f.id)
                               .order_by(ExtensionRequest.id)))
     decided = [r for r in requests if r.state != "pending"]
-    colour = palette(rt, today).finding(state=f.state, due=f.due_date, level=f.level,
-                                        extension_refused=bool(decided) and decided[-1].state == "refused")
+    colour = colour_of(palette(rt, today), state=f.state, due=f.due_date, level=f.level,
+                       refused=bool(decided) and decided[-1].state == "refused")
     return FindingOut(
         id=f.id, code=f.code, unit=f.unit.name, group=f.group.name if f.group else None, state=f.state,
         problem=f.problem, opinion=f.opinion, deadline_text=f.deadline_text, due_date=f.due_date,
@@ -203,10 +206,12 @@ def api_list(request: Request, who: Caller, state: str = "", unit: int | None = 
     rt = request.app.state.rt
     flt = ListFilter.parse({"state": state, "unit": str(unit or ""), "overdue": "1" if overdue else "", "q": q,
                             "page": str(page)})
-    result = list_findings(s, me.viewer, flt, _today(request), rt.calendar, rt.ladder)
+    today = _today(request)
+    result = list_findings(s, me.viewer, flt, today, rt.calendar, rt.ladder, palette=palette(rt, today))
     return FindingPage(total=result.total, page=result.page, pages=result.pages, items=[
         FindingSummary(id=r.id, code=r.code, unit=r.unit, state=r.state, problem=r.problem, due_date=r.due_date,
-                       working_days=r.timing.days, overdue=r.timing.overdue, version=r.version)
+                       original_due_date=r.original_due_date, colour=r.colour, working_days=r.timing.days,
+                       overdue=r.timing.overdue, version=r.version)
         for r in result.rows])
 
 
@@ -280,7 +285,7 @@ def api_extension(finding_id: int, body: ExtensionIn, request: Request, who: Cal
     limit = request.app.state.rt.settings.supervision.max_extensions
     return _act(request, who, finding_id, lambda s, f, me: practice.request_extension(
         s, f, me.viewer, me.actor, at, today, version=body.version, proposed=body.proposed_due.isoformat(),
-        reason=body.reason, limit=limit))
+        reason=body.reason, limit=limit, cal=request.app.state.rt.calendar))
 
 
 @router.post("/findings/{finding_id}/extension/decide", response_model=FindingOut, responses=ERRORS,
@@ -291,4 +296,5 @@ def api_extension_decision(finding_id: int, body: ExtensionDecisionIn, request: 
     at, today = now(request), _today(request)
     return _act(request, who, finding_id, lambda s, f, me: practice.decide_extension(
         s, f, me.viewer, me.actor, at, today, version=body.version, request_id=body.request_id,
-        approve=body.approve, chosen=body.due.isoformat() if body.approve and body.due else "", note=body.note))
+        approve=body.approve, cal=request.app.state.rt.calendar,
+        chosen=body.due.isoformat() if body.approve and body.due else "", note=body.note))

@@ -37,7 +37,8 @@ async def post_extension(finding_id: int, request: Request) -> Response:
 
     def work(s: Session, f: Finding, me: Me, version: int) -> None:
         practice.request_extension(s, f, me.viewer, me.actor, at, today, version=version,
-                                   proposed=fields["proposed"], reason=fields["ext_reason"], limit=limit)
+                                   proposed=fields["proposed"], reason=fields["ext_reason"], limit=limit,
+                                   cal=_rt(request).calendar)
 
     return await run_in_threadpool(_do, request, finding_id, fields, work, "extension")
 
@@ -53,7 +54,8 @@ async def post_extension_decision(finding_id: int, request: Request) -> Response
 
     def work(s: Session, f: Finding, me: Me, version: int) -> None:
         practice.decide_extension(s, f, me.viewer, me.actor, at, today, version=version, request_id=request_id,
-                                  approve=approve, chosen=fields["approved_due"] if approve else "",
+                                  approve=approve, cal=_rt(request).calendar,
+                                  chosen=fields["approved_due"] if approve else "",
                                   note=fields["decision_note"])
 
     return await run_in_threadpool(_do, request, finding_id, fields, work,
@@ -79,7 +81,7 @@ async def post_deadline(finding_id: int, request: Request) -> Response:
 
     def work(s: Session, f: Finding, me: Me, version: int) -> None:
         practice.change_deadline(s, f, me.viewer, me.actor, at, version=version, new_due=fields["new_due"],
-                                 reason=fields["deadline_reason"])
+                                 reason=fields["deadline_reason"], cal=_rt(request).calendar)
 
     return await run_in_threadpool(_do, request, finding_id, fields, work, "deadline")
 

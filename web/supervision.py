@@ -26,6 +26,16 @@ from rectify.services.colours import palette, refused_extension_ids
 
 REOPEN_WORKING_DAYS = 10  # the new deadline a reopened finding gets unless the supervisor picks another
 _ONE = timedelta(days=1)
+_UNFINISHED = (State.OPEN, State.REJECTED, State.REPORTED)
+
+
+def colour_of(p: Palette, *, state: str, due: date | None, level: int, refused: bool) -> str | None:
+    """The finding's colour, or none when its deadline lies in a year the calendar does not know (a page
+    must still show; the daily run reports such findings)."""
+    try:
+        return p.finding(state=state, due=due, level=level, extension_refused=refused)
+    except CalendarError:
+        return None
 
 
 def extension_block(f: Finding, today: date, *, pending: bool, limit: int) -> str | None:
@@ -94,7 +104,7 @@ class Practice:
 def practice_of(s: Session, rt: Runtime, f: Finding, today: date, *, may_reassign: bool) -> Practice:
     requests = list(s.scalars(select(ExtensionRequest).where(ExtensionRequest.finding_id == f.id)
                               .order_by(ExtensionRequest.id)))
-    pending = next((r for r in requests if r.state == "pending"), None)
+    pending = next((r for r in requests if r.state == "pending"), None) if f.state in _UNFINISHED else None
     decided = [r for r in requests if r.state != "pending"]
     refused = bool(decided) and decided[-1].state == "refused"
     ids = {i for r in requests for i in (r.requested_by_id, r.decided_by_id)} | {f.head_signed_by_id, f.closed_by_id}
@@ -110,7 +120,7 @@ def practice_of(s: Session, rt: Runtime, f: Finding, today: date, *, may_reassig
                  if uid != f.unit_id]
     two_level = f.round.two_level_closure
     return Practice(
-        colour=palette(rt, today).finding(state=f.state, due=f.due_date, level=f.level, extension_refused=refused),
+        colour=colour_of(palette(rt, today), state=f.state, due=f.due_date, level=f.level, refused=refused),
         requests=requests, pending=pending, names=names,
         extension_block=extension_block(f, today, pending=pending is not None, limit=limit), limit=limit,
         two_level=two_level, needs_signoff=two_level and f.state == State.REPORTED and f.head_signed_at is None,
@@ -148,6 +158,6 @@ def unit_colours(s: Session, viewer: Viewer, p: Palette) -> dict[int, str | None
     rows = s.execute(select(Finding.id, Finding.unit_id, Finding.state, Finding.due_date, Finding.level)
                      .where(visible(viewer), Finding.state.in_([st.value for st in ACTIVE]))).all()
     refused = refused_extension_ids(s) if rows else set()
-    pairs = ((r.unit_id, p.finding(state=r.state, due=r.due_date, level=r.level, extension_refused=r.id in refused))
+    pairs = ((r.unit_id, colour_of(p, state=r.state, due=r.due_date, level=r.level, refused=r.id in refused))
              for r in rows)
     return p.units(pairs)  # type: ignore[return-value]

@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy import event, select
 
-from models import Round, SupervisionGroup, Unit
+from models import Finding, Round, SupervisionGroup, Unit
 from tests.support import factory
 from tests.web.helpers import World, client
 
@@ -97,3 +97,14 @@ def test_it_colours_a_page_of_findings_without_a_query_per_row(app, rt, world) -
         event.remove(rt.engine, "before_cursor_execute", count)
     assert listing.count("红色预警") >= 10 and "共 30 项" in listing
     assert len(statements) == few
+
+
+def test_it_still_shows_a_finding_whose_deadline_the_calendar_does_not_know(app, rt, world) -> None:
+    with rt.sessions() as s, s.begin():  # imported with a deadline beyond the holiday schedules
+        s.get(Finding, world.open_a).due_date = date(2099, 1, 31)
+    admin = client(app, world.admin)
+    listing = admin.get("/findings").text
+    assert "预警" not in _card(listing, world.open_a)
+    assert admin.get(f"/findings/{world.open_a}").status_code == 200
+    assert admin.get("/status").status_code == 200
+    assert admin.get("/api/findings").status_code == 200  # the session's GET needs no CSRF header

@@ -133,6 +133,8 @@ def test_it_says_what_is_wrong_with_a_request_and_keeps_what_was_typed(app, rt, 
     assert r.status_code == 400 and "申请延期须填写延期理由" in r.text and 'value="2024-02-08"' in r.text
     r = post_form(contact, world.open_b, "extension", proposed="8 Feb", ext_reason="资金未到位")
     assert r.status_code == 400 and "日期格式不正确" in r.text
+    r = post_form(contact, world.open_b, "extension", proposed="2099-02-08", ext_reason="资金未到位")
+    assert r.status_code == 400 and "超出工作日历已有的年份" in r.text
     assert _requests(rt, world.open_b) == []
     assert _ask(app, world).status_code == 303
     r = _ask(app, world, proposed="2024-02-09")
