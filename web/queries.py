@@ -185,9 +185,9 @@ def list_findings(s: Session, viewer: Viewer, flt: ListFilter, today: date, cal:
                              and r.rechecked_at is None and r.closed_at is not None and r.closed_at < recheck_before
                              and (viewer.role == "admin" or r.closed_by_id == viewer.person_id)))
             for r in found]
-    units = list(s.execute(
+    units = [(uid, name) for uid, name in s.execute(
         select(Unit.id, Unit.name).where(Unit.id.in_(select(Finding.unit_id).where(visible(viewer))))
-        .order_by(Unit.sort_order, Unit.id)).tuples())
+        .order_by(Unit.sort_order, Unit.id))]
     return Page(rows, total, page, pages, units)
 
 

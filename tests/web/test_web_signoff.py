@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from models import Event, Finding, Person, Round
 from tests.web.helpers import NOW, client, csrf_of, person_of, post_form
+from tests.web.test_web_safety import XSS, XSS_ESCAPED
 
 
 @pytest.fixture
@@ -93,9 +94,11 @@ def test_it_signs_several_reports_off_from_the_list_all_or_nothing(app, rt, two_
     r = leader.post("/findings/bulk-signoff", data={"csrf_token": csrf, "pick": picks, "note": "同意"})
     assert r.status_code == 409 and "批量审核未执行" in r.text
     assert _signed(rt, w.reported_a)[1] is None
-    r = leader.post("/findings/bulk-signoff", data={"csrf_token": csrf, "pick": [f"{w.reported_a}:1"], "note": "同意"})
+    r = leader.post("/findings/bulk-signoff", data={"csrf_token": csrf, "pick": [f"{w.reported_a}:1"], "note": XSS})
     assert r.status_code == 303 and "已审核 1 项" in leader.get(r.headers["location"]).text
     assert _signed(rt, w.reported_a) == ("reported", w.leader_a, 2)
+    page = client(app, w.sup_1).get(f"/findings/{w.reported_a}").text
+    assert XSS_ESCAPED in page and "<script>alert" not in page  # the bulk note, escaped in the trail
 
 
 def test_it_asks_no_sign_off_in_a_one_level_round(app, rt, world) -> None:
