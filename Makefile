@@ -24,7 +24,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 clean:
 	rm -rf $(VENV) var test-output

@@ -16,6 +16,7 @@ from rectify.config import ConfigError
 from rectify.core.notices import NoticeError
 from rectify.core.workcal import CalendarError
 from rectify.intake.errors import IntakeError
+from rectify.services.people import PeopleError
 from rectify.serving import ServeError
 
 app = typer.Typer(
@@ -32,7 +33,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Errors a user can act on: a clean message and exit code 2, never a traceback.
 USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, CalendarError, BulletinError, IntakeError, ServeError,
-                                            NoticeError)
+                                            NoticeError, PeopleError)
 
 
 def user_errors(fn: F) -> F:
@@ -93,6 +94,7 @@ from rectify.cli import demo as _demo  # noqa: E402, F401
 from rectify.cli import intake as _intake  # noqa: E402, F401
 from rectify.cli import notices as _notices  # noqa: E402, F401
 from rectify.cli import outbox as _outbox  # noqa: E402, F401
+from rectify.cli import people as _people  # noqa: E402, F401
 from rectify.cli import serve as _serve  # noqa: E402, F401
 from rectify.cli import status as _status  # noqa: E402, F401
 from rectify.cli import web as _web  # noqa: E402, F401

@@ -1,0 +1,82 @@
+"""`rectify people`: add the supervision groups' members and the command office's admins."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rectify.cli.main import app, console, user_errors
+from rectify.services.people import ROLES
+
+people_app = typer.Typer(help="People who sign in: supervisors (督导组成员) and admins; unit contacts come "
+                              "from `rectify units import`.", no_args_is_help=True)
+app.add_typer(people_app, name="people")
+
+def _runtime():
+    from rectify.config import ConfigError
+    from rectify.db import is_initialised
+    from rectify.runtime import build_runtime
+
+    rt = build_runtime()
+    if not is_initialised(rt.engine):
+        rt.close()
+        raise ConfigError("the database is empty: run `rectify init` first")
+    return rt
+
+
+@people_app.command("add")
+@user_errors
+def add(
+    name: Annotated[str, typer.Argument(help="Full name, as it appears in mails and the audit trail.")],
+    email: Annotated[str, typer.Argument(help="E-mail address: where mail and sign-in links go.")],
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")] = "supervisor",
+    group: Annotated[str | None, typer.Option(help="Supervision group, for a supervisor (e.g. 第一督导组).")] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit, for a unit contact or leader.")] = None,
+) -> None:
+    """Add a person, or update the one with that e-mail address."""
+    from rectify.db import transaction
+    from rectify.services.people import add_person
+
+    rt = _runtime()
+    try:
+        with transaction(rt.sessions) as s:
+            done = add_person(s, name=name, email=email, role=role, group=group, unit=unit,
+                              county_prefix=rt.settings.county_prefix)
+            verb = "added" if done.created else "updated"
+            console.print(f"{verb}: {done.person.name} <{done.person.email}> as {done.person.role}", highlight=False)
+    finally:
+        rt.close()
+
+
+@people_app.command("list")
+@user_errors
+def list_(role: Annotated[str | None, typer.Option(help="Only this role.")] = None) -> None:
+    """Everyone who can sign in, with their role and group or unit."""
+    from rectify.services.people import list_people
+
+    rt = _runtime()
+    try:
+        with rt.sessions() as s:
+            for person, where in list_people(s, role):
+                flag = "" if person.active else "  (inactive)"
+                console.print(f"{person.role:<13} {where or '-':<16} {person.name} <{person.email or '-'}>{flag}",
+                              highlight=False)
+    finally:
+        rt.close()
+
+
+@people_app.command("deactivate")
+@user_errors
+def deactivate_(email: Annotated[str, typer.Argument(help="E-mail address of the person who left.")]) -> None:
+    """Stop mail and sign-in for someone who left; their history stays."""
+    from rectify.db import transaction
+    from rectify.services.people import deactivate
+
+    rt = _runtime()
+    try:
+        with transaction(rt.sessions) as s:
+            person = deactivate(s, email)
+            console.print(f"deactivated: {person.name} <{person.email}>", highlight=False)
+    finally:
+        rt.close()

@@ -1,0 +1,99 @@
+"""People who sign in and receive mail beyond the unit directory: supervisors (督导组成员) and admins.
+
+Unit contacts and leaders come from `rectify units import`; this is where the command office adds the
+supervision groups' members and its own staff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import Person, SupervisionGroup, Unit
+from rectify.intake.cells import CellError, parse_email, unit_key
+
+ROLES = ("admin", "supervisor", "unit_contact", "unit_leader")
+
+
+class PeopleError(ValueError):
+    """A person cannot be added as asked; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Added:
+    person: Person
+    created: bool  # False: an existing person (same e-mail) was updated
+
+
+def _email(value: str) -> str:
+    try:
+        email = parse_email(value)
+    except CellError:
+        email = None
+    if not email:
+        raise PeopleError(f"{value!r} is not an e-mail address")
+    return email
+
+
+def _group(session: Session, name: str | None) -> SupervisionGroup:
+    if not name:
+        raise PeopleError("a supervisor needs --group (the supervision group, e.g. 第一督导组)")
+    group = session.scalar(select(SupervisionGroup).where(SupervisionGroup.name == name.strip()))
+    if group is None:
+        group = SupervisionGroup(name=name.strip())  # groups also arrive with the findings; either may come first
+        session.add(group)
+        session.flush()
+    return group
+
+
+def _unit(session: Session, name: str | None, county_prefix: str) -> Unit:
+    if not name:
+        raise PeopleError("a unit contact or leader needs --unit")
+    want = unit_key(name, county_prefix)
+    for unit in session.scalars(select(Unit)):
+        if want in {unit_key(n, county_prefix) for n in [unit.name, *unit.aliases]}:
+            return unit
+    raise PeopleError(f"no unit named {name!r}: import the unit directory first (rectify units import)")
+
+
+def add_person(session: Session, *, name: str, email: str, role: str, group: str | None = None,
+               unit: str | None = None, county_prefix: str = "") -> Added:
+    """Add someone, or update the person with that e-mail (role, group, unit, name; reactivated)."""
+    if role not in ROLES:
+        raise PeopleError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+    if not name.strip():
+        raise PeopleError("a person needs a name")
+    address = _email(email)
+    group_id = _group(session, group).id if role == "supervisor" else None
+    unit_id = _unit(session, unit, county_prefix).id if role in ("unit_contact", "unit_leader") else None
+    person = session.scalar(select(Person).where(func.lower(Person.email) == address))
+    created = person is None
+    if person is None:
+        person = Person(email=address)
+        session.add(person)
+    person.name, person.role, person.group_id, person.unit_id, person.active = (
+        name.strip(), role, group_id, unit_id, True)
+    session.flush()
+    return Added(person, created)
+
+
+def deactivate(session: Session, email: str) -> Person:
+    """Someone left: no more mail, no more sign-in; their history stays."""
+    person = session.scalar(select(Person).where(func.lower(Person.email) == _email(email)))
+    if person is None:
+        raise PeopleError(f"no person with the e-mail address {email!r}")
+    person.active = False
+    return person
+
+
+def list_people(session: Session, role: str | None = None) -> list[tuple[Person, str]]:
+    """(person, their group or unit name), admins first, then by group/unit and name."""
+    q = (select(Person, func.coalesce(SupervisionGroup.name, Unit.name, ""))
+         .outerjoin(SupervisionGroup, Person.group_id == SupervisionGroup.id)
+         .outerjoin(Unit, Person.unit_id == Unit.id))
+    if role:
+        q = q.where(Person.role == role)
+    rows = [(p, where) for p, where in session.execute(q)]
+    return sorted(rows, key=lambda r: (ROLES.index(r[0].role) if r[0].role in ROLES else 9, r[1], r[0].name))
