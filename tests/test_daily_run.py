@@ -315,3 +315,22 @@ def test_it_sums_units_past_the_table_limit_into_one_row() -> None:
     assert len(rows) == UNIT_TABLE_LIMIT and rows[-1]["unit"] == f"单位{n}"  # kept; rows in display order
     assert rest == {"units": 5, "counts": {"urge": 5}, "total": 5}
     assert sum(r["total"] for r in rows) + rest["total"] == len(letter.items)
+
+
+def test_it_tells_the_new_unit_once_when_a_finding_is_reassigned(mail_rt, county, smtp_sink) -> None:
+    from rectify.services.findings import SYSTEM
+    from rectify.services.practice import reassign
+
+    fid = add(mail_rt, county, "fin", date(2024, 2, 20))  # not due for weeks: no ladder step today
+    with mail_rt.sessions() as s, s.begin():
+        reassign(s, s.get(Finding, fid), s.get(Unit, county["edu"]), SYSTEM, NOW, reason="职责调整")
+    report = run_daily(mail_rt, DAY, NOW)
+    assert report.handovers == 1 and report.escalations == {}
+    assert subjects(smtp_sink) == {"li@edu.example": ["【整改移交】县教育局：1项整改任务调整由本单位负责，请及时接办"]}
+    assert "还有" in smtp_sink.by_recipient()["li@edu.example"][0].get_body(("plain",)).get_content()
+    with mail_rt.sessions() as s:
+        f = s.get(Finding, fid)
+        assert not f.handover_pending and f.level == 0
+        ev = s.scalars(select(Event).where(Event.finding_id == fid, Event.kind == "handover_notice")).one()
+    assert ev.data["to"] == ["li@edu.example"]
+    assert run_daily(mail_rt, date(2024, 2, 1), at(date(2024, 2, 1))).handovers == 0  # told once

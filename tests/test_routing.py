@@ -112,3 +112,12 @@ def test_it_lays_out_unit_letters_by_level_and_overseer_letters_by_unit() -> Non
     assert [(s.unit_id, [i.action.finding_id for i in s.items]) for s in by_unit] == [(FINANCE, [2, 5]),
                                                                                        (EDUCATION, [3])]
 
+
+
+def test_it_tells_the_new_unit_of_a_handover_through_its_contact_only() -> None:
+    handover = PlannedAction(3, "handover", 3, None, 2)
+    r = route([handover, act(3, "supervise")], TARGETS, directory())
+    assert r.letters["li@edu.example"].top_kind == "supervise"
+    assert [i.action.kind for i in r.letters["li@edu.example"].items] == ["supervise", "handover"]
+    assert r.recipients_of[(3, "handover")] == ["li@edu.example"]
+    assert r.recipients_of[(3, "supervise")] == ["li@edu.example", "sun@group.example", "zhou@group.example"]

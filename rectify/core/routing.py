@@ -19,10 +19,11 @@ from rectify.core.ladder import PlannedAction
 
 UNIT_CONTACT, UNIT_LEADER, GROUP, COMMAND_OFFICE = "unit_contact", "unit_leader", "group", "command_office"
 REVIEW_AUDIENCE = (UNIT_CONTACT,)  # 长期坚持 reviews go to the unit's contact only
+HANDOVER_AUDIENCE = (UNIT_CONTACT,)  # a reassigned finding: the new unit's contact is told once
 
 # Urgency of an action kind: the subject names the most urgent kind in a letter.
-RANK = {"review": 0, "remind": 1, "urge": 2, "supervise": 3, "notify": 4}
-KINDS_BY_URGENCY = ("notify", "supervise", "urge", "remind", "review")
+RANK = {"review": 0, "handover": 1, "remind": 2, "urge": 3, "supervise": 4, "notify": 5}
+KINDS_BY_URGENCY = ("notify", "supervise", "urge", "remind", "handover", "review")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +104,12 @@ class Routing:
     delivered: list[PlannedAction]  # actions that reach at least one address: these are applied
     held: list[PlannedAction]  # reach nobody: not applied, they come up again tomorrow
     unreachable: list[Unreachable]
-    recipients_of: dict[int, list[str]]  # finding id → addresses it was routed to
+    recipients_of: dict[tuple[int, str], list[str]]  # (finding id, kind) → addresses it was routed to
 
 
 def audience_of(action: PlannedAction) -> tuple[str, ...]:
     if action.step is None:
-        return REVIEW_AUDIENCE
+        return HANDOVER_AUDIENCE if action.kind == "handover" else REVIEW_AUDIENCE
     return action.step.audience
 
 
@@ -140,7 +141,7 @@ def route(actions: Iterable[PlannedAction], targets: Mapping[int, Target], direc
     delivered: list[PlannedAction] = []
     held: list[PlannedAction] = []
     unreachable: list[Unreachable] = []
-    recipients_of: dict[int, list[str]] = {}
+    recipients_of: dict[tuple[int, str], list[str]] = {}
     for action in actions:
         target = targets[action.finding_id]
         reached: dict[str, tuple[Contact, set[str]]] = {}  # address → (contact, audiences it is reached as)
@@ -158,7 +159,7 @@ def route(actions: Iterable[PlannedAction], targets: Mapping[int, Target], direc
             continue
         delivered.append(action)
         item = Item(action, target.unit_id, target.group_id)
-        recipients_of[action.finding_id] = list(reached)
+        recipients_of[(action.finding_id, action.kind)] = list(reached)
         for email, (contact, roles) in reached.items():
             letter = letters.get(email)
             if letter is None:
@@ -185,7 +186,7 @@ def without(actions: Iterable[PlannedAction], routing: Routing, already_mailed: 
     deferred: list[PlannedAction] = []
     mailed = {m.lower() for m in already_mailed}
     for a in actions:
-        if mailed and any(e in mailed for e in routing.recipients_of.get(a.finding_id, ())):
+        if mailed and any(e in mailed for e in routing.recipients_of.get((a.finding_id, a.kind), ())):
             deferred.append(a)
         else:
             kept.append(a)

@@ -49,7 +49,8 @@ LIST_LIMIT = 300  # items listed one by one in a letter; the rest are counted pe
 UNIT_TABLE_LIMIT = 100  # rows of an overseer's per-unit table; further units are summed in one row
 REPORT_LIMIT = 200  # unreachable rows named in a run's summary; the rest are counted
 RENDER_CHUNK = 2_000  # letters per render task
-ESCALATE, REVIEW = "escalate", "review_request"  # event kinds
+ESCALATE, REVIEW, HANDOVER = "escalate", "review_request", "handover_notice"  # event kinds
+HANDOVER_STATES = sorted({*ACTIVE_STATES, "reported"})  # reassigned and not finished: tell the new unit
 
 
 class RunConflict(Exception):
@@ -91,6 +92,7 @@ class DailyReport:
     scanned: int = 0
     escalations: dict[str, int] = field(default_factory=dict)  # by kind
     reviews: int = 0
+    handovers: int = 0  # reassigned findings whose new unit was told
     deferred: int = 0
     held: int = 0
     messages: int = 0
@@ -140,6 +142,23 @@ def _scan(rt: Runtime, today: date) -> tuple[int, list[PlannedAction], dict[int,
     return scanned, actions, targets, before
 
 
+def _handovers(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, Target], dict]:
+    """Reassigned findings whose new unit has not been told yet (`handover_pending`, set by the form)."""
+    q = (select(Finding.id, Finding.due_date, Finding.level, Finding.unit_id, Finding.group_id,
+                Finding.last_review_on)
+         .where(Finding.handover_pending.is_(True), Finding.state.in_(HANDOVER_STATES)))
+    actions: list[PlannedAction] = []
+    targets: dict[int, Target] = {}
+    before: dict[int, tuple[int, date | None]] = {}
+    with rt.engine.connect() as conn:
+        for r in conn.execute(q):
+            days = rt.calendar.working_days_between(r[1], today) if r[1] is not None else None
+            actions.append(PlannedAction(r[0], "handover", r[2], None, days))
+            targets[r[0]] = Target(r[3], r[4])
+            before[r[0]] = (r[2], r[5])
+    return actions, targets, before
+
+
 def already_mailed(rt: Runtime, today: date) -> set[str]:
     with rt.sessions() as s:
         return set(s.scalars(select(OutboxMessage.recipient)
@@ -161,6 +180,11 @@ def plan_day(rt: Runtime, today: date, now: datetime) -> DayPlan:
     if not rt.calendar.is_working_day(today):
         return DayPlan(today, now, working_day=False)
     scanned, actions, targets, before = _scan(rt, today)
+    handovers, handover_targets, handover_before = _handovers(rt, today)
+    actions += handovers
+    targets.update(handover_targets)
+    for fid, seen in handover_before.items():
+        before.setdefault(fid, seen)
     with rt.sessions() as s:
         directory = load_directory(s, rt.settings.command_office)
     routing = route(actions, targets, directory)
@@ -352,9 +376,25 @@ def _apply_reviews(s, actions: Sequence[PlannedAction], today: date, now: dateti
     return changed
 
 
+def _apply_handovers(s, actions: Sequence[PlannedAction], now: datetime) -> int:
+    """Clear `handover_pending` once the new unit's letter is queued; a row already cleared does not change."""
+    t = Finding.__table__
+    changed = 0
+    for chunk in _chunks(sorted(a.finding_id for a in actions)):
+        changed += s.execute(update(t).where(t.c.id.in_(chunk), t.c.handover_pending.is_(True))
+                             .values(handover_pending=False, version=t.c.version + 1, updated_at=now)).rowcount
+    return changed
+
+
+def _event_kind(a: PlannedAction) -> str:
+    return ESCALATE if a.step is not None else HANDOVER if a.kind == "handover" else REVIEW
+
+
 def _event_data(a: PlannedAction, day: DayPlan) -> dict[str, Any]:
     level, last_review = day.before[a.finding_id]
-    to = day.routing.recipients_of.get(a.finding_id, []) if day.routing else []
+    to = day.routing.recipients_of.get((a.finding_id, a.kind), []) if day.routing else []
+    if a.kind == "handover":
+        return {"kind": "handover", "level": level, "days": a.days, "to": to}
     if a.step is None:
         return {"kind": "review", "last_review_on": last_review.isoformat() if last_review else None, "to": to}
     return {"step": a.step.key, "kind": a.kind, "level": a.level, "from_level": level, "days": a.days, "to": to}
@@ -367,16 +407,18 @@ def commit_day(rt: Runtime, day: DayPlan, queued: Sequence[outbox.Queued]) -> in
     """
     assert day.routing is not None
     actions = day.routing.delivered
-    escalations = [a for a in actions if a.kind != "review"]
+    escalations = [a for a in actions if a.step is not None]
     reviews = [a for a in actions if a.kind == "review"]
-    events = [{"finding_id": a.finding_id, "at": day.now, "kind": ESCALATE if a.step else REVIEW, "actor": "system",
-               "ip": "", "note": "", "from_state": None, "to_state": None, "data": _event_data(a, day)}
-              for a in actions]
+    handovers = [a for a in actions if a.kind == "handover"]
+    events = [{"finding_id": a.finding_id, "at": day.now, "kind": _event_kind(a), "actor": "system", "ip": "",
+               "note": "", "from_state": None, "to_state": None, "data": _event_data(a, day)} for a in actions]
     with rt.sessions() as s, s.begin():
         if _apply_levels(s, escalations, day.before, day.now) != len(escalations):
             raise RunConflict("some findings were escalated by another run")
         if _apply_reviews(s, reviews, day.today, day.now) != len(reviews):
             raise RunConflict("some long-term findings were reviewed by another run")
+        if _apply_handovers(s, handovers, day.now) != len(handovers):
+            raise RunConflict("some handovers were told by another run")
         for i in range(0, len(events), 5000):
             s.execute(insert(Event), events[i:i + 5000])
         new = sum(outbox.enqueue(s, queued[i:i + 500], day.now) for i in range(0, len(queued), 500))
@@ -416,9 +458,10 @@ def summarise(day: DayPlan, report: DailyReport, queued: Sequence[outbox.Queued]
     d = day.directory
     assert d is not None
     delivered = day.routing.delivered
-    report.escalations = {k: n for k in KINDS_BY_URGENCY if k != "review"
+    report.escalations = {k: n for k in KINDS_BY_URGENCY if k not in ("review", "handover")
                           if (n := sum(1 for a in delivered if a.kind == k))}
     report.reviews = sum(1 for a in delivered if a.kind == "review")
+    report.handovers = sum(1 for a in delivered if a.kind == "handover")
     report.deferred = len(day.deferred)
     report.held = len(day.routing.held)
     report.messages = len(queued)
