@@ -48,6 +48,18 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def initialised_runtime():  # -> rectify.runtime.Runtime
+    """The runtime for a command that needs the schema; a clear error before `rectify init`."""
+    from rectify.db import is_initialised
+    from rectify.runtime import build_runtime
+
+    rt = build_runtime()
+    if not is_initialised(rt.engine):
+        rt.close()
+        raise ConfigError("the database is empty: run `rectify init` first")
+    return rt
+
+
 def _version(value: bool) -> None:
     if value:
         console.print(f"rectify {__version__}")

@@ -6,22 +6,10 @@ from typing import Annotated
 
 import typer
 
-from rectify.cli.main import app, console, user_errors
-from rectify.config import ConfigError
+from rectify.cli.main import app, console, initialised_runtime, user_errors
 
 notices_app = typer.Typer(help="督办通知: the numbered supervision notices sent to units.", no_args_is_help=True)
 app.add_typer(notices_app, name="notices")
-
-
-def _runtime():
-    from rectify.db import is_initialised
-    from rectify.runtime import build_runtime
-
-    rt = build_runtime()
-    if not is_initialised(rt.engine):
-        rt.close()
-        raise ConfigError("the database is empty: run `rectify init` first")
-    return rt
 
 
 @notices_app.command("list")
@@ -32,7 +20,7 @@ def list_(
     """Every notice (or one year's): number, day, unit, items, reply date and file."""
     from rectify.services.notices import list_notices, notice_number
 
-    rt = _runtime()
+    rt = initialised_runtime()
     try:
         with rt.sessions() as s:
             rows = list_notices(s, year)
@@ -59,7 +47,7 @@ def print_(
     from rectify.core.notices import NoticeError
     from rectify.services.notices import find_notice, notice_number
 
-    rt = _runtime()
+    rt = initialised_runtime()
     try:
         with rt.sessions() as s:
             notice = find_notice(s, year or rt.today().year, number)

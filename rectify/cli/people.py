@@ -6,24 +6,12 @@ from typing import Annotated
 
 import typer
 
-from rectify.cli.main import app, console, user_errors
+from rectify.cli.main import app, console, initialised_runtime, user_errors
 from rectify.services.people import ROLES
 
 people_app = typer.Typer(help="People who sign in: supervisors (督导组成员) and admins; unit contacts come "
                               "from `rectify units import`.", no_args_is_help=True)
 app.add_typer(people_app, name="people")
-
-def _runtime():
-    from rectify.config import ConfigError
-    from rectify.db import is_initialised
-    from rectify.runtime import build_runtime
-
-    rt = build_runtime()
-    if not is_initialised(rt.engine):
-        rt.close()
-        raise ConfigError("the database is empty: run `rectify init` first")
-    return rt
-
 
 @people_app.command("add")
 @user_errors
@@ -38,7 +26,7 @@ def add(
     from rectify.db import transaction
     from rectify.services.people import add_person
 
-    rt = _runtime()
+    rt = initialised_runtime()
     try:
         with transaction(rt.sessions) as s:
             done = add_person(s, name=name, email=email, role=role, group=group, unit=unit,
@@ -55,7 +43,7 @@ def list_(role: Annotated[str | None, typer.Option(help="Only this role.")] = No
     """Everyone who can sign in, with their role and group or unit."""
     from rectify.services.people import list_people
 
-    rt = _runtime()
+    rt = initialised_runtime()
     try:
         with rt.sessions() as s:
             for person, where in list_people(s, role):
@@ -73,7 +61,7 @@ def deactivate_(email: Annotated[str, typer.Argument(help="E-mail address of the
     from rectify.db import transaction
     from rectify.services.people import deactivate
 
-    rt = _runtime()
+    rt = initialised_runtime()
     try:
         with transaction(rt.sessions) as s:
             person = deactivate(s, email)
