@@ -256,9 +256,8 @@ def _picks(values: list[str]) -> list[tuple[int, int]]:
     return out
 
 
-@router.post("/findings/bulk-verify")
-async def post_bulk_verify(request: Request) -> Response:
-    """销号 several reported findings from the list, all or nothing."""
+async def bulk(request: Request, act, done: str, what: str = "verify") -> Response:
+    """A bulk form from the list: `act(session, viewer, actor, at, picks, note=)` on every pick or none."""
     form = await _read_form(request)
     fields = _text_fields(form, "csrf_token", "note")
     picks = _picks([v for v in form.getlist("pick") if isinstance(v, str)])
@@ -273,12 +272,19 @@ async def post_bulk_verify(request: Request) -> Response:
                 return error_page(request, "nothing_picked", 400)
             try:
                 with request.app.state.write_lock:
-                    n = actions.bulk_verify(s, me.viewer, me.actor, at, picks, note=fields["note"])
+                    n = act(s, me.viewer, me.actor, at, picks, note=fields["note"])
                     s.commit()
             except BulkConflict as exc:
                 s.rollback()
                 stale = [s.get(Finding, f.id) for f in exc.stale]
-                return page("bulk_conflict.html", me, status=409, stale=[f for f in stale if f is not None])
-        return RedirectResponse(f"/findings?done=bulk&n={n}", status_code=303)
+                return page("bulk_conflict.html", me, status=409, stale=[f for f in stale if f is not None],
+                            what=what)
+        return RedirectResponse(f"/findings?done={done}&n={n}", status_code=303)
 
     return await run_in_threadpool(work)
+
+
+@router.post("/findings/bulk-verify")
+async def post_bulk_verify(request: Request) -> Response:
+    """销号 several reported findings from the list, all or nothing."""
+    return await bulk(request, actions.bulk_verify, "bulk")

@@ -10,16 +10,14 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from models import Finding
 from web import practice
-from web.actions import BulkConflict
-from web.auth import Me, check_csrf, now, signed_in
-from web.pages import error_page, page
-from web.routes_findings import _do, _picks, _read_form, _rt, _text_fields
+from web.auth import Me, now
+from web.routes_findings import _do, _read_form, _rt, _text_fields, bulk
 
 router = APIRouter(include_in_schema=False)
 
@@ -100,30 +98,7 @@ async def post_sign_off(finding_id: int, request: Request) -> Response:
 @router.post("/findings/bulk-signoff")
 async def post_bulk_sign_off(request: Request) -> Response:
     """The unit head signs several reports off from the list, all or nothing."""
-    form = await _read_form(request)
-    fields = _text_fields(form, "csrf_token", "note")
-    picks = _picks([v for v in form.getlist("pick") if isinstance(v, str)])
-    at = now(request)
-
-    def work() -> Response:
-        rt = _rt(request)
-        with rt.sessions() as s:
-            me = signed_in(request, s)
-            check_csrf(me.csrf, fields["csrf_token"])
-            if not picks:
-                return error_page(request, "nothing_picked", 400)
-            try:
-                with request.app.state.write_lock:
-                    n = practice.bulk_sign_off(s, me.viewer, me.actor, at, picks, note=fields["note"])
-                    s.commit()
-            except BulkConflict as exc:
-                s.rollback()
-                stale = [s.get(Finding, f.id) for f in exc.stale]
-                return page("bulk_conflict.html", me, status=409, stale=[f for f in stale if f is not None],
-                            what="signoff")
-        return RedirectResponse(f"/findings?done=bulk_signoff&n={n}", status_code=303)
-
-    return await run_in_threadpool(work)
+    return await bulk(request, practice.bulk_sign_off, "bulk_signoff", what="signoff")
 
 
 @router.post("/findings/{finding_id}/recheck")
