@@ -6,23 +6,11 @@ from typing import Annotated
 
 import typer
 
-from rectify.cli.main import app, console, user_errors
-from rectify.config import ConfigError
+from rectify.cli.main import app, console, initialised_runtime, user_errors
 
 outbox_app = typer.Typer(help="The mail outbox: every message is recorded here before it is sent.",
                          no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
-
-
-def _runtime():
-    from rectify.db import is_initialised
-    from rectify.runtime import build_runtime
-
-    rt = build_runtime()
-    if not is_initialised(rt.engine):
-        rt.close()
-        raise ConfigError("the database is empty: run `rectify init` first")
-    return rt
 
 
 @outbox_app.command("list")
@@ -36,7 +24,7 @@ def list_(
     from models import OutboxMessage
     from rectify.mail import outbox
 
-    rt = _runtime()
+    rt = initialised_runtime()
     try:
         with rt.sessions() as s:
             counts = dict(s.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
@@ -70,7 +58,7 @@ def retry(
     from rectify.mail import outbox
     from rectify.mail.deliver import flush_outbox
 
-    rt = _runtime()
+    rt = initialised_runtime()
     try:
         requeued = 0
         if failed:
