@@ -22,6 +22,7 @@ from rectify.services.daily import (
     Steps,
     commit_day,
     deliver,
+    issue_day_notices,
     plan_day,
     render_letters,
     run_daily,
@@ -45,6 +46,11 @@ def plan_task(rt, today, now):
     return plan_day(rt, today, now)
 
 
+@task(name="issue-notices", retries=2, retry_delay_seconds=10, **_batch)
+def notices_task(rt, day):
+    return issue_day_notices(rt, day)  # idempotent per unit and day: a retry returns the same notices
+
+
 @task(name="render-letters", **_batch)
 def render_task(rt, day, letters):
     return render_letters(rt, day, letters)
@@ -62,6 +68,7 @@ def send_task(rt, now):
 
 TASK_STEPS = Steps(
     plan=lambda rt, today, now: plan_task(quote(rt), today, now),
+    issue=lambda rt, day: notices_task(quote(rt), quote(day)),
     render=lambda rt, day, letters: render_task(quote(rt), quote(day), quote(letters)),
     commit=lambda rt, day, queued: commit_task(quote(rt), quote(day), quote(queued)),
     deliver=lambda rt, now: send_task(quote(rt), now),

@@ -51,8 +51,8 @@ def test_it_runs_the_day_as_a_flow_of_batch_tasks_and_leaves_a_summary_artifact(
                                                                                               .flow_run_id])))
         arts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["daily-reminders"])))
     # Batches, never a task per finding or per mail.
-    assert sorted(t.task_key.rsplit("-", 1)[0] for t in tasks) == ["commit_task", "plan_task", "render_task",
-                                                                   "send_task"]
+    assert sorted(t.task_key.rsplit("-", 1)[0] for t in tasks) == ["commit_task", "notices_task", "plan_task",
+                                                                   "render_task", "send_task"]
     text = next(a.data for a in arts if a.flow_run_id == state.state_details.flow_run_id)
     assert "# 每日提醒与督办：2024年1月31日" in text
     assert "| 邮件 | 3 |" in text and "| 已发送 | 3 |" in text

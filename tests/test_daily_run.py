@@ -92,11 +92,11 @@ def test_it_mails_one_letter_per_person_with_escaped_text_and_verifiable_links(m
 
     assert report.sent == 5 and report.failed == [] and report.pending == []
     assert subjects(smtp_sink) == {
-        "zhang@fin.example": ["【整改督办】县财政局：2项整改任务待办理，其中1项逾期未完成，现予督办"],
-        "zhao@fin.example": ["【整改督办】县财政局：1项整改任务逾期未完成，现予督办"],
-        "sun@group.example": ["【整改督办】县财政局：1项整改任务逾期未完成，现予督办"],  # one unit: named
-        "zhou@group.example": ["【整改督办】县财政局：1项整改任务逾期未完成，现予督办"],
-        "li@edu.example": ["【整改提醒】县教育局：1项整改任务将于2月4日到期"],
+        "zhang@fin.example": ["【红色预警】【整改督办】县财政局：2项整改任务待办理，其中1项逾期未完成，现予督办"],
+        "zhao@fin.example": ["【红色预警】【整改督办】县财政局：1项整改任务逾期未完成，现予督办"],
+        "sun@group.example": ["【红色预警】【整改督办】县财政局：1项整改任务逾期未完成，现予督办"],  # one unit: named
+        "zhou@group.example": ["【红色预警】【整改督办】县财政局：1项整改任务逾期未完成，现予督办"],
+        "li@edu.example": ["【蓝色预警】【整改提醒】县教育局：1项整改任务将于2月4日到期"],
     }
     raw = next(r.data for r in smtp_sink.received if r.rcpt == ["zhang@fin.example"])
     assert "=?utf-8?" in raw.decode("ascii").lower()  # the Chinese subject is RFC 2047-encoded on the wire
@@ -124,9 +124,9 @@ def test_it_lists_items_per_unit_for_the_group_and_the_command_office(mail_rt, c
     run_daily(mail_rt, DAY, NOW)
     got = smtp_sink.by_recipient()
     assert [str(m["Subject"]) for m in got["sun@group.example"]] == [
-        "【整改通报】第一督导组：2个单位2项整改任务逾期未完成，拟予通报"]
+        "【红色预警】【整改通报】第一督导组：2个单位2项整改任务逾期未完成，拟予通报"]
     assert [str(m["Subject"]) for m in got["office@county.example"]] == [
-        "【整改通报】县财政局：1项整改任务逾期未完成，拟予通报"]
+        "【红色预警】【整改通报】县财政局：1项整改任务逾期未完成，拟予通报"]
     html = got["sun@group.example"][0].get_body(("html",)).get_content()
     assert html.index("（一）县财政局（1项）") < html.index("（二）县教育局（1项）")  # per unit, most urgent first
     assert html.count(">通报<") >= 2 and ">督办<" in html  # the per-unit table and the level column
@@ -152,7 +152,7 @@ def test_it_records_each_escalation_with_its_step_and_bumps_version(mail_rt, cou
     with mail_rt.sessions() as s:
         f = s.get(Finding, fid)
         assert (f.level, f.version) == (4, 2)
-        ev = s.scalars(select(Event).where(Event.finding_id == fid)).one()
+        ev = s.scalars(select(Event).where(Event.finding_id == fid, Event.kind == "escalate")).one()
     assert ev.kind == "escalate" and ev.actor == "system" and ev.at == NOW
     assert ev.data == {"step": "supervise", "kind": "supervise", "level": 4, "from_level": 0, "days": 7,
                        "to": ["zhang@fin.example", "zhao@fin.example", "sun@group.example", "zhou@group.example"]}
@@ -166,7 +166,7 @@ def test_it_escalates_many_findings_to_one_level_in_one_statement_batch(mail_rt,
     assert report.escalations == {"urge": 4}
     assert [level_of(mail_rt, f) for f in late] == [0, 3, 3, 3, 3]
     assert {str(m["Subject"]) for m in smtp_sink.by_recipient()["li@edu.example"]} == {
-        "【整改催办】县教育局：3项整改任务已逾期"}
+        "【黄色预警】【整改催办】县教育局：3项整改任务已逾期"}
 
 
 def test_it_sends_nothing_more_on_a_second_run_the_same_day(mail_rt, county, smtp_sink) -> None:
@@ -175,7 +175,7 @@ def test_it_sends_nothing_more_on_a_second_run_the_same_day(mail_rt, county, smt
     second = run_daily(mail_rt, DAY, NOW + timedelta(hours=2))
     assert first.sent == 4 and second.messages == 0 and second.sent == 0
     assert len(smtp_sink.received) == 4
-    assert count(mail_rt, Event) == 1
+    assert count(mail_rt, Event, Event.kind == "escalate") == 1 and count(mail_rt, Event, Event.kind == "notice") == 1
 
 
 def test_it_loses_nothing_when_stopped_between_queueing_and_sending(mail_rt, county, smtp_sink) -> None:
@@ -190,7 +190,7 @@ def test_it_loses_nothing_when_stopped_between_queueing_and_sending(mail_rt, cou
     assert rerun.messages == 0 and rerun.escalations == {} and rerun.sent == 5
     assert sorted(len(v) for v in smtp_sink.by_recipient().values()) == [1] * 5
     assert run_daily(mail_rt, DAY, NOW + timedelta(minutes=40)).sent == 0
-    assert count(mail_rt, Event) == 2 and len(smtp_sink.received) == 5
+    assert count(mail_rt, Event, Event.kind == "escalate") == 2 and len(smtp_sink.received) == 5
 
 
 def test_it_keeps_mail_through_an_smtp_outage_and_delivers_each_once_after(mail_rt, county, smtp_sink) -> None:
@@ -220,7 +220,7 @@ def test_it_sends_nothing_over_spring_festival_and_catches_up_on_the_first_worki
     back = run_daily(mail_rt, date(2024, 2, 18), at(date(2024, 2, 18)))  # 调休: a working Sunday
     assert back.escalations == {"urge": 1, "remind": 1}
     assert (level_of(mail_rt, before), level_of(mail_rt, after)) == (3, 1)
-    assert subjects(smtp_sink)["zhang@fin.example"] == ["【整改催办】县财政局：2项整改任务待办理，其中1项已逾期"]
+    assert subjects(smtp_sink)["zhang@fin.example"] == ["【黄色预警】【整改催办】县财政局：2项整改任务待办理，其中1项已逾期"]
 
 
 def test_it_gives_a_late_import_only_its_highest_level(mail_rt, county, smtp_sink) -> None:
@@ -228,10 +228,10 @@ def test_it_gives_a_late_import_only_its_highest_level(mail_rt, county, smtp_sin
     report = run_daily(mail_rt, DAY, NOW)
     assert report.escalations == {"notify": 1}
     with mail_rt.sessions() as s:
-        events = s.scalars(select(Event).where(Event.finding_id == fid)).all()
+        events = s.scalars(select(Event).where(Event.finding_id == fid, Event.kind == "escalate")).all()
     assert [(e.data["from_level"], e.data["level"], e.data["kind"]) for e in events] == [(0, 5, "notify")]
     office = smtp_sink.by_recipient()["office@county.example"]
-    assert [str(m["Subject"]) for m in office] == ["【整改通报】县财政局：1项整改任务逾期未完成，拟予通报"]
+    assert [str(m["Subject"]) for m in office] == ["【红色预警】【整改通报】县财政局：1项整改任务逾期未完成，拟予通报"]
     body = office[0].get_body(("plain",)).get_content()
     assert body.count("T-") == 1 and "/auth/" not in body  # the office address has no account: plain links
 

@@ -2,10 +2,10 @@
 
 The planner says what happens to each finding; routing turns that into letters. An action reaches
 every audience its step names (unit contact, unit leader, the finding's supervision group, the
-command office). Addresses are the identity: a person who is also on the command-office list gets
-one letter holding both roles' items. Nobody is dropped silently: an audience without a usable
-address is reported as unreachable, and an action nobody can receive is held back (not escalated)
-so that it comes up again once the directory is fixed.
+command office); a 回头看 goes to the supervisor who closed the finding. Addresses are the identity:
+a person who is also on the command-office list gets one letter holding both roles' items. Nobody is
+dropped silently: an audience without a usable address is reported as unreachable, and an action
+nobody can receive is held back (not escalated) so that it comes up again once the directory is fixed.
 """
 
 from __future__ import annotations
@@ -18,12 +18,16 @@ from datetime import date
 from rectify.core.ladder import PlannedAction
 
 UNIT_CONTACT, UNIT_LEADER, GROUP, COMMAND_OFFICE = "unit_contact", "unit_leader", "group", "command_office"
+CLOSER = "closer"  # the supervisor who closed a finding (回头看); the finding's group when unreachable
 REVIEW_AUDIENCE = (UNIT_CONTACT,)  # 长期坚持 reviews go to the unit's contact only
 HANDOVER_AUDIENCE = (UNIT_CONTACT,)  # a reassigned finding: the new unit's contact is told once
+AUDIENCE_OF_KIND = {"review": REVIEW_AUDIENCE, "handover": HANDOVER_AUDIENCE, "recheck": (CLOSER,),
+                    "signoff": (UNIT_LEADER,)}  # items that are not ladder steps
+OVERSEERS = frozenset({GROUP, COMMAND_OFFICE, CLOSER})
 
 # Urgency of an action kind: the subject names the most urgent kind in a letter.
-RANK = {"review": 0, "handover": 1, "remind": 2, "urge": 3, "supervise": 4, "notify": 5}
-KINDS_BY_URGENCY = ("notify", "supervise", "urge", "remind", "handover", "review")
+RANK = {"review": 0, "recheck": 1, "signoff": 2, "handover": 3, "remind": 4, "urge": 5, "supervise": 6, "notify": 7}
+KINDS_BY_URGENCY = ("notify", "supervise", "urge", "remind", "handover", "signoff", "recheck", "review")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +48,16 @@ class Directory:
     members: Mapping[int, Sequence[Contact]]  # group id → active supervisors
     command_office: Sequence[Contact] = ()
     unit_rank: Mapping[int, int] = field(default_factory=dict)  # unit id → display order
+    people: Mapping[int, Contact] = field(default_factory=dict)  # person id → active person (closers)
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where a finding sits: the unit that owes it and the group that oversees it."""
+    """Where a finding sits: the unit that owes it, the group that oversees it, and who closed it."""
 
     unit_id: int
     group_id: int | None
+    closer_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +89,8 @@ class Letter:
 
     @property
     def overseer(self) -> bool:
-        """Supervision group and command office letters list items per unit."""
-        return bool(self.roles & {GROUP, COMMAND_OFFICE})
+        """Supervision group, command office and 回头看 letters list items per unit."""
+        return bool(self.roles & OVERSEERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +115,7 @@ class Routing:
 
 def audience_of(action: PlannedAction) -> tuple[str, ...]:
     if action.step is None:
-        return HANDOVER_AUDIENCE if action.kind == "handover" else REVIEW_AUDIENCE
+        return AUDIENCE_OF_KIND[action.kind]
     return action.step.audience
 
 
@@ -132,6 +138,13 @@ def _candidates(audience: str, target: Target, d: Directory) -> tuple[Sequence[C
             return d.members.get(target.group_id, ()), "no_person"
         case "command_office":
             return d.command_office, "no_person"
+        case "closer":  # the supervisor who closed it; if gone or without an address, the finding's group
+            closer = d.people.get(target.closer_id) if target.closer_id is not None else None
+            if closer is not None and closer.email:
+                return (closer,), "no_person"
+            if target.group_id is None:
+                return (), "no_group"
+            return d.members.get(target.group_id, ()), "no_person"
     raise ValueError(f"unknown audience {audience!r}")
 
 
@@ -168,7 +181,7 @@ def route(actions: Iterable[PlannedAction], targets: Mapping[int, Target], direc
                 letter.person_id, letter.name = contact.person_id, contact.name
             letter.items.append(item)
             letter.roles |= roles
-            if GROUP in roles and target.group_id is not None:
+            if roles & {GROUP, CLOSER} and target.group_id is not None:
                 letter.group_ids.add(target.group_id)
     for letter in letters.values():
         letter.items.sort(key=lambda i: urgency_key(i, directory.unit_rank))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,7 +19,9 @@ def unit_rank_key(kind: str, sort_order: int, unit_id: int) -> tuple[int, int, i
     return (0 if kind == "county" else 1, sort_order, unit_id)
 
 
-def load_directory(session: Session, command_office: list[str]) -> Directory:
+def load_directory(session: Session, command_office: list[str], people: Iterable[int] = ()) -> Directory:
+    """Units, their contacts and leaders, groups and their supervisors, the command office, and the
+    active people among `people` (the closers of today's 回头看 items) by id."""
     units = session.execute(select(Unit.id, Unit.name, Unit.kind, Unit.sort_order)).all()
     ranked = sorted(units, key=lambda u: unit_rank_key(u.kind, u.sort_order, u.id))
     groups = dict(session.execute(select(SupervisionGroup.id, SupervisionGroup.name)).all())
@@ -50,6 +53,13 @@ def load_directory(session: Session, command_office: list[str]) -> Directory:
                  .all()) if known else {}
     office_contacts = tuple(Contact(names.get(known.get(e, -1), ""), e, known.get(e)) for e in dict.fromkeys(office))
 
+    wanted = sorted(set(people))
+    by_id: dict[int, Contact] = {}
+    for i in range(0, len(wanted), 5000):
+        for p in session.execute(select(Person.id, Person.name, Person.email)
+                                 .where(Person.id.in_(wanted[i:i + 5000]), Person.active.is_(True))):
+            by_id[p.id] = Contact(p.name, (p.email or "").strip().lower() or None, p.id)
+
     return Directory(
         units={u.id: u.name for u in units},
         contacts=dict(contacts),
@@ -58,4 +68,5 @@ def load_directory(session: Session, command_office: list[str]) -> Directory:
         members=dict(members),
         command_office=office_contacts,
         unit_rank={u.id: i for i, u in enumerate(ranked)},
+        people=by_id,
     )
