@@ -44,7 +44,11 @@ def person(s, name: str, email: str | None, role: str, *, unit=None, group=None)
 @pytest.fixture
 def county(mail_rt):
     """Two county departments and a township, one supervision group of two."""
-    with mail_rt.sessions() as s, s.begin():
+    return build_county(mail_rt)
+
+
+def build_county(rt) -> dict[str, int]:
+    with rt.sessions() as s, s.begin():
         g = factory.group(s, "第一督导组", members=0)
         r = factory.round_(s)
         fin = factory.unit(s, "县财政局", contact=None, leader=None)
@@ -220,7 +224,8 @@ def test_it_sends_nothing_over_spring_festival_and_catches_up_on_the_first_worki
     back = run_daily(mail_rt, date(2024, 2, 18), at(date(2024, 2, 18)))  # 调休: a working Sunday
     assert back.escalations == {"urge": 1, "remind": 1}
     assert (level_of(mail_rt, before), level_of(mail_rt, after)) == (3, 1)
-    assert subjects(smtp_sink)["zhang@fin.example"] == ["【黄色预警】【整改催办】县财政局：2项整改任务待办理，其中1项已逾期"]
+    assert subjects(smtp_sink)["zhang@fin.example"] == [
+        "【黄色预警】【整改催办】县财政局：2项整改任务待办理，其中1项已逾期"]
 
 
 def test_it_gives_a_late_import_only_its_highest_level(mail_rt, county, smtp_sink) -> None:
