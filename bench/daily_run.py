@@ -277,7 +277,8 @@ def run(env_json: str, prefect: bool) -> None:
             return wrapper
 
         steps = daily.Steps(timed("plan", daily.plan_day), timed("render", daily.render_letters),
-                            timed("commit", daily.commit_day), timed("send", daily.deliver))
+                            timed("commit", daily.commit_day), timed("send", daily.deliver),
+                            issue=timed("notices", daily.issue_day_notices))
         t = time.perf_counter()
         report = daily.run_daily(rt, TODAY, NOW, steps=steps)
         out["run_s"] = time.perf_counter() - t
@@ -286,6 +287,7 @@ def run(env_json: str, prefect: bool) -> None:
     out.update(rss_mib=rss_mib(), messages=report.messages, recipients=report.recipients, items=report.items,
                sent=report.sent, pending=len(report.pending), failed=len(report.failed),
                escalations=report.escalations, reviews=report.reviews, unreachable=report.unreachable_total,
+               notices=len(report.notices),
                scanned=report.scanned)
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -365,7 +367,8 @@ def main() -> None:
         print(f"  daily run end to end (run_daily)             {res['run_s']:7.2f} s   "
               f"peak RSS {res['rss_mib']:.0f} MiB")
         print("    " + "  ".join(f"{k} {v:.2f} s" for k, v in ph.items()))
-        print(f"  escalations {res['escalations']}, reviews {res['reviews']}, unreachable {res['unreachable']}")
+        print(f"  escalations {res['escalations']}, reviews {res['reviews']}, unreachable {res['unreachable']}, "
+              f"督办通知 {res.get('notices', 0)}")
         print(f"  messages {res['messages']:,} to {res['recipients']:,} recipients listing {res['items']:,} items; "
               f"sent {res['sent']:,}, pending {res['pending']}, failed {res['failed']}")
         if flow:

@@ -2,6 +2,7 @@
 
 import email
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,14 @@ def test_it_simulates_a_month_and_every_output_opens(tmp_path: Path) -> None:
     assert "findings found       120" in res.stdout
     assert "bulletin 第20期 docx" in res.stdout
     assert f"RECTIFY_CONFIG={out / 'rectify.toml'} rectify web" in res.stdout
+    assert "extensions (延期)     1 approved, 1 refused" in res.stdout and "红色预警" in res.stdout
+
+    issued = re.search(r"督办通知 issued\s+(\d+)", res.stdout)
+    notices = sorted((out / "var" / "notices" / "2024").glob("督办通知〔2024〕*号（*）.docx"))
+    assert issued and int(issued.group(1)) == len(notices) > 0
+    assert f"{out / 'var' / 'notices'}/" in res.stdout
+    first = docx.Document(next(p for p in notices if "〔2024〕1号" in p.name))
+    assert "〔2024〕1号" in "\n".join(p.text for p in first.paragraphs)
 
     bulletin = docx.Document(out / "var" / "bulletins" / "工作简报第20期.docx")
     text = "\n".join(p.text for p in bulletin.paragraphs)

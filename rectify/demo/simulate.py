@@ -2,7 +2,8 @@
 
 Every working day the daily run (`run_daily`, the body of the `daily-reminders` flow) sends its mail;
 units report and supervisors verify or send back through `rectify.services.findings.act`, as the form
-does; each Friday the weekly digest goes out; at the end the next bulletin is compiled. Time is a
+does; two units ask for more time before their deadline and a supervisor approves one and refuses the other;
+each Friday the weekly digest goes out; at the end the next bulletin is compiled. Time is a
 parameter: the runtime's clock is set to each simulated moment, nothing sleeps.
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 import pendulum
 from sqlalchemy import func, select
 
-from models import Finding, OutboxMessage, Person, SupervisionGroup
+from models import Finding, Notice, OutboxMessage, Person, SupervisionGroup
 from rectify.bulletin.digest import send_weekly_digest
 from rectify.bulletin.issue import compile_issue
 from rectify.config import load_settings
@@ -33,6 +34,7 @@ from rectify.links import login_url
 from rectify.runtime import Runtime, build_runtime
 from rectify.services.daily import run_daily
 from rectify.services.findings import Actor, act
+from rectify.services.practice import decide_extension, request_extension
 from rectify.templating import TEMPLATES, render
 
 ROUND = "2024年法治政府建设示范创建专项督导"  # demo data: the round's name as the office would type it
@@ -58,6 +60,12 @@ class DemoResult:
     digest_eml: Path | None = None
     outbox: Path | None = None
     links: dict[str, str] = field(default_factory=dict)
+    extensions_approved: int = 0
+    extensions_refused: int = 0
+    extensions_asked_on: date | None = None
+    mails_by_colour: Counter[str] = field(default_factory=Counter)
+    notices: int = 0
+    notices_dir: Path | None = None
 
 
 def _texts() -> dict[str, list[str]]:
@@ -171,6 +179,42 @@ def _work_day(rt: Runtime, day: date, plan: Plan, texts, contacts, members, resu
                     expected_version=f.version)
 
 
+def _extensions(rt: Runtime, day: date, plan: Plan, texts, contacts, members, result: DemoResult) -> None:
+    """Once, when two units have findings due within a week: each asks for more time before its deadline
+    (as the unit contact does on the form); the group's supervisor approves the first and refuses the second."""
+    if result.extensions_asked_on is not None:
+        return
+    cal = rt.calendar
+    soon = cal.add_working_days(day, 5)
+    with rt.sessions() as s, s.begin():
+        picked: dict[int, Finding] = {}
+        for f in s.scalars(select(Finding).where(Finding.state == State.OPEN, Finding.due_date > day,
+                                                 Finding.due_date <= soon).order_by(Finding.due_date, Finding.id)):
+            if f.unit_id in contacts and members.get(f.group_id) and f.id in plan.report_on:
+                picked.setdefault(f.unit_id, f)
+            if len(picked) == 2:
+                break
+        if len(picked) < 2:
+            return
+        limit = rt.settings.supervision.max_extensions
+        for i, f in enumerate(picked.values()):
+            asked = _at(rt, day, 9, 30)
+            req = request_extension(s, f, Actor.of(contacts[f.unit_id], "10.12.0.8"), asked, day,
+                                    proposed=cal.add_working_days(f.due_date, 10), reason=texts["extension_reasons"][i],
+                                    limit=limit)
+            supervisor = Actor.of(members[f.group_id][0], "10.12.1.20")
+            if i == 0:
+                decide_extension(s, req, supervisor, _at(rt, day, 15), day, approve=True)
+                plan.report_on[f.id] = cal.add_working_days(req.approved_due, -1)  # done within the new date
+                result.extensions_approved += 1
+            else:
+                decide_extension(s, req, supervisor, _at(rt, day, 15), day, approve=False,
+                                 note=texts["extension_refusals"][0])
+                plan.report_on.pop(f.id, None)  # refused and then late: it climbs to 督办
+                result.extensions_refused += 1
+    result.extensions_asked_on = day
+
+
 def run_demo(out: Path, *, days: int = 30, end: date | None = None, findings: int = 120, seed: int = 19,
              public_url: str = "http://127.0.0.1:8400", on_day: Callable[[date, str], None] | None = None,
              pdf: bool = False) -> DemoResult:
@@ -199,6 +243,7 @@ def run_demo(out: Path, *, days: int = 30, end: date | None = None, findings: in
                 report = run_daily(rt, day, _at(rt, day, 8))
                 result.mails_by_level.update(report.messages_by_level)
                 _work_day(rt, day, plan, texts, contacts, members, result)
+                _extensions(rt, day, plan, texts, contacts, members, result)
                 note = f"{report.messages} mails"
             else:
                 note = "day off"
@@ -226,6 +271,10 @@ def _finish(rt: Runtime, result: DemoResult, *, pdf: bool) -> None:
         result.closed = sum(st == State.CLOSED for st, _ in rows)
         result.reported = sum(st == State.REPORTED for st, _ in rows)
         result.overdue = sum(is_overdue(st, due, end) for st, due in rows)
+        for (meta,) in s.execute(select(OutboxMessage.meta).where(OutboxMessage.kind == "daily")):
+            result.mails_by_colour[(meta or {}).get("colour") or "none"] += 1
+        result.notices = s.scalar(select(func.count()).select_from(Notice)) or 0
+        result.notices_dir = (rt.settings.data_dir / "notices").resolve()
         digest_id = s.scalar(select(func.max(OutboxMessage.id)).where(OutboxMessage.kind == "digest"))
         sup = s.scalar(select(Person).where(Person.role == "supervisor").order_by(Person.id))
         contact = s.scalar(select(Person).where(Person.role == "unit_contact").order_by(Person.id))

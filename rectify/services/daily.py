@@ -651,10 +651,10 @@ class Steps:
     """The run's steps; the flow passes Prefect-task versions of the same functions."""
 
     plan: Callable[[Runtime, date, datetime], DayPlan] = plan_day
-    issue: Callable[[Runtime, DayPlan], dict[int, NoticeRef]] = issue_day_notices
     render: Callable[[Runtime, DayPlan, Sequence[Letter]], list[outbox.Queued]] = render_letters
     commit: Callable[[Runtime, DayPlan, Sequence[outbox.Queued]], int] = commit_day
     deliver: Callable[[Runtime, datetime], OutboxReport] = deliver
+    issue: Callable[[Runtime, DayPlan], dict[int, NoticeRef]] = issue_day_notices  # 督办通知, before render
 
 
 PLAIN = Steps()
