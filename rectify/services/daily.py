@@ -523,8 +523,19 @@ def _chunks(ids: list[int], size: int = 5000):
     return (ids[i:i + size] for i in range(0, len(ids), size))
 
 
+def _stamp(s, ids, guard, now: datetime, **values) -> int:
+    """Compare-and-set over chunks of ids: only rows still matching `guard` change (bumping `version`),
+    so a row another run already changed is not changed again. Returns rows changed."""
+    t = Finding.__table__
+    changed = 0
+    for chunk in _chunks(sorted(ids)):
+        changed += s.execute(update(t).where(t.c.id.in_(chunk), guard)
+                             .values(version=t.c.version + 1, updated_at=now, **values)).rowcount
+    return changed
+
+
 def _apply_levels(s, actions: Sequence[PlannedAction], before: dict, now: datetime) -> int:
-    """Raise levels with a compare-and-set on the level the plan saw; returns rows changed.
+    """Raise levels with a compare-and-set on the level the plan saw.
 
     One UPDATE per (old level, new level) pair and chunk of ids: a handful of statements a day.
     """
@@ -532,44 +543,29 @@ def _apply_levels(s, actions: Sequence[PlannedAction], before: dict, now: dateti
     for a in actions:
         groups[(before[a.finding_id][0], a.level)].append(a.finding_id)
     t = Finding.__table__
-    changed = 0
-    for (old, new), ids in sorted(groups.items()):
-        for chunk in _chunks(sorted(ids)):
-            changed += s.execute(update(t).where(t.c.id.in_(chunk), t.c.level == old, _active(t))
-                                 .values(level=new, version=t.c.version + 1, updated_at=now)).rowcount
-    return changed
+    return sum(_stamp(s, ids, (t.c.level == old) & _active(t), now, level=new)
+               for (old, new), ids in sorted(groups.items()))
 
 
 def _apply_reviews(s, actions: Sequence[PlannedAction], today: date, now: datetime) -> int:
     """Stamp last_review_on = today; a row another run already stamped today does not change."""
     t = Finding.__table__
-    changed = 0
-    for chunk in _chunks(sorted(a.finding_id for a in actions)):
-        changed += s.execute(update(t).where(t.c.id.in_(chunk), _active(t),
-                                             t.c.last_review_on.is_(None) | (t.c.last_review_on < today))
-                             .values(last_review_on=today, version=t.c.version + 1, updated_at=now)).rowcount
-    return changed
+    return _stamp(s, (a.finding_id for a in actions),
+                  _active(t) & (t.c.last_review_on.is_(None) | (t.c.last_review_on < today)), now,
+                  last_review_on=today)
 
 
 def _apply_handovers(s, actions: Sequence[PlannedAction], now: datetime) -> int:
-    """Clear `handover_pending` once the new unit's letter is queued; a row already cleared does not change."""
+    """Clear `handover_pending` once the new unit's letter is queued."""
     t = Finding.__table__
-    changed = 0
-    for chunk in _chunks(sorted(a.finding_id for a in actions)):
-        changed += s.execute(update(t).where(t.c.id.in_(chunk), t.c.handover_pending.is_(True))
-                             .values(handover_pending=False, version=t.c.version + 1, updated_at=now)).rowcount
-    return changed
+    return _stamp(s, (a.finding_id for a in actions), t.c.handover_pending.is_(True), now, handover_pending=False)
 
 
 def _apply_rechecks(s, actions: Sequence[PlannedAction], today: date, now: datetime) -> int:
-    """Stamp recheck_notified_on = today on closed, unanswered findings; a row already stamped does not change."""
+    """Stamp recheck_notified_on = today on closed, unanswered findings."""
     t = Finding.__table__
-    changed = 0
-    for chunk in _chunks(sorted(a.finding_id for a in actions)):
-        changed += s.execute(update(t).where(t.c.id.in_(chunk), t.c.state == "closed", t.c.rechecked_at.is_(None),
-                                             t.c.recheck_notified_on.is_(None))
-                             .values(recheck_notified_on=today, version=t.c.version + 1, updated_at=now)).rowcount
-    return changed
+    guard = (t.c.state == "closed") & t.c.rechecked_at.is_(None) & t.c.recheck_notified_on.is_(None)
+    return _stamp(s, (a.finding_id for a in actions), guard, now, recheck_notified_on=today)
 
 
 def _asked_for_signoff(s, actions: Sequence[PlannedAction]) -> int:
