@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt
 
 from rectify.bulletin.document import Table, deadline_text
-from rectify.bulletin.docx_writer import RED, _add_table, _border, _footer, _para, _setup, safe
+from rectify.bulletin.docx_writer import RED, _add_table, _border, _footer, _para, new_document, safe
 from rectify.templating import cn_date, labels, render
 
 
@@ -80,8 +79,7 @@ def build_notice(*, issuer: str, year: int, number: int, unit: str, items: list[
 
 
 def write_notice_docx(d: NoticeDocument, path: Path) -> Path:
-    doc = Document()
-    objs = _setup(doc)
+    doc, objs = new_document()
     cp = doc.core_properties
     cp.title, cp.author, cp.subject = safe(f"{d.title} {d.doc_no}"), safe(d.issuer), safe(d.addressee)
 
