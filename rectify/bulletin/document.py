@@ -73,7 +73,7 @@ def build_document(stats: BulletinStats, *, series: BulletinSettings, issue_no: 
                str(u.rebound), cn_percent(u.closed, u.found)] for u in stats.units],
         total=[lab["total"], str(total.found), str(total.closed), str(total.open), str(total.overdue_original),
                str(total.overdue), str(total.rebound), cn_percent(total.closed, total.found)],
-        widths=[3.0, 1.1, 1.1, 1.1, 1.5, 1.5, 0.9, 1.2],
+        widths=[2.9, 1.1, 1.0, 1.0, 1.4, 1.4, 0.8, 1.5],
     )
     if stats.summarised:
         items_table: Table | None = Table(header=list(lab["item_summary_table"]),
