@@ -14,20 +14,12 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.retry import retry_unless
 from rectify.intake.errors import ImportRejected, IntakeError
 from rectify.runtime import build_runtime
 from rectify.templating import render
 
-
-def retry_unless_user_error(task_: Any, task_run: Any, state: Any) -> bool:
-    """Retry I/O trouble; a file with bad rows fails the same way again."""
-    try:
-        state.result()
-    except IntakeError:
-        return False
-    except Exception:
-        return True
-    return True
+retry_unless_user_error = retry_unless(IntakeError)
 
 
 @task(retries=2, retry_delay_seconds=10, retry_condition_fn=retry_unless_user_error, cache_policy=NO_CACHE)

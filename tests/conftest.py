@@ -132,3 +132,15 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 
 _hypothesis_settings.register_profile("rectify", deadline=None, print_blob=True)
 _hypothesis_settings.load_profile("rectify")
+
+
+@pytest.fixture
+def flow_env(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """Flows build their own runtime from RECTIFY_*: point those at this test's database and folders."""
+    from tests.support.envvars import rectify_env
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECTIFY_CONFIG", raising=False)
+    for key, value in rectify_env(settings).items():
+        monkeypatch.setenv(key, value)
+    return monkeypatch

@@ -1,6 +1,5 @@
 """The two flows under Prefect's test harness, configured from the environment as a deployment is."""
 
-import json
 from datetime import date
 
 import pytest
@@ -14,19 +13,12 @@ from tests.support import bulletin_data
 
 
 @pytest.fixture
-def env(settings, monkeypatch, tmp_path, rt):
-    """RECTIFY_* variables for the test database; the flows build their own runtime from them."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("RECTIFY_CONFIG", raising=False)
-    values = {"RECTIFY_DATA_DIR": str(settings.data_dir), "RECTIFY_DATABASE_URL": settings.db_url,
-              "RECTIFY_SECRET_KEY": settings.secret_key.get_secret_value(),
-              "RECTIFY_COMMAND_OFFICE": json.dumps(settings.command_office),
-              "RECTIFY_BULLETIN__START_ISSUE": "20"}
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
+def env(flow_env, rt):
+    """The flows' environment (see conftest.flow_env), the series starting at 第20期, and seeded data."""
+    flow_env.setenv("RECTIFY_BULLETIN__START_ISSUE", "20")
     with rt.sessions() as s:
         bulletin_data.seed(s)
-    return monkeypatch
+    return flow_env
 
 
 def test_it_compiles_the_bulletin_as_a_flow(prefect_harness, env, rt, settings) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 from models import OutboxMessage
 from rectify.cli.main import app
 from tests.support import factory
+from tests.support.envvars import rectify_env
 
 RECTIFY = str(Path(sys.executable).with_name("rectify"))
 
@@ -27,11 +27,8 @@ def env(settings, smtp_sink, rt, tmp_path) -> dict[str, str]:
         g, r = factory.group(s, members=1), factory.round_(s)
         u = factory.unit(s, "县财政局")
         factory.finding(s, unit=u, round=r, group=g, due=date(2024, 1, 22), problem="<b>台账</b>不全")
-    return {"RECTIFY_DATA_DIR": str(settings.data_dir), "RECTIFY_DATABASE_URL": settings.db_url,
-            "RECTIFY_SECRET_KEY": settings.secret_key.get_secret_value(),
-            "RECTIFY_COMMAND_OFFICE": json.dumps(settings.command_office),
-            "RECTIFY_SMTP__HOST": "127.0.0.1", "RECTIFY_SMTP__PORT": str(smtp_sink.port),
-            "RECTIFY_SMTP__TIMEOUT": "3", "RECTIFY_CONFIG": "", "PREFECT_API_URL": ""}
+    return rectify_env(settings, RECTIFY_SMTP__HOST="127.0.0.1", RECTIFY_SMTP__PORT=str(smtp_sink.port),
+                       RECTIFY_SMTP__TIMEOUT="3", RECTIFY_CONFIG="", PREFECT_API_URL="")
 
 
 def cli(env: dict[str, str], *args: str):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 
 import pytest
@@ -16,14 +15,9 @@ NOW = datetime(2024, 1, 31, 0, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def env(settings, smtp_sink, monkeypatch, tmp_path, rt):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("RECTIFY_CONFIG", raising=False)
-    for key, value in {"RECTIFY_DATA_DIR": str(settings.data_dir), "RECTIFY_DATABASE_URL": settings.db_url,
-                       "RECTIFY_SECRET_KEY": settings.secret_key.get_secret_value(),
-                       "RECTIFY_COMMAND_OFFICE": json.dumps(settings.command_office),
-                       "RECTIFY_SMTP__HOST": "127.0.0.1", "RECTIFY_SMTP__PORT": str(smtp_sink.port)}.items():
-        monkeypatch.setenv(key, value)
+def env(flow_env, smtp_sink, rt):
+    flow_env.setenv("RECTIFY_SMTP__HOST", "127.0.0.1")
+    flow_env.setenv("RECTIFY_SMTP__PORT", str(smtp_sink.port))
     with rt.sessions() as s, s.begin():
         g, r = factory.group(s, members=1), factory.round_(s)
         fin = factory.unit(s, "县财政局")
@@ -32,7 +26,7 @@ def env(settings, smtp_sink, monkeypatch, tmp_path, rt):
         factory.finding(s, unit=fin, round=r, group=g, due=date(2024, 1, 22))  # 督办
         factory.finding(s, unit=fin, round=r, group=g, due=DAY)  # 提醒 (due today)
         factory.finding(s, unit=town, round=r, group=g, due=date(2024, 1, 30))  # 催办, contact has no address
-    return monkeypatch
+    return flow_env
 
 
 def test_it_runs_the_day_as_a_flow_of_batch_tasks_and_leaves_a_summary_artifact(

@@ -1,6 +1,5 @@
 """The `import_findings` flow under Prefect's test harness, configured from the environment as a deployment is."""
 
-import json
 
 import pytest
 from sqlalchemy import func, select
@@ -14,18 +13,11 @@ HEAD = "督导轮次,督导组,督导日期,责任单位,问题描述,整改意�
 
 
 @pytest.fixture
-def env(settings, monkeypatch, tmp_path, rt):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("RECTIFY_CONFIG", raising=False)
-    values = {"RECTIFY_DATA_DIR": str(settings.data_dir), "RECTIFY_DATABASE_URL": settings.db_url,
-              "RECTIFY_SECRET_KEY": settings.secret_key.get_secret_value(),
-              "RECTIFY_COMMAND_OFFICE": json.dumps(settings.command_office)}
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
+def env(flow_env, rt):
     with rt.sessions() as s:
         factory.unit(s, "城关镇", "township")
         s.commit()
-    return monkeypatch
+    return flow_env
 
 
 def test_it_imports_a_file_as_a_flow_and_fails_a_bad_one_without_retrying(prefect_harness, env, rt, tmp_path) -> None:
