@@ -1,0 +1,139 @@
+"""The day's one transaction: levels, stamps, events and outbox rows, each with compare-and-set."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+
+from models import Event, Finding
+from rectify.core.ladder import PlannedAction
+from rectify.mail import outbox
+from rectify.runtime import Runtime
+from rectify.services.daily.plan import (
+    ACTIVE_STATES,
+    ESCALATE,
+    EVENT_OF_KIND,
+    SIGNOFF,
+    DayPlan,
+    RunConflict,
+)
+
+
+def _active(t):
+    return t.c.state.in_(ACTIVE_STATES)
+
+
+def _chunks(ids: list[int], size: int = 5000):
+    return (ids[i:i + size] for i in range(0, len(ids), size))
+
+
+def _stamp(s, ids, guard, now: datetime, **values) -> int:
+    """Compare-and-set over chunks of ids: only rows still matching `guard` change (bumping `version`),
+    so a row another run already changed is not changed again. Returns rows changed."""
+    t = Finding.__table__
+    changed = 0
+    for chunk in _chunks(sorted(ids)):
+        changed += s.execute(update(t).where(t.c.id.in_(chunk), guard)
+                             .values(version=t.c.version + 1, updated_at=now, **values)).rowcount
+    return changed
+
+
+def _apply_levels(s, actions: Sequence[PlannedAction], before: dict, now: datetime) -> int:
+    """Raise levels with a compare-and-set on the level the plan saw.
+
+    One UPDATE per (old level, new level) pair and chunk of ids: a handful of statements a day.
+    """
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for a in actions:
+        groups[(before[a.finding_id][0], a.level)].append(a.finding_id)
+    t = Finding.__table__
+    return sum(_stamp(s, ids, (t.c.level == old) & _active(t), now, level=new)
+               for (old, new), ids in sorted(groups.items()))
+
+
+def _apply_reviews(s, actions: Sequence[PlannedAction], today: date, now: datetime) -> int:
+    """Stamp last_review_on = today; a row another run already stamped today does not change."""
+    t = Finding.__table__
+    return _stamp(s, (a.finding_id for a in actions),
+                  _active(t) & (t.c.last_review_on.is_(None) | (t.c.last_review_on < today)), now,
+                  last_review_on=today)
+
+
+def _apply_handovers(s, actions: Sequence[PlannedAction], now: datetime) -> int:
+    """Clear `handover_pending` once the new unit's letter is queued."""
+    t = Finding.__table__
+    return _stamp(s, (a.finding_id for a in actions), t.c.handover_pending.is_(True), now, handover_pending=False)
+
+
+def _apply_rechecks(s, actions: Sequence[PlannedAction], today: date, now: datetime) -> int:
+    """Stamp recheck_notified_on = today on closed, unanswered findings."""
+    t = Finding.__table__
+    guard = (t.c.state == "closed") & t.c.rechecked_at.is_(None) & t.c.recheck_notified_on.is_(None)
+    return _stamp(s, (a.finding_id for a in actions), guard, now, recheck_notified_on=today)
+
+
+def _asked_for_signoff(s, actions: Sequence[PlannedAction]) -> int:
+    """How many of these reports got a sign-off request (from another run) since they were made."""
+    asked: set[int] = set()
+    q = (select(Event.finding_id).join(Finding, Finding.id == Event.finding_id)
+         .where(Event.kind == SIGNOFF, or_(Finding.reported_at.is_(None), Event.at >= Finding.reported_at)))
+    for chunk in _chunks(sorted(a.finding_id for a in actions)):
+        asked.update(s.scalars(q.where(Event.finding_id.in_(chunk))))
+    return len(asked)
+
+
+def _event_kind(a: PlannedAction) -> str:
+    return ESCALATE if a.step is not None else EVENT_OF_KIND[a.kind]
+
+
+def _event_data(a: PlannedAction, day: DayPlan) -> dict[str, Any]:
+    level, last_review = day.before[a.finding_id]
+    to = day.routing.recipients_of.get((a.finding_id, a.kind), []) if day.routing else []
+    if a.kind == "handover":
+        return {"kind": "handover", "level": level, "days": a.days, "to": to}
+    if a.kind == "recheck":
+        closed_on = day.details[a.finding_id].closed_on
+        return {"kind": "recheck", "closed_on": closed_on.isoformat() if closed_on else None, "to": to}
+    if a.kind == "signoff":
+        reported_at = day.details[a.finding_id].reported_at
+        return {"kind": "signoff", "reported_at": reported_at.isoformat() if reported_at else None, "to": to}
+    if a.step is None:
+        return {"kind": "review", "last_review_on": last_review.isoformat() if last_review else None, "to": to}
+    return {"step": a.step.key, "kind": a.kind, "level": a.level, "from_level": level, "days": a.days, "to": to}
+
+
+def commit_day(rt: Runtime, day: DayPlan, queued: Sequence[outbox.Queued]) -> int:
+    """Escalations, review and 回头看 stamps, handovers, their events and the day's letters: one transaction.
+
+    Raises RunConflict (and rolls everything back) when another run got there first.
+    """
+    assert day.routing is not None
+    actions = day.routing.delivered
+    escalations = [a for a in actions if a.step is not None]
+    reviews = [a for a in actions if a.kind == "review"]
+    handovers = [a for a in actions if a.kind == "handover"]
+    rechecks = [a for a in actions if a.kind == "recheck"]
+    signoffs = [a for a in actions if a.kind == "signoff"]
+    events = [{"finding_id": a.finding_id, "at": day.now, "kind": _event_kind(a), "actor": "system", "ip": "",
+               "note": "", "from_state": None, "to_state": None, "data": _event_data(a, day)} for a in actions]
+    with rt.sessions() as s, s.begin():
+        if _apply_levels(s, escalations, day.before, day.now) != len(escalations):
+            raise RunConflict("some findings were escalated by another run")
+        if _apply_reviews(s, reviews, day.today, day.now) != len(reviews):
+            raise RunConflict("some long-term findings were reviewed by another run")
+        if _apply_handovers(s, handovers, day.now) != len(handovers):
+            raise RunConflict("some handovers were told by another run")
+        if _apply_rechecks(s, rechecks, day.today, day.now) != len(rechecks):
+            raise RunConflict("some 回头看 were sent by another run")
+        if signoffs and _asked_for_signoff(s, signoffs):
+            raise RunConflict("some sign-off requests were sent by another run")
+        for i in range(0, len(events), 5000):
+            s.execute(insert(Event), events[i:i + 5000])
+        new = sum(outbox.enqueue(s, queued[i:i + 500], day.now) for i in range(0, len(queued), 500))
+        if new != len(queued):
+            raise RunConflict("a letter for today was queued by another run")
+    return new

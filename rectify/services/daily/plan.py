@@ -1,0 +1,257 @@
+"""Plan the day: one lean scan of the active findings through the pure planner, plus handovers, 回头看 and
+sign-off requests, routed into one letter per address. Reads only; nothing here writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import or_, select
+
+from models import Event, Finding, OutboxMessage, Round
+from rectify.core.ladder import FindingView, PlannedAction, plan
+from rectify.core.lifecycle import ACTIVE
+from rectify.core.notices import notice_batches
+from rectify.core.practice import recheck_due_on, rechecks_due
+from rectify.core.routing import (
+    Directory,
+    Letter,
+    Routing,
+    Target,
+    route,
+    without,
+)
+from rectify.core.workcal import CalendarError
+from rectify.runtime import Runtime
+from rectify.services.colours import palette, refused_extension_ids
+from rectify.services.routing import load_directory
+
+KIND = "daily"  # outbox kind: one daily letter per address per day
+ACTIVE_STATES = sorted(s.value for s in ACTIVE)
+SCAN_BATCH = 20_000  # rows per fetch of the lean scan
+REPORT_LIMIT = 200  # unreachable rows named in a run's summary; the rest are counted
+RENDER_CHUNK = 2_000  # letters per render task
+ESCALATE, REVIEW, HANDOVER = "escalate", "review_request", "handover_notice"  # event kinds
+RECHECK, SIGNOFF = "recheck_request", "signoff_request"  # event kinds
+EVENT_OF_KIND = {"review": REVIEW, "handover": HANDOVER, "recheck": RECHECK, "signoff": SIGNOFF}
+NOT_LADDER = frozenset(EVENT_OF_KIND)  # item kinds that are not escalations
+HANDOVER_STATES = sorted({*ACTIVE_STATES, "reported"})  # reassigned and not finished: tell the new unit
+# 回头看 that fell due more than this many working days ago are not mailed any more (the first run after
+# deploying, or after an outage, would flood the closers); the weekly digest counts them as 到期未回头看.
+RECHECK_WINDOW = 10
+
+
+class RunConflict(Exception):
+    """Another run changed the same findings or queued the same letters first; plan again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Detail:
+    code: str
+    problem: str
+    opinion: str
+    due_date: date | None
+    state: str = "open"
+    closed_on: date | None = None  # local day of 销号 (回头看 items)
+    reported_at: datetime | None = None  # the report a sign-off request is about
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeRef:
+    """A 督办通知 issued today for a unit: what its letters attach and say."""
+
+    unit_id: int
+    number: str  # 〔2024〕3号
+    file: str
+    reply_by: date | None
+
+
+@dataclass
+class DayPlan:
+    today: date
+    now: datetime
+    working_day: bool
+    scanned: int = 0
+    routing: Routing | None = None
+    directory: Directory | None = None
+    before: dict[int, tuple[int, date | None]] = field(default_factory=dict)  # id → (level, last review)
+    details: dict[int, Detail] = field(default_factory=dict)
+    deferred: list[PlannedAction] = field(default_factory=list)
+    colours: dict[int, str | None] = field(default_factory=dict)  # finding id → colour after today's run
+    notice_units: dict[int, list[int]] = field(default_factory=dict)  # unit id → findings that reached 督办
+    notices: dict[int, NoticeRef] = field(default_factory=dict)  # unit id → today's notice (set by `issue`)
+
+    @property
+    def letters(self) -> list[Letter]:
+        return list(self.routing.letters.values()) if self.routing else []
+
+
+
+
+def _scan(rt: Runtime, today: date) -> tuple[int, list[PlannedAction], dict[int, Target], dict]:
+    """One lean streaming query over the active findings; the planner runs batch by batch."""
+    review_every = rt.settings.deadlines.long_term_review_working_days
+    q = (select(Finding.id, Finding.state, Finding.due_date, Finding.level, Finding.unit_id, Finding.group_id,
+                Finding.last_review_on, Finding.inspected_on)
+         .where(Finding.state.in_(ACTIVE_STATES)))
+    scanned = 0
+    actions: list[PlannedAction] = []
+    targets: dict[int, Target] = {}
+    before: dict[int, tuple[int, date | None]] = {}
+    with rt.engine.connect() as conn:
+        result = conn.execution_options(yield_per=SCAN_BATCH).execute(q)
+        for rows in result.partitions():
+            scanned += len(rows)
+            views = [FindingView(r[0], r[1], r[2], r[3], r[6] or r[7]) for r in rows]
+            planned = plan(views, today, rt.calendar, rt.ladder, review_every)
+            if not planned:
+                continue
+            by_id = {r[0]: r for r in rows}
+            for a in planned:
+                r = by_id[a.finding_id]
+                targets[a.finding_id] = Target(r[4], r[5])
+                before[a.finding_id] = (r[3], r[6])
+            actions.extend(planned)
+    return scanned, actions, targets, before
+
+
+def _handovers(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, Target], dict]:
+    """Reassigned findings whose new unit has not been told yet (`handover_pending`, set by the form)."""
+    q = (select(Finding.id, Finding.due_date, Finding.level, Finding.unit_id, Finding.group_id,
+                Finding.last_review_on)
+         .where(Finding.handover_pending.is_(True), Finding.state.in_(HANDOVER_STATES)))
+    actions: list[PlannedAction] = []
+    targets: dict[int, Target] = {}
+    before: dict[int, tuple[int, date | None]] = {}
+    with rt.engine.connect() as conn:
+        for r in conn.execute(q):
+            days = rt.calendar.working_days_between(r[1], today) if r[1] is not None else None
+            actions.append(PlannedAction(r[0], "handover", r[2], None, days))
+            targets[r[0]] = Target(r[3], r[4])
+            before[r[0]] = (r[2], r[5])
+    return actions, targets, before
+
+
+def _rechecks(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, Target], dict]:
+    """Closed findings whose 回头看 fell due within the last RECHECK_WINDOW working days, not yet notified.
+
+    Only closures made on the form (`closed_by_id` set) are re-checked by mail; closures imported from a
+    ledger have no closer to ask.
+    """
+    cal, n = rt.calendar, rt.settings.supervision.recheck_working_days
+    try:
+        oldest_due = cal.add_working_days(today, -(RECHECK_WINDOW - 1))
+        closed_from = cal.add_working_days(oldest_due, -n) - timedelta(days=2)  # slack for the zone
+    except CalendarError:  # the calendar does not reach back that far: look at what it knows
+        oldest_due, closed_from = date.min, date.min
+    since = datetime.combine(closed_from, datetime.min.time(), tzinfo=rt.tz) if closed_from > date.min else None
+    q = (select(Finding.id, Finding.state, Finding.closed_at, Finding.recheck_notified_on, Finding.level,
+                Finding.unit_id, Finding.group_id, Finding.closed_by_id, Finding.last_review_on)
+         .where(Finding.state == "closed", Finding.closed_by_id.is_not(None), Finding.closed_at.is_not(None),
+                Finding.rechecked_at.is_(None), Finding.recheck_notified_on.is_(None)))
+    if since is not None:
+        q = q.where(Finding.closed_at >= since)
+    rows, items = {}, []
+    with rt.engine.connect() as conn:
+        for r in conn.execute(q):
+            try:
+                due_on = recheck_due_on(r.closed_at.astimezone(rt.tz).date(), cal, n)
+            except CalendarError:
+                continue
+            if due_on >= oldest_due:
+                rows[r.id] = r
+                items.append((r.id, r.state, due_on, r.recheck_notified_on))
+    actions, targets, before = [], {}, {}
+    for fid in rechecks_due(items, today, cal):
+        r = rows[fid]
+        actions.append(PlannedAction(fid, "recheck", r.level, None, None))
+        targets[fid] = Target(r.unit_id, r.group_id, r.closed_by_id)
+        before[fid] = (r.level, r.last_review_on)
+    return actions, targets, before
+
+
+def _signoffs(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, Target], dict]:
+    """Reports of two-level rounds the unit head has not signed off and has not been asked about yet.
+
+    "Asked" is a `signoff_request` event since the report: a report sent back and made again asks again.
+    """
+    asked = (select(Event.id).where(Event.finding_id == Finding.id, Event.kind == SIGNOFF,
+                                    or_(Finding.reported_at.is_(None), Event.at >= Finding.reported_at))
+             .exists())
+    q = (select(Finding.id, Finding.level, Finding.unit_id, Finding.group_id, Finding.last_review_on)
+         .join(Round, Round.id == Finding.round_id)
+         .where(Round.two_level_closure.is_(True), Finding.state == "reported", Finding.head_signed_at.is_(None),
+                ~asked))
+    actions, targets, before = [], {}, {}
+    with rt.engine.connect() as conn:
+        for r in conn.execute(q):
+            actions.append(PlannedAction(r.id, "signoff", r.level, None, None))
+            targets[r.id] = Target(r.unit_id, r.group_id)
+            before[r.id] = (r.level, r.last_review_on)
+    return actions, targets, before
+
+
+def already_mailed(rt: Runtime, today: date) -> set[str]:
+    with rt.sessions() as s:
+        return set(s.scalars(select(OutboxMessage.recipient)
+                             .where(OutboxMessage.day == today, OutboxMessage.kind == KIND)))
+
+
+def _details(rt: Runtime, ids: Sequence[int]) -> dict[int, Detail]:
+    out: dict[int, Detail] = {}
+    q = select(Finding.id, Finding.code, Finding.problem, Finding.opinion, Finding.due_date, Finding.state,
+               Finding.closed_at, Finding.reported_at)
+    with rt.engine.connect() as conn:
+        for i in range(0, len(ids), 5000):
+            for r in conn.execute(q.where(Finding.id.in_(ids[i:i + 5000]))):
+                closed_on = r[6].astimezone(rt.tz).date() if r[6] is not None else None
+                out[r[0]] = Detail(r[1], r[2], r[3], r[4], r[5], closed_on, r[7])
+    return out
+
+
+def _colours(rt: Runtime, today: date, actions: Sequence[PlannedAction], details: dict[int, Detail]
+             ) -> dict[int, str | None]:
+    """蓝/黄/红 of each acting finding at the level it reaches today: one query for refusals, then the rule."""
+    level: dict[int, int] = {}
+    for a in actions:
+        level[a.finding_id] = max(level.get(a.finding_id, 0), a.level)
+    ids = sorted(fid for fid in level if details[fid].state in ACTIVE_STATES)
+    if not ids:
+        return {}
+    with rt.sessions() as s:
+        refused = refused_extension_ids(s, ids)
+    p = palette(rt, today)
+    return {fid: p.finding(state=details[fid].state, due=details[fid].due_date, level=level[fid],
+                           extension_refused=fid in refused) for fid in ids}
+
+
+def plan_day(rt: Runtime, today: date, now: datetime) -> DayPlan:
+    """Load, plan and route today's actions. Reads only; nothing is written."""
+    if not rt.calendar.is_working_day(today):
+        return DayPlan(today, now, working_day=False)
+    scanned, actions, targets, before = _scan(rt, today)
+    for extra, extra_targets, extra_before in (_handovers(rt, today), _rechecks(rt, today), _signoffs(rt, today)):
+        actions += extra
+        for fid, t in extra_targets.items():
+            targets.setdefault(fid, t)
+        for fid, seen in extra_before.items():
+            before.setdefault(fid, seen)
+    closers = {t.closer_id for t in targets.values() if t.closer_id is not None}
+    with rt.sessions() as s:
+        directory = load_directory(s, rt.settings.command_office, closers)
+    routing = route(actions, targets, directory)
+    mailed = already_mailed(rt, today) if routing.letters else set()
+    deferred: list[PlannedAction] = []
+    if mailed & set(routing.letters):
+        kept, deferred = without(routing.delivered, routing, mailed)
+        held, unreachable = routing.held, routing.unreachable
+        routing = route(kept, targets, directory)
+        routing.held, routing.unreachable = held, unreachable
+    ids = sorted({a.finding_id for a in routing.delivered})
+    details = _details(rt, ids)
+    crossed = [(a.finding_id, targets[a.finding_id].unit_id, before[a.finding_id][0], a.level)
+               for a in routing.delivered if a.step is not None]
+    return DayPlan(today, now, True, scanned, routing, directory, before, details, deferred,
+                   colours=_colours(rt, today, routing.delivered, details),
+                   notice_units=notice_batches(crossed, rt.ladder))
