@@ -21,13 +21,15 @@ UNIT_CONTACT, UNIT_LEADER, GROUP, COMMAND_OFFICE = "unit_contact", "unit_leader"
 CLOSER = "closer"  # the supervisor who closed a finding (回头看); the finding's group when unreachable
 REVIEW_AUDIENCE = (UNIT_CONTACT,)  # 长期坚持 reviews go to the unit's contact only
 HANDOVER_AUDIENCE = (UNIT_CONTACT,)  # a reassigned finding: the new unit's contact is told once
+REPLAN_AUDIENCE = (UNIT_CONTACT,)  # a deadline re-planned by an imported holiday notice: told once
 AUDIENCE_OF_KIND = {"review": REVIEW_AUDIENCE, "handover": HANDOVER_AUDIENCE, "recheck": (CLOSER,),
-                    "signoff": (UNIT_LEADER,)}  # items that are not ladder steps
+                    "signoff": (UNIT_LEADER,), "replan": REPLAN_AUDIENCE}  # items that are not ladder steps
 OVERSEERS = frozenset({GROUP, COMMAND_OFFICE, CLOSER})
 
 # Urgency of an action kind: the subject names the most urgent kind in a letter.
-RANK = {"review": 0, "recheck": 1, "signoff": 2, "handover": 3, "remind": 4, "urge": 5, "supervise": 6, "notify": 7}
-KINDS_BY_URGENCY = ("notify", "supervise", "urge", "remind", "handover", "signoff", "recheck", "review")
+RANK = {"review": 0, "replan": 1, "recheck": 2, "signoff": 3, "handover": 4, "remind": 5, "urge": 6, "supervise": 7,
+        "notify": 8}
+KINDS_BY_URGENCY = ("notify", "supervise", "urge", "remind", "handover", "signoff", "recheck", "replan", "review")
 
 
 @dataclass(frozen=True, slots=True)

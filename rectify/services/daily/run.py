@@ -15,6 +15,8 @@ from rectify.core.routing import (
 from rectify.mail import outbox
 from rectify.mail.deliver import OutboxReport, flush_outbox
 from rectify.runtime import Runtime
+from rectify.services.calendar import cliff_warning
+from rectify.services.daily.alerts import queue_fault_alert
 from rectify.services.daily.commit import commit_day
 from rectify.services.daily.letters import Spool, issue_day_notices, render_letters
 from rectify.services.daily.plan import (
@@ -41,6 +43,11 @@ class DailyReport:
     handovers: int = 0  # reassigned findings whose new unit was told
     rechecks: int = 0  # 回头看 items sent to the closers
     signoffs: int = 0  # reports sent to the unit head for sign-off (two-level closure)
+    replans: int = 0  # units told that an imported holiday notice moved a deadline
+    provisional: int = 0  # active deadlines resting on a provisional calendar year (暂定)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # findings that could not be computed (code, reason)
+    skipped_total: int = 0
+    calendar_warning: str = ""  # next year has no official schedule yet (from calendar.warn_from)
     notices: list[str] = field(default_factory=list)  # 督办通知 numbers issued (or, on a dry run, units due one)
     deferred: int = 0
     held: int = 0
@@ -87,6 +94,9 @@ PLAIN = Steps()
 
 def summarise(day: DayPlan, report: DailyReport, queued: Sequence[outbox.Queued]) -> None:
     report.scanned = day.scanned
+    report.provisional = day.provisional
+    report.skipped_total = len(day.skipped)
+    report.skipped = [{"code": code, "reason": why} for _, code, why in day.skipped[:REPORT_LIMIT]]
     if day.routing is None:
         return
     d = day.directory
@@ -97,6 +107,7 @@ def summarise(day: DayPlan, report: DailyReport, queued: Sequence[outbox.Queued]
     kinds = Counter(a.kind for a in delivered)
     report.reviews, report.handovers = kinds["review"], kinds["handover"]
     report.rechecks, report.signoffs = kinds["recheck"], kinds["signoff"]
+    report.replans = kinds["replan"]
     report.notices = ([n.number for n in sorted(day.notices.values(), key=lambda n: n.number)] if day.notices
                       else [d.units.get(u, "") for u in day.notice_units] if report.dry_run else [])
     report.deferred = len(day.deferred)
@@ -127,7 +138,9 @@ def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry
               steps: Steps = PLAIN, max_attempts: int = 3) -> DailyReport:
     """One daily run. `send=False` stops after queueing (delivery is left to the next run or the
     `rectify outbox retry` command); `dry_run` plans and renders but writes nothing."""
-    report = DailyReport(day=today.isoformat(), working_day=rt.calendar.is_working_day(today), dry_run=dry_run)
+    cal = rt.refresh_calendar()  # a notice imported since this process started counts today
+    report = DailyReport(day=today.isoformat(), working_day=cal.is_working_day(today), dry_run=dry_run,
+                         calendar_warning=cliff_warning(cal, today, rt.settings.calendar.warn_from) or "")
     if not report.working_day:
         return report
     for attempt in range(1, max_attempts + 1):
@@ -154,6 +167,8 @@ def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry
                     raise
         finally:
             queued.close()
+    if day.skipped and not dry_run:
+        queue_fault_alert(rt, day, report)  # the command office is told once a day (outbox dedupe)
     if send:
         result = steps.deliver(rt, now)
         report.delivered = True
