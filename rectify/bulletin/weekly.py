@@ -258,11 +258,17 @@ def compute_digest(units: Iterable[UnitRow], rows: Sequence[DigestRow], *, week_
     ordered = sorted((by_id[i] for i in found if i in by_id), key=unit_sort_key(unit_order))
     overdue.sort(key=lambda f: (f.due_date, f.id))
 
+    def between(a: date, b: date) -> int | None:
+        try:
+            return cal.working_days_between(a, b)
+        except CalendarError:  # one finding the calendar cannot reach never stops the digest
+            return None
+
     def item(f: DigestRow) -> OverdueItem:
         original = original_of(f.due_date, f.original_due)
         return OverdueItem(f.code, by_id[f.unit_id].name if f.unit_id in by_id else "", f.problem,
-                           f.due_date, cal.working_days_between(f.due_date, t),  # type: ignore[arg-type]
-                           original, cal.working_days_between(original, t))  # type: ignore[arg-type]
+                           f.due_date, between(f.due_date, t),  # type: ignore[arg-type]
+                           original, between(original, t))  # type: ignore[arg-type]
 
     d = Digest(
         week_start=start, week_end=start + timedelta(days=6), as_of=t, this=this, last=last, trend=trend,

@@ -35,7 +35,7 @@ from rectify.core.ladder import Step, is_overdue
 from rectify.core.lateness import done_on_time, original_of
 from rectify.core.lifecycle import State
 from rectify.core.palette import Palette
-from rectify.core.workcal import WorkCalendar
+from rectify.core.workcal import CalendarError, WorkCalendar
 from rectify.intake.cells import squeeze
 from rectify.intake.errors import IntakeError
 from rectify.services.colours import refused_extension_ids
@@ -193,7 +193,10 @@ def export_ledger(session: Session, dest: Path | str | IO[bytes], *, calendar: W
         if not is_overdue(state, d, as_of):
             return 0
         if d not in lateness:
-            lateness[d] = calendar.working_days_between(d, as_of)
+            try:
+                lateness[d] = calendar.working_days_between(d, as_of)
+            except CalendarError:  # a date no calendar covers: the cell stays empty, the export goes on
+                lateness[d] = None  # type: ignore[assignment]
         return lateness[d]
 
     def deadline_cell(d: date | None) -> Any:
