@@ -92,7 +92,7 @@ def plan(
         except (ValueError, TypeError, ArithmeticError) as exc:  # CalendarError is a ValueError
             if skipped is None:
                 raise
-            skipped.append((f.id, str(exc) or type(exc).__name__))
+            skipped.append((f.id, f"due {f.due_date or '-'}: {exc or type(exc).__name__}"))
             continue
         if action is not None:
             actions.append(action)
