@@ -72,12 +72,17 @@ def load_rows(session: Session, tz: str) -> tuple[list[UnitRow], list[DigestRow]
 def build(rt: Runtime, *, week_of: date, today: date) -> Digest:
     with rt.sessions() as s:
         units, rows = load_rows(s, rt.settings.timezone)
+    from rectify.services.calendar import cliff_warning
+
+    cal = rt.refresh_calendar()
     try:
-        return compute_digest(units, rows, week_of=week_of, today=today, cal=rt.calendar,
-                              unit_order=rt.settings.bulletin.unit_order, ladder=rt.ladder,
-                              supervision=rt.settings.supervision)
+        d = compute_digest(units, rows, week_of=week_of, today=today, cal=cal,
+                           unit_order=rt.settings.bulletin.unit_order, ladder=rt.ladder,
+                           supervision=rt.settings.supervision)
     except ValueError as exc:  # a week that has not started
         raise BulletinError(str(exc)) from None
+    d.calendar_warning = cliff_warning(cal, today, rt.settings.calendar.warn_from) or ""
+    return d
 
 
 def cids(d: Digest) -> dict[str, str]:
