@@ -112,3 +112,6 @@ def test_it_refuses_a_bad_notice_with_one_line_and_stores_nothing(env, rt, tmp_p
     with rt.sessions() as s:
         assert s.scalars(select(CalendarYear)).all() == []
     assert cli(env, "calendar", "show", "2027", "--json").output.count('"source": "provisional"') == 1
+    piped = CliRunner().invoke(app, ["calendar", "import", "-", "--dry-run", "--json"], env=env,
+                               input=SYNTHETIC_2027.read_bytes())
+    assert piped.exit_code == 0 and '"year": 2027' in piped.output and '"dry_run": true' in piped.output

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
+from functools import lru_cache
 
 from rectify.core.workcal import PROVISIONAL, CalendarError, WorkCalendar
 
@@ -41,8 +42,20 @@ def qingming(year: int) -> date:
     return day
 
 
+@lru_cache(maxsize=256)
+def _statutory(year: int) -> tuple[tuple[str, tuple[date, ...]], ...]:
+    return tuple((k, tuple(v)) for k, v in _compute(year).items())
+
+
 def statutory_days(year: int) -> dict[str, list[date]]:
-    """The statutory days off of `year`, by festival (weekend days included where they fall)."""
+    """The statutory days off of `year`, by festival (weekend days included where they fall).
+
+    Cached per process: lunar-python takes ~0.1 s a year and the runtime rebuilds the calendar on imports.
+    """
+    return {k: list(v) for k, v in _statutory(year)}
+
+
+def _compute(year: int) -> dict[str, list[date]]:
     if not FIRST_RULE_YEAR <= year <= LAST_RULE_YEAR:
         raise CalendarError(f"provisional rules cover {FIRST_RULE_YEAR}–{LAST_RULE_YEAR}, not {year}")
     new_year = _solar(year, 1, 1)  # 正月初一

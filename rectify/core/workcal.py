@@ -39,6 +39,7 @@ class WorkCalendar:
             raise CalendarError("the calendar knows no year")
         self.sources: dict[int, str] = {y: (sources or {}).get(y, PACKAGE) for y in sorted(self.years)}
         self.provisional = frozenset(y for y, src in self.sources.items() if src == PROVISIONAL)
+        self._first_provisional = min(self.provisional, default=10_000)  # O(1) answer for most spans
         self.holidays = frozenset(date(d.year, d.month, d.day) for d in holidays)
         self.workdays = frozenset(date(d.year, d.month, d.day) for d in workdays)
         clash = self.holidays & self.workdays
@@ -139,6 +140,8 @@ class WorkCalendar:
     def provisional_between(self, a: date, b: date) -> bool:
         """True when counting working days from a to b crosses a provisional year (a result to mark 暂定)."""
         lo, hi = (a, b) if a <= b else (b, a)
+        if hi.year < self._first_provisional:
+            return False
         return any(y in self.provisional for y in range(lo.year, hi.year + 1))
 
     def merged(self, other: WorkCalendar) -> WorkCalendar:

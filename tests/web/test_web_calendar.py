@@ -6,6 +6,7 @@ The clock is 2026-11-30: 2027 has no official schedule, so it is provisional and
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pendulum
 from fastapi.testclient import TestClient
@@ -62,3 +63,19 @@ def test_it_warns_only_from_the_configured_day(rt) -> None:
     assert cliff_warning(cal, date(2026, 11, 1), "11-01") is not None
     assert cliff_warning(cal, date(2026, 11, 30), "12-15") is None
     assert cliff_warning(cal, date(2027, 3, 1), "11-01").startswith("2027年")  # living in a provisional year
+
+
+def test_it_shows_a_replanned_deadline_in_the_history(rt, world) -> None:
+    from rectify.services.calendar import import_notice
+
+    fid = provisional_finding(rt, world)
+    with rt.sessions() as s, s.begin():  # 50 working days: past the provisional 春节 (Feb 11 → Feb 16)
+        f = s.get(factory.Finding, fid)
+        f.deadline_days, f.due_date, f.original_due_date = 50, date(2027, 2, 11), date(2027, 2, 11)
+    notice = (Path(__file__).parents[1] / "fixtures" / "notices" / "synthetic-notice-2027.txt").read_text("utf-8")
+    assert [m.new for m in import_notice(rt, notice).moves] == [date(2027, 2, 16)]
+    c = TestClient(create_app(rt, clock=lambda: CLIFF), follow_redirects=False)
+    assert c.get(f"/auth/{login_token(world.admin, now=CLIFF)}", params={"next": "/findings"}).status_code == 303
+    page = c.get(f"/findings/{fid}").text
+    assert "放假安排公布，重新计算整改时限" in page and "2027-02-11 → 2027-02-16" in page
+    assert "国办发明电〔2026〕99号" in page
