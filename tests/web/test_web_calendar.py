@@ -79,3 +79,14 @@ def test_it_shows_a_replanned_deadline_in_the_history(rt, world) -> None:
     page = c.get(f"/findings/{fid}").text
     assert "放假安排公布，重新计算整改时限" in page and "2027-02-11 → 2027-02-16" in page
     assert "国办发明电〔2026〕99号" in page
+
+
+def test_it_keeps_the_form_working_with_a_row_no_calendar_reaches(rt, world) -> None:
+    with rt.sessions() as s, s.begin():
+        bad = factory.finding(s, unit=s.get(Unit, world.unit_a), round=s.scalars(select(Round)).first(),
+                              group=s.get(SupervisionGroup, world.group_1), due=date(2040, 6, 1), code="BROKEN-1").id
+    c = TestClient(create_app(rt, clock=lambda: CLIFF), follow_redirects=False)
+    assert c.get(f"/auth/{login_token(world.admin, now=CLIFF)}", params={"next": "/findings"}).status_code == 303
+    for path in ("/findings", "/status", f"/findings/{bad}", f"/findings/{world.open_a}"):
+        assert c.get(path).status_code == 200, path
+    assert "BROKEN-1" in c.get("/findings").text
