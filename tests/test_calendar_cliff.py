@@ -97,6 +97,9 @@ def test_it_keeps_the_county_running_across_the_new_year(env, rt, tmp_path) -> N
     with rt.sessions() as s:
         ev = s.scalars(select(Event).where(Event.kind == "deadline_replanned")).one()
         assert ev.data["document"] == "国办发明电〔2026〕99号" and "2027-02-11 → 2027-02-16" in ev.note
+    # Another process (this test's own runtime, as a worker or the form) sees the imported year.
+    assert rt.refresh_calendar().sources[2027] == "notice 国办发明电〔2026〕99号"
+    assert rt.calendar.is_working_day(date(2027, 1, 31))  # the notice's 调休 Sunday
     shown = cli(env, "calendar", "show", "2027", "--json")
     assert shown.exit_code == 0 and '"source": "notice 国办发明电〔2026〕99号"' in shown.output
     again = cli(env, "calendar", "import", str(SYNTHETIC_2027))
