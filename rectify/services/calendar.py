@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
@@ -17,6 +18,10 @@ from models import CalendarYear, Finding
 from rectify.core.holiday_notice import NoticeSchedule, parse_notice
 from rectify.core.lifecycle import State
 from rectify.core.workcal import NOTICE, PROVISIONAL, WorkCalendar
+
+if TYPE_CHECKING:
+    from rectify.runtime import Runtime
+    from rectify.services.replan import Move
 
 FIX_COMMAND = "rectify calendar import 通知.txt"
 LIVE_STATES = sorted(s.value for s in State if s not in (State.CLOSED, State.CANCELLED))
@@ -64,14 +69,14 @@ class ImportResult:
     dry_run: bool
     replaced: bool  # the year had been imported before (from another or the same notice)
     unchanged: bool  # the same days were already stored: nothing to do
-    moves: list = field(default_factory=list)  # rectify.services.replan.Move
+    moves: list[Move] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
         return {**self.schedule.as_json(), "dry_run": self.dry_run, "replaced": self.replaced,
                 "unchanged": self.unchanged, "replanned": [m.as_json() for m in self.moves]}
 
 
-def import_notice(rt, text: str, *, dry_run: bool = False, by: str = "") -> ImportResult:  # rt: Runtime
+def import_notice(rt: Runtime, text: str, *, dry_run: bool = False, by: str = "") -> ImportResult:
     """Parse and store a notice's year, re-planning working-day deadlines computed on it."""
     from rectify.services.replan import apply_moves, plan_moves
 
@@ -114,7 +119,7 @@ class YearView:
                 "workdays": [d.isoformat() for d in self.workdays], "document": doc, "source": self.source}
 
 
-def show_year(rt, year: int) -> YearView:
+def show_year(rt: Runtime, year: int) -> YearView:
     from rectify.core.workcal import CalendarError
 
     cal = rt.refresh_calendar(force=True)
@@ -136,7 +141,7 @@ class Status:
                 "provisional_needed": self.provisional_needed, "unknown_needed": self.unknown_needed}
 
 
-def calendar_status(rt, today: date) -> Status:
+def calendar_status(rt: Runtime, today: date) -> Status:
     cal = rt.refresh_calendar(force=True)
     with rt.engine.connect() as conn:
         lo, hi = conn.execute(select(func.min(Finding.due_date), func.max(Finding.due_date))
