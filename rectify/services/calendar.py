@@ -36,8 +36,8 @@ def imported_stamp(engine: Engine) -> object:
     try:
         with engine.connect() as conn:
             return tuple(conn.execute(select(func.count(CalendarYear.id), func.max(CalendarYear.imported_at))).one())
-    except DBAPIError:  # no schema yet (before `rectify init`): nothing imported
-        return None
+    except DBAPIError as exc:
+        return _no_table(exc)
 
 
 def imported_calendar(engine: Engine) -> WorkCalendar | None:
@@ -46,8 +46,8 @@ def imported_calendar(engine: Engine) -> WorkCalendar | None:
         with engine.connect() as conn:
             rows = conn.execute(select(CalendarYear.year, CalendarYear.holidays, CalendarYear.workdays,
                                        CalendarYear.document)).all()
-    except DBAPIError:
-        return None
+    except DBAPIError as exc:
+        return _no_table(exc)
     if not rows:
         return None
     return WorkCalendar(
@@ -56,6 +56,13 @@ def imported_calendar(engine: Engine) -> WorkCalendar | None:
         [date.fromisoformat(d) for r in rows for d in r.workdays],
         {r.year: notice_source(r.document) for r in rows},
     )
+
+
+def _no_table(exc: DBAPIError) -> None:
+    """Before `rectify init` there is no table and nothing imported; any other database error is raised."""
+    if "calendar_years" not in str(exc.orig):
+        raise exc
+    return None
 
 
 def schedule_calendar(schedule: NoticeSchedule) -> WorkCalendar:
