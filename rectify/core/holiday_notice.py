@@ -129,7 +129,7 @@ def _workday_list(sentence: str, ctx: _Ctx) -> list[date]:
 
 
 def _sentences(body: str) -> list[str]:
-    # Split on 。 and ; but never inside a bracketed note.
+    # Sentences end with 。 (or ; after normalising); weekday notes never contain either.
     return [s.strip() for s in re.split(r"[。;]", body) if s.strip()]
 
 
@@ -164,6 +164,8 @@ def parse_notice(raw: str) -> NoticeSchedule:
         ctx = _Ctx(year, line)
         read_any = False
         for sentence in _sentences(body):
+            if "补休" in sentence:  # the pre-2014 form (4月5日放假，4月7日补休): refused rather than half read
+                raise ctx.fail("“补休” days are not read; add this year to 'holidays_file' instead")
             if "放假" in sentence and _DATE.match(sentence.lstrip()):
                 for d in _holiday_range(sentence, ctx):
                     if d.year == year:
