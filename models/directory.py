@@ -56,6 +56,10 @@ class Person(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     group_id: Mapped[int | None] = mapped_column(ForeignKey("supervision_groups.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Where else a letter can reach them (issue 16): none of these is an identity, the e-mail stays that.
+    mobile: Mapped[str | None] = mapped_column(String(20))  # digits, for SMS (手机)
+    wecom_userid: Mapped[str | None] = mapped_column(String(64))  # 企业微信账号 (userid in the corp directory)
+    dingtalk_userid: Mapped[str | None] = mapped_column(String(64))  # 钉钉账号 (userid in the org)
 
     unit: Mapped[Unit | None] = relationship(back_populates="people")
     group: Mapped[SupervisionGroup | None] = relationship(back_populates="members")

@@ -1,4 +1,4 @@
-"""The mail outbox: a message is recorded before it is sent and marked sent after acceptance."""
+"""The outbox: a message (mail, IM or SMS) is recorded before it is sent and marked sent after acceptance."""
 
 from __future__ import annotations
 
@@ -13,11 +13,15 @@ from models.base import Base, UTCDateTime, utcnow
 
 class OutboxMessage(Base):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state_id", "state", "id"),)
+    __table_args__ = (Index("ix_outbox_state_id", "state", "id"),
+                      Index("ix_outbox_channel_state_id", "channel", "state", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # recipient|day|kind: the database refuses a second message of a kind to a person on a day.
+    # recipient|day|kind (mail) or recipient|day|kind|channel (other channels): the database refuses a
+    # second message of a kind to a person on a day on one channel.
     dedupe_key: Mapped[str] = mapped_column(String(400), unique=True)
+    # mail / wecom / dingtalk / sms / wecom_robot / dingtalk_robot
+    channel: Mapped[str] = mapped_column(String(16), default="mail", server_default="mail")
     recipient: Mapped[str] = mapped_column(String(254))
     kind: Mapped[str] = mapped_column(String(30))  # daily / digest / signin / ...
     day: Mapped[date] = mapped_column(Date)

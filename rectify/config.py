@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
+from rectify.channels.settings import ChannelSettings
+
 Audience = Literal["unit_contact", "unit_leader", "group", "command_office"]
 LevelKind = Literal["remind", "urge", "supervise", "notify"]
 
@@ -151,6 +153,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     bulletin: BulletinSettings = BulletinSettings()
+    channels: ChannelSettings = ChannelSettings()  # 企业微信 / 钉钉 / SMS beside mail (rectify/channels/)
 
     @field_validator("command_office", mode="before")
     @classmethod

@@ -21,6 +21,9 @@ def add(
     role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")] = "supervisor",
     group: Annotated[str | None, typer.Option(help="Supervision group, for a supervisor (e.g. 第一督导组).")] = None,
     unit: Annotated[str | None, typer.Option(help="Unit, for a unit contact or leader.")] = None,
+    mobile: Annotated[str | None, typer.Option(help="Mobile number for SMS (手机); '' clears it.")] = None,
+    wecom: Annotated[str | None, typer.Option(help="企业微信 userid (企业微信账号); '' clears it.")] = None,
+    dingtalk: Annotated[str | None, typer.Option(help="钉钉 userid (钉钉账号); '' clears it.")] = None,
 ) -> None:
     """Add a person, or update the one with that e-mail address."""
     from rectify.db import transaction
@@ -30,7 +33,8 @@ def add(
     try:
         with transaction(rt.sessions) as s:
             done = add_person(s, name=name, email=email, role=role, group=group, unit=unit,
-                              county_prefix=rt.settings.county_prefix)
+                              county_prefix=rt.settings.county_prefix, mobile=mobile, wecom=wecom,
+                              dingtalk=dingtalk)
             verb = "added" if done.created else "updated"
             console.print(f"{verb}: {done.person.name} <{done.person.email}> as {done.person.role}", highlight=False)
     finally:
@@ -40,16 +44,16 @@ def add(
 @people_app.command("list")
 @user_errors
 def list_(role: Annotated[str | None, typer.Option(help="Only this role.")] = None) -> None:
-    """Everyone who can sign in, with their role and group or unit."""
-    from rectify.services.people import list_people
+    """Everyone who can sign in, with their role and group or unit, and where IM and SMS reach them."""
+    from rectify.services.people import list_people, reach_text
 
     rt = initialised_runtime()
     try:
         with rt.sessions() as s:
             for person, where in list_people(s, role):
                 flag = "" if person.active else "  (inactive)"
-                console.print(f"{person.role:<13} {where or '-':<16} {person.name} <{person.email or '-'}>{flag}",
-                              highlight=False)
+                console.print(f"{person.role:<13} {where or '-':<16} {person.name} <{person.email or '-'}>"
+                              f"{reach_text(person)}{flag}", highlight=False, markup=False, soft_wrap=True)
     finally:
         rt.close()
 

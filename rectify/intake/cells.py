@@ -146,6 +146,38 @@ def parse_email(value: Any) -> str | None:
     return text.lower()
 
 
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+
+
+def parse_mobile(value: Any) -> str | None:
+    """A mainland mobile number as 11 digits; None for an empty cell; CellError('bad_mobile') otherwise.
+
+    Accepts what people type: full-width digits, spaces or dashes between groups, a +86/86 prefix.
+    """
+    text = re.sub(r"[\s\-()]", "", fold(cell_text(value)))
+    if not text:
+        return None
+    if text.startswith("+86"):
+        text = text[3:]
+    elif text.startswith("86") and len(text) == 13:
+        text = text[2:]
+    if not _MOBILE.match(text):
+        raise CellError("bad_mobile")
+    return text
+
+
+def parse_userid(value: Any) -> str | None:
+    """A 企业微信/钉钉 userid as the admin console shows it (letters, digits, _ . @ -; at most 64);
+    None for an empty cell; CellError('bad_userid') otherwise. Case is kept: 钉钉 userids are case-sensitive."""
+    text = fold(cell_text(value)).strip()
+    if not text:
+        return None
+    if not _USERID.match(text):
+        raise CellError("bad_userid")
+    return text
+
+
 # --- numbers and dates -------------------------------------------------------------------------
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,

@@ -41,6 +41,15 @@ UNIT_ALIASES: dict[str, tuple[str, ...]] = {
     "contact_email": ("联系人邮箱", "联系人电子邮箱", "contact_email", "contact email"),
     "leader": ("主要负责人", "负责人", "leader"),
     "leader_email": ("负责人邮箱", "主要负责人邮箱", "leader_email", "leader email"),
+    # Optional channels (issue 16). A bare 手机/企业微信账号/钉钉账号 column is the contact's: the contact is
+    # who the daily letters reach first.
+    "contact_mobile": ("联系人手机", "手机", "手机号", "手机号码", "联系人手机号", "contact_mobile"),
+    "contact_wecom": ("联系人企业微信账号", "企业微信账号", "企业微信", "企业微信ID", "联系人企业微信",
+                      "contact_wecom"),
+    "contact_dingtalk": ("联系人钉钉账号", "钉钉账号", "钉钉", "钉钉ID", "联系人钉钉", "contact_dingtalk"),
+    "leader_mobile": ("负责人手机", "主要负责人手机", "负责人手机号", "leader_mobile"),
+    "leader_wecom": ("负责人企业微信账号", "主要负责人企业微信账号", "负责人企业微信", "leader_wecom"),
+    "leader_dingtalk": ("负责人钉钉账号", "主要负责人钉钉账号", "负责人钉钉", "leader_dingtalk"),
 }
 UNIT_ANCHORS = frozenset({"name"})
 

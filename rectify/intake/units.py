@@ -1,6 +1,7 @@
 """`units import`: the unit directory (单位名录) from a sheet, updated in place on every re-import.
 
-Columns: 单位名称, 简称/别名, 类型, 联系人, 联系人邮箱, 主要负责人, 负责人邮箱 (see headers.UNIT_ALIASES).
+Columns: 单位名称, 简称/别名, 类型, 联系人, 联系人邮箱, 主要负责人, 负责人邮箱 (see headers.UNIT_ALIASES), and
+optionally each person's 手机, 企业微信账号 and 钉钉账号 (联系人手机 … 负责人钉钉账号; a bare 手机 is the contact's).
 
 - A unit is matched by its name, compared as `cells.unit_key` does (trimmed, half-width, no county prefix);
   a match takes the file's spelling. Unit.sort_order becomes the row order of the file.
@@ -9,6 +10,8 @@ Columns: 单位名称, 简称/别名, 类型, 联系人, 联系人邮箱, 主要
   an address already in the directory is that person, moved to this unit and role. The previous holder of
   the slot is deactivated, unless the new address only replaces the old one of the same name (then the
   address is updated in place). Empty name and e-mail cells leave the slot as it is.
+- Channel columns (手机, 企业微信账号, 钉钉账号) are optional: a column that is there sets the person's value
+  (an empty cell clears it); a column that is not there leaves the stored value alone.
 - All or nothing: any bad row and nothing is written (ImportRejected lists every bad cell).
 """
 
@@ -22,7 +25,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Person, Unit
-from rectify.intake.cells import CellError, cell_text, parse_email, split_list, squeeze, unit_key
+from rectify.intake.cells import (
+    CellError,
+    cell_text,
+    parse_email,
+    parse_mobile,
+    parse_userid,
+    split_list,
+    squeeze,
+    unit_key,
+)
 from rectify.intake.errors import ImportRejected, IntakeError, RowError, shown
 from rectify.intake.headers import unit_spec
 from rectify.intake.read import Source, read_table
@@ -30,6 +42,10 @@ from rectify.templating import labels
 
 UNIT_ROLES = ("unit_contact", "unit_leader")
 _SLOTS = (("contact", "contact_email", "unit_contact"), ("leader", "leader_email", "unit_leader"))
+# Per slot prefix: (column suffix, Person attribute, parser).
+CHANNEL_FIELDS = (("mobile", "mobile", parse_mobile, "bad_mobile"),
+                  ("wecom", "wecom_userid", parse_userid, "bad_userid"),
+                  ("dingtalk", "dingtalk_userid", parse_userid, "bad_userid"))
 
 
 @dataclass
@@ -57,6 +73,7 @@ class _Row:
     aliases: list[str] | None
     kind: str | None
     people: dict[str, tuple[str, str]]  # role → (name, email)
+    channels: dict[str, dict[str, str | None]] = field(default_factory=dict)  # role → {attribute: value}
 
 
 def _kinds() -> dict[str, str]:
@@ -116,8 +133,14 @@ def import_units(session: Session, source: Source, *, filename: str | None = Non
             if kind is None:
                 bad(number, "kind", raw_kind, "bad_kind")
         people: dict[str, tuple[str, str]] = {}
+        channels: dict[str, dict[str, str | None]] = {}
         for name_col, email_col, role in _SLOTS:
             person = " ".join(cell_text(values.get(name_col)).split())
+            given = _channel_cells(number, name_col, values, header.columns, bad)
+            if given and any(v for v in given.values()) and not (person or values.get(email_col)):
+                col = next(f"{name_col}_{suffix}" for suffix, attr, _, _ in CHANNEL_FIELDS if given.get(attr))
+                bad(number, col, "", "channel_without_person")
+            channels[role] = given
             raw_email = values.get(email_col)
             try:
                 email = parse_email(raw_email)
@@ -138,7 +161,8 @@ def import_units(session: Session, source: Source, *, filename: str | None = Non
                     seen_email[email] = number
                     people[role] = (person, email)
         if named:
-            rows.append(_Row(number, name, key, aliases, kind, people))
+            rows.append(_Row(number, name, key, aliases, kind, people,
+                             {role: given for role, given in channels.items() if role in people}))
 
     units = list(session.scalars(select(Unit)))
     by_key = {unit_key(u.name, county_prefix): u for u in units}
@@ -156,6 +180,22 @@ def import_units(session: Session, source: Source, *, filename: str | None = Non
 
     _write(session, rows, by_key, persons, report)
     return report
+
+
+def _channel_cells(number: int, slot: str, values: dict[str, Any], columns: dict[str, int],
+                   bad: Any) -> dict[str, str | None]:
+    """The slot's channel cells whose column is in the file: {Person attribute: value or None}."""
+    out: dict[str, str | None] = {}
+    for suffix, attr, parse, code in CHANNEL_FIELDS:
+        col = f"{slot}_{suffix}"
+        if col not in columns:
+            continue
+        raw = values.get(col)
+        try:
+            out[attr] = parse(raw)
+        except CellError:
+            bad(number, col, raw, code)
+    return out
 
 
 def _check_names(rows: list[_Row], units: list[Unit], by_key: dict[str, Unit], county_prefix: str,
@@ -219,16 +259,19 @@ def _write(session: Session, rows: list[_Row], by_key: dict[str, Unit], persons:
             p = persons.get(email)
             if p is None and current and current[0].name == name and current[0].email not in wanted:
                 p = current[0]  # the same person with a new address
+            reach = row.channels.get(role, {})
             if p is None:
-                p = Person(name=name, email=email, role=role, unit_id=u.id, active=True)
+                p = Person(name=name, email=email, role=role, unit_id=u.id, active=True, **reach)
                 session.add(p)
                 persons[email] = p
                 report.people["created"] += 1
                 changed.add(id(u))
             else:
-                before = (p.name, p.email, p.role, p.unit_id, p.active)
+                before = (p.name, p.email, p.role, p.unit_id, p.active, *(getattr(p, a) for a in reach))
                 p.name, p.email, p.role, p.unit_id, p.active = name, email, role, u.id, True
-                if before != (p.name, p.email, p.role, p.unit_id, p.active):
+                for attr, value in reach.items():
+                    setattr(p, attr, value)
+                if before != (p.name, p.email, p.role, p.unit_id, p.active, *(getattr(p, a) for a in reach)):
                     report.people["updated"] += 1
                     changed.add(id(u))
             assigned.add(id(p))

@@ -25,8 +25,13 @@ from rectify.mail.compose import to_bytes
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 
 
-def dedupe_key(recipient: str, day: date, kind: str) -> str:
-    return f"{recipient.strip().lower()}|{day.isoformat()}|{kind}"
+MAIL = "mail"  # the channel of record; IM and SMS rows (rectify/channels/) carry their channel's name
+
+
+def dedupe_key(recipient: str, day: date, kind: str, channel: str = MAIL) -> str:
+    """recipient|day|kind for mail (as before channels existed), recipient|day|kind|channel otherwise."""
+    key = f"{recipient.strip().lower()}|{day.isoformat()}|{kind}"
+    return key if channel == MAIL else f"{key}|{channel}"
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class Queued:
     meta: dict[str, Any] | None = None
     key_suffix: str = ""  # for kinds that may legitimately repeat within a day (e.g. sign-in links)
     subject: str = ""  # required with bytes; read from the message otherwise
+    channel: str = MAIL  # mail, or an IM/SMS channel: then `message` is the rendered JSON payload
 
     def __post_init__(self) -> None:
         if isinstance(self.message, bytes | bytearray) and not self.subject:
@@ -57,7 +63,8 @@ def enqueue(session: Session, rows: Iterable[Queued], now: datetime) -> int:
     """Insert the messages whose key is new; returns how many were new. Existing keys are left alone."""
     values = [
         {
-            "dedupe_key": dedupe_key(q.recipient, q.day, q.kind) + q.key_suffix,
+            "dedupe_key": dedupe_key(q.recipient, q.day, q.kind, q.channel) + q.key_suffix,
+            "channel": q.channel,
             "recipient": q.recipient.strip().lower(),
             "kind": q.kind,
             "day": q.day,
@@ -94,15 +101,16 @@ def _deliverable(now: datetime, dead: Sequence[str], alive: Sequence[str]):
 
 def claim(session: Session, *, worker: str, now: datetime, limit: int = 200,
           lease_for: timedelta = lease.LEASE, ids: Sequence[int] | None = None,
-          exclude: Iterable[int] = (), where: ColumnElement[bool] | None = None) -> list[OutboxMessage]:
-    """Take up to `limit` deliverable rows for this worker under a lease, and commit the claim.
+          exclude: Iterable[int] = (), where: ColumnElement[bool] | None = None,
+          channels: Sequence[str] = (MAIL,)) -> list[OutboxMessage]:
+    """Take up to `limit` deliverable rows of these channels for this worker under a lease, and commit the claim.
 
-    `where` narrows the rows (a kind, later a channel). A live owner's rows are never taken while its lease
-    runs; a dead owner's rows on this host are taken at once.
+    `where` narrows the rows further (a kind). A live owner's rows are never taken while its lease runs; a
+    dead owner's rows on this host are taken at once. Mail senders get mail rows only unless they ask.
     """
     owners = set(session.scalars(select(OutboxMessage.claimed_by).where(OutboxMessage.state == SENDING)
                                  .distinct()))
-    deliverable = _deliverable(now, *lease.on_this_host(owners))
+    deliverable = and_(OutboxMessage.channel.in_(list(channels)), _deliverable(now, *lease.on_this_host(owners)))
     q = select(OutboxMessage.id).where(deliverable).order_by(OutboxMessage.id).limit(limit)
     if where is not None:
         q = q.where(where)
@@ -205,9 +213,11 @@ def mark_error(session: Session, msg_id: int, error: str, *, worker: str, perman
     return row.state
 
 
-def retry_failed(session: Session, ids: Sequence[int] | None = None) -> int:
-    """Put failed rows back in the queue (after fixing an address, say)."""
+def retry_failed(session: Session, ids: Sequence[int] | None = None, channels: Sequence[str] | None = None) -> int:
+    """Put failed rows back in the queue (after fixing an address, say); all channels unless named."""
     q = update(OutboxMessage).where(OutboxMessage.state == FAILED)
+    if channels:
+        q = q.where(OutboxMessage.channel.in_(list(channels)))
     if ids:
         q = q.where(OutboxMessage.id.in_(ids))
     res = session.execute(q.values(state=PENDING, attempts=0).execution_options(synchronize_session=False))

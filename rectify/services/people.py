@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Person, SupervisionGroup, Unit
-from rectify.intake.cells import CellError, parse_email, unit_key
+from rectify.intake.cells import CellError, parse_email, parse_mobile, parse_userid, unit_key
 
 ROLES = ("admin", "supervisor", "unit_contact", "unit_leader")
 
@@ -58,9 +58,29 @@ def _unit(session: Session, name: str | None, county_prefix: str) -> Unit:
     raise PeopleError(f"no unit named {name!r}: import the unit directory first (rectify units import)")
 
 
+def _reach(mobile: str | None, wecom: str | None, dingtalk: str | None) -> dict[str, str | None]:
+    """The channel values given (None: not given, keep; "": clear), checked like the directory import."""
+    out: dict[str, str | None] = {}
+    for attr, value, parse, what in (("mobile", mobile, parse_mobile, "mobile number"),
+                                      ("wecom_userid", wecom, parse_userid, "企业微信 userid"),
+                                      ("dingtalk_userid", dingtalk, parse_userid, "钉钉 userid")):
+        if value is None:
+            continue
+        try:
+            out[attr] = parse(value)
+        except CellError:
+            raise PeopleError(f"{value!r} is not a {what}") from None
+    return out
+
+
 def add_person(session: Session, *, name: str, email: str, role: str, group: str | None = None,
-               unit: str | None = None, county_prefix: str = "") -> Added:
-    """Add someone, or update the person with that e-mail (role, group, unit, name; reactivated)."""
+               unit: str | None = None, county_prefix: str = "", mobile: str | None = None,
+               wecom: str | None = None, dingtalk: str | None = None) -> Added:
+    """Add someone, or update the person with that e-mail (role, group, unit, name; reactivated).
+
+    mobile / wecom / dingtalk: where IM and SMS reach them; None keeps the stored value, "" clears it.
+    """
+    reach = _reach(mobile, wecom, dingtalk)
     if role not in ROLES:
         raise PeopleError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
     if not name.strip():
@@ -75,6 +95,8 @@ def add_person(session: Session, *, name: str, email: str, role: str, group: str
         session.add(person)
     person.name, person.role, person.group_id, person.unit_id, person.active = (
         name.strip(), role, group_id, unit_id, True)
+    for attr, value in reach.items():
+        setattr(person, attr, value)
     session.flush()
     return Added(person, created)
 
@@ -97,3 +119,10 @@ def list_people(session: Session, role: str | None = None) -> list[tuple[Person,
         q = q.where(Person.role == role)
     rows = [(p, where) for p, where in session.execute(q)]
     return sorted(rows, key=lambda r: (ROLES.index(r[0].role) if r[0].role in ROLES else 9, r[1], r[0].name))
+
+
+def reach_text(person: Person) -> str:
+    """' 手机 138…  企业微信 zhangsan  钉钉 0123' for the channels a person has; empty when none."""
+    parts = [f"{label} {value}" for label, value in (("手机", person.mobile), ("企业微信", person.wecom_userid),
+                                                      ("钉钉", person.dingtalk_userid)) if value]
+    return ("  " + "  ".join(parts)) if parts else ""

@@ -1,0 +1,9 @@
+"""IM and SMS beside mail (issue 16): 企业微信 and 钉钉 application messages, their group robots, and an SMS
+gateway. Mail stays the channel of record; these rows live in the same outbox with the same guarantees.
+
+settings  - `[channels]` in rectify.toml
+render    - the short IM card and the one SMS line, from templates/channels/
+enqueue   - one outbox row per (recipient, day, kind, channel), in the daily run's transaction
+vendors   - async httpx adapters over the vendors' documented APIs (docs/channels.md)
+dispatch  - claims the channel rows, sends them, marks them; quiet hours, retries, a channel down
+"""

@@ -1,0 +1,100 @@
+"""The IM card and the SMS line of a daily letter, and a 督导组's robot summary. Pure rendering.
+
+The mail stays the full letter. The card carries the counts by level, the three most urgent items and
+the personal sign-in link; the SMS one line with the count and the portal's address (no signed link: an
+SMS passes through the operator's systems), within the gateway's length limit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from rectify.core.routing import KINDS_BY_URGENCY, RANK, Item, Letter, kind_counts
+from rectify.templating import render, render_subject
+
+URGENT = 3  # items shown on a card
+PROBLEM_CHARS = 40  # a card shows this much of each problem
+ROBOT_UNITS = 10  # units named in a group summary
+
+_MD = re.compile(r"[\[\]()<>*_`#|\\]")  # markdown structure in user text: replaced, never interpreted
+
+
+def plain(text: str, limit: int = PROBLEM_CHARS) -> str:
+    """User text safe inside markdown: one line, no markup characters, shortened with an ellipsis."""
+    one = _MD.sub(" ", " ".join(str(text).split())).strip()
+    return one if len(one) <= limit else one[:limit - 1] + "…"
+
+
+def most_urgent(items: Iterable[Item], n: int = URGENT) -> list[Item]:
+    return sorted(items, key=lambda i: (-RANK[i.action.kind], -(i.action.days or 0), i.action.finding_id))[:n]
+
+
+@dataclass(frozen=True)
+class CardInput:
+    """What a card needs of a letter, without the plan: testable on its own."""
+
+    today: date
+    who: str
+    scope: str
+    top: str
+    counts: Counter[str]
+    urgent: list[dict[str, Any]]
+    total: int
+    url: str
+
+
+def card_input(letter: Letter, today: date, scope: str, problem_of: Callable[[int], str],
+               unit_name: Callable[[int], str], url: str) -> CardInput:
+    counts = kind_counts(letter.items)
+    urgent = [{"kind": i.action.kind, "days": i.action.days, "problem": plain(problem_of(i.action.finding_id)),
+               "unit": plain(unit_name(i.unit_id), 20) if letter.overseer else ""}
+              for i in most_urgent(letter.items)]
+    return CardInput(today, plain(letter.name, 20), plain(scope, 30), letter.top_kind, counts, urgent,
+                     len(letter.items), url)
+
+
+def _ctx(c: CardInput) -> dict[str, Any]:
+    return {"today": c.today, "who": c.who, "scope": c.scope, "top": c.top, "counts": c.counts,
+            "kinds": [k for k in KINDS_BY_URGENCY if c.counts[k]], "urgent": c.urgent, "total": c.total,
+            "url": c.url}
+
+
+def card(c: CardInput) -> dict[str, Any]:
+    """The IM payload: title, markdown (企业微信/钉钉), and the textcard parts."""
+    ctx = _ctx(c)
+    description = render_subject("channels/card_description.txt", **ctx)
+    while len(description.encode()) > 512 and ctx["urgent"]:  # textcard's documented limit
+        ctx["urgent"] = ctx["urgent"][:-1]
+        description = render_subject("channels/card_description.txt", **ctx)
+    return {"title": render_subject("channels/card_title.txt", **_ctx(c)), "markdown": render("channels/card.md",
+            **_ctx(c)).strip(), "description": description, "url": c.url, "button": "去办理"}
+
+
+def sms_line(c: CardInput, signature: str, max_chars: int) -> str | None:
+    """One line within `max_chars`; the brief form when the full one is too long; None if even that is."""
+    for brief in (False, True):
+        text = render_subject("channels/sms.txt", **_ctx(c), signature=signature, brief=brief)
+        if len(text) <= max_chars:
+            return text
+    return None
+
+
+def robot_summary(group: str, today: date, items: dict[int, tuple[str, int]], unit_names: dict[int, str],
+                  unit_rank: dict[int, int], url: str) -> dict[str, Any]:
+    """A 督导组's daily summary. `items`: finding id → (most urgent kind, unit id)."""
+    counts: Counter[str] = Counter(k for k, _ in items.values())
+    per_unit: dict[int, Counter[str]] = {}
+    for kind, unit in items.values():
+        per_unit.setdefault(unit, Counter())[kind] += 1
+    order = sorted(per_unit, key=lambda u: (-max(RANK[k] for k in per_unit[u]), unit_rank.get(u, u)))
+    units = [{"unit": plain(unit_names.get(u, ""), 30), "total": sum(per_unit[u].values()),
+              "worst": max(per_unit[u], key=RANK.__getitem__)} for u in order[:ROBOT_UNITS]]
+    ctx = {"group": plain(group, 30), "today": today, "total": len(items), "counts": counts,
+           "kinds": [k for k in KINDS_BY_URGENCY if counts[k]], "units": units,
+           "more_units": max(len(order) - ROBOT_UNITS, 0), "url": url}
+    return {"title": f"整改督办日报 {plain(group, 30)}", "markdown": render("channels/robot.md", **ctx).strip()}
