@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import time
+import urllib.parse
 import uuid
 from typing import Any
 
@@ -74,10 +75,9 @@ class Sms:
 
     async def send(self, to: str, payload: dict[str, Any]) -> str:
         method, url, params, headers, body = build_request(self.cfg, to, payload["text"], clock=self.clock)
-        if method == "GET":
-            resp = await self.http.request(method, url, params=params, headers=headers)
-        else:
-            resp = await self.http.request(method, url, params=params, headers=headers, content=body)
+        if params:  # appended, so that a query the URL template already has stays
+            url += ("&" if urllib.parse.urlsplit(url).query else "?") + urllib.parse.urlencode(params)
+        resp = await self.http.request(method, url, headers=headers, content=None if method == "GET" else body)
         data = json_answer(resp, "短信网关")
         code = _field(data, self.cfg.ok_field)
         if str(code) == self.cfg.ok_value:

@@ -201,7 +201,9 @@ class Robot:
             body = {"msgtype": "markdown", "markdown": {"content": payload["markdown"]}}
             codes = dict(stale=set(), never=WECOM_NEVER, down=WECOM_DOWN, busy=WECOM_BUSY)
         what = "钉钉机器人" if self.cfg.vendor == "dingtalk" else "企业微信机器人"
-        resp = await self.http.post(url, params=params, json=body)
+        if params:  # the webhook's own query (key / access_token) stays; httpx `params=` would replace it
+            url += ("&" if urllib.parse.urlsplit(url).query else "?") + urllib.parse.urlencode(params)
+        resp = await self.http.post(url, json=body)
         data = json_answer(resp, what)
         code = int(data.get("errcode", 0))
         if code != 0:

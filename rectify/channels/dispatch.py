@@ -1,0 +1,202 @@
+"""Send the outbox's IM and SMS rows: claim (the outbox's compare-and-set), send, mark - per channel.
+
+- Quiet hours: outside the window nothing is claimed; the rows wait for the next working morning.
+- Bounded concurrency per channel; transient errors retried with exponential backoff (a vendor's
+  Retry-After wins); an expired token is refreshed once and the send repeated.
+- A vendor "never" (bad userid, blocked number) fails the row at once with the vendor's words.
+- A channel that is down (bad credentials, unreachable) stops for this run: its rows stay pending for
+  the next run or `rectify outbox retry`, untouched attempts are given back, other channels go on.
+- Mail is never touched here, and nothing here can make the mail delivery fail.
+- Crash between send and record: the row stays `sending` under this worker's claim; once the claim is
+  stale the next run sends it again - at most the one in flight (企业微信 also drops an identical
+  request within 30 minutes: enable_duplicate_check).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+
+from models import OutboxMessage
+from rectify.channels.errors import SendError, guard_http_logs, scrub
+from rectify.channels.policy import next_window
+from rectify.channels.settings import ChannelSettings
+from rectify.channels.sms import Sms
+from rectify.channels.vendors import Dingtalk, Robot, Wecom
+from rectify.mail import outbox
+from rectify.mail.deliver import worker_id
+from rectify.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ChannelReport:
+    sent: Counter[str] = field(default_factory=Counter)  # channel → rows sent
+    failed: list[tuple[int, str, str, str]] = field(default_factory=list)  # (id, channel, recipient, error)
+    pending: list[tuple[int, str, str, str]] = field(default_factory=list)  # transient: retried next run
+    down: dict[str, str] = field(default_factory=dict)  # channel → why it stopped this run
+    deferred_until: datetime | None = None  # quiet hours: nothing sent before this
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sent": dict(self.sent), "failed": [{"channel": c, "to": r, "error": e} for _, c, r, e in self.failed],
+                "pending": [{"channel": c, "to": r, "error": e} for _, c, r, e in self.pending],
+                "down": dict(self.down),
+                "deferred_until": self.deferred_until.isoformat() if self.deferred_until else None}
+
+
+class RobotRouter:
+    """The robot rows of one vendor: the row's address is the 督导组; its robot comes from the settings."""
+
+    def __init__(self, robots: list[Robot]) -> None:
+        self.by_group = {r.cfg.group: r for r in robots}
+
+    def secrets(self) -> list[str]:
+        return [s for r in self.by_group.values() for s in r.secrets()]
+
+    async def send(self, to: str, payload: dict[str, Any]) -> str:
+        robot = self.by_group.get(to)
+        if robot is None:
+            raise SendError(f"no robot configured for {to}", never=True)
+        return await robot.send(to, payload)
+
+
+def adapters(cfg: ChannelSettings, http: httpx.AsyncClient) -> dict[str, Any]:
+    """Channel name → adapter, for the channels whose settings are filled in. Adapters live for one dispatch:
+    one gettoken per app and run (a token lasts two hours; the daily run comes once a day)."""
+    out: dict[str, Any] = {}
+    if cfg.wecom.configured:
+        out["wecom"] = Wecom(cfg.wecom, http)
+    if cfg.dingtalk.configured:
+        out["dingtalk"] = Dingtalk(cfg.dingtalk, http)
+    if cfg.sms.configured:
+        out["sms"] = Sms(cfg.sms, http)
+    for vendor in ("wecom", "dingtalk"):
+        robots = [Robot(r, http) for r in cfg.robots if r.vendor == vendor]
+        if robots:
+            out[f"{vendor}_robot"] = RobotRouter(robots)
+    return out
+
+
+async def _send_one(adapter: Any, name: str, to: str, payload: dict[str, Any], cfg: ChannelSettings) -> str:
+    """One row through the vendor: token refresh once, transient errors retried with backoff."""
+    refreshed = False
+    tries = 0
+    while True:
+        try:
+            return await adapter.send(to, payload)
+        except SendError as exc:
+            if exc.stale_token and not refreshed:
+                refreshed = True
+                continue
+            if exc.never or exc.down:
+                raise
+            error = exc
+        except httpx.TimeoutException as exc:
+            error = SendError(f"{name}: timeout ({type(exc).__name__})")
+        except httpx.TransportError as exc:  # refused, DNS, TLS: the channel is unreachable
+            error = SendError(f"{name}: unreachable ({type(exc).__name__})", down=True)
+            raise error from None
+        tries += 1
+        if tries >= cfg.tries:
+            raise error
+        await asyncio.sleep(error.retry_after if error.retry_after is not None else cfg.backoff * 2 ** (tries - 1))
+
+
+def _release(s, ids: list[int], worker: str, error: str) -> None:
+    """The channel is down, not the row: give the claimed rows back to the queue with their attempts as
+    they were, so an outage of any length never fails a row (compare-and-set on this worker's claim)."""
+    if ids:
+        s.execute(update(OutboxMessage)
+                  .where(OutboxMessage.id.in_(ids), OutboxMessage.state == outbox.SENDING,
+                         OutboxMessage.claimed_by == worker)
+                  .values(state=outbox.PENDING, claimed_by=None, claimed_at=None, last_error=error[:2000],
+                          attempts=OutboxMessage.attempts - 1)
+                  .execution_options(synchronize_session=False))
+
+
+async def _try(adapter: Any, name: str, row_id: int, payload: dict[str, Any], cfg: ChannelSettings,
+               limit: asyncio.Semaphore, report: ChannelReport, secrets: list[str]) -> tuple[int, str, str]:
+    """(row id, outcome, error): sent / never / down / transient / untried (the channel went down first)."""
+    async with limit:
+        if name in report.down:
+            return row_id, "untried", ""
+        try:
+            await _send_one(adapter, name, str(payload["to"]), payload, cfg)
+            return row_id, "sent", ""
+        except SendError as exc:
+            text = scrub(exc.message, secrets)
+            if exc.down:
+                report.down.setdefault(name, text)
+            return row_id, "never" if exc.never else "down" if exc.down else "transient", text
+
+
+async def _channel(rt: Runtime, name: str, adapter: Any, now: datetime, report: ChannelReport, *, batch: int,
+                   ids: list[int] | None, worker: str) -> None:
+    cfg = rt.settings.channels
+    secrets = adapter.secrets()
+    limit = asyncio.Semaphore(cfg.concurrency)  # per channel: each vendor has its own rate limits
+    retry_later: set[int] = set()
+    while name not in report.down:
+        with rt.sessions() as s:
+            rows = outbox.claim(s, worker=worker, now=now, limit=batch, ids=ids, exclude=retry_later,
+                                channels=(name,))
+            work = [(r.id, r.recipient, json.loads(r.message)) for r in rows]
+        if not work:
+            return
+        outcomes = await asyncio.gather(*(_try(adapter, name, i, p, cfg, limit, report, secrets) for i, _, p in work))
+        results = {i: (o, e) for i, o, e in outcomes}
+        recipients = {i: r for i, r, _ in work}
+        with rt.sessions() as s, s.begin():
+            sent = [i for i, (o, _) in results.items() if o == "sent"]
+            report.sent[name] += outbox.mark_sent(s, sent, worker=worker, now=now)
+            idle = [i for i, (o, _) in results.items() if o in ("down", "untried")]
+            _release(s, idle, worker, report.down.get(name, ""))
+            report.pending.extend((i, name, recipients[i], report.down.get(name, "")) for i in idle)
+            for i, (outcome, error) in results.items():
+                if outcome in ("sent", "down", "untried"):
+                    continue
+                state = outbox.mark_error(s, i, error, worker=worker, permanent=outcome == "never",
+                                          max_attempts=cfg.max_attempts)
+                (report.failed if state == outbox.FAILED else report.pending).append((i, name, recipients[i], error))
+                retry_later.add(i)
+                log.warning("%s row %s to %s: %s", name, i, recipients[i], error)
+        if len(retry_later) > 1000:
+            return
+
+
+async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: list[int] | None = None,
+                         http: httpx.AsyncClient | None = None, respect_quiet_hours: bool = True,
+                         only: str | None = None) -> ChannelReport:
+    """Every configured channel's deliverable rows (or only one channel's), the channels side by side."""
+    cfg = rt.settings.channels
+    report = ChannelReport()
+    guard_http_logs()
+    if respect_quiet_hours:
+        report.deferred_until = next_window(now, rt.settings.timezone, rt.calendar, cfg.work_start, cfg.work_end)
+        if report.deferred_until is not None:
+            return report
+    own = http is None
+    client = http or httpx.AsyncClient(timeout=cfg.timeout, trust_env=False)
+    try:
+        found = {n: a for n, a in adapters(cfg, client).items() if only in (None, n)}
+        worker = worker_id()
+        await asyncio.gather(*(_channel(rt, name, a, now, report, batch=batch, ids=ids, worker=worker)
+                               for name, a in found.items()))
+    finally:
+        if own:
+            await client.aclose()
+    return report
+
+
+def dispatch(rt: Runtime, now: datetime, **kwargs: Any) -> ChannelReport:
+    """Synchronous entry for the daily run, the CLI and Prefect tasks."""
+    return asyncio.run(dispatch_async(rt, now, **kwargs))
