@@ -26,7 +26,7 @@ _MD = re.compile(r"[\[\]()<>*_`#|\\]")  # markdown structure in user text: repla
 
 def plain(text: str, limit: int = PROBLEM_CHARS) -> str:
     """User text safe inside markdown: one line, no markup characters, shortened with an ellipsis."""
-    one = _MD.sub(" ", " ".join(str(text).split())).strip()
+    one = " ".join(_MD.sub(" ", str(text)).split())
     return one if len(one) <= limit else one[:limit - 1] + "…"
 
 
@@ -42,7 +42,7 @@ class CardInput:
     who: str
     scope: str
     top: str
-    counts: Counter[str]
+    counts: dict[str, int]
     urgent: list[dict[str, Any]]
     total: int
     url: str

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 
 from models import Event, Finding
+from rectify.channels.enqueue import within_caps
 from rectify.core.ladder import PlannedAction
 from rectify.mail import outbox
 from rectify.runtime import Runtime
@@ -25,6 +26,21 @@ from rectify.services.daily.plan import (
     DayPlan,
     RunConflict,
 )
+
+
+class _Picked(Sequence[outbox.Queued]):
+    """Some rows of a spool, read back one by one (the spool keeps the bytes on disk)."""
+
+    def __init__(self, rows: Sequence[outbox.Queued], keep: list[int]) -> None:
+        self.rows, self.keep = rows, keep
+
+    def __len__(self) -> int:
+        return len(self.keep)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self.rows[j] for j in self.keep[i]]
+        return self.rows[self.keep[i]]
 
 
 def _chunks(ids: list[int], size: int = 5000):
@@ -135,7 +151,12 @@ def commit_day(rt: Runtime, day: DayPlan, queued: Sequence[outbox.Queued]) -> in
             raise RunConflict("some sign-off requests were sent by another run")
         for i in range(0, len(events), 5000):
             s.execute(insert(Event), events[i:i + 5000])
-        new = sum(outbox.enqueue(s, queued[i:i + 500], day.now) for i in range(0, len(queued), 500))
-        if new != len(queued):
+        # IM/SMS rows over a channel's daily cap are left out (most urgent kept); mail rows never are.
+        keep, capped = within_caps(s, getattr(queued, "headers", queued), rt.settings.channels.daily_cap,
+                                   day.today)
+        rows = queued if len(keep) == len(queued) else _Picked(queued, keep)
+        new = sum(outbox.enqueue(s, rows[i:i + 500], day.now) for i in range(0, len(rows), 500))
+        if new != len(rows):
             raise RunConflict("a letter for today was queued by another run")
+        day.channel_capped = dict(capped)
     return new

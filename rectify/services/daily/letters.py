@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from rectify.channels.enqueue import channel_rows
 from rectify.core.colours import worst
 from rectify.core.notices import NoticeError
 from rectify.core.provisional import tentative
@@ -154,7 +155,8 @@ def _per_unit(letter: Letter, d: Directory) -> tuple[list[dict[str, Any]], dict[
 
 
 def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list[outbox.Queued]:
-    """The complete MIME message of each letter, ready for the outbox. Pure rendering, no writes."""
+    """The complete MIME message of each letter, ready for the outbox, then the letters' IM/SMS rows where
+    `[channels]` asks for them. Pure rendering, no writes."""
     settings = rt.settings
     d = day.directory
     assert d is not None
@@ -204,6 +206,7 @@ def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list
             meta["notices"] = [n.number for n in notices]
         out.append(outbox.Queued(letter.email, KIND, day.today, data, items=len(letter.items), meta=meta,
                                  subject=subject))
+    out.extend(channel_rows(rt, day, letters, _scope))  # IM/SMS beside the mail (rectify/channels/)
     return out
 
 

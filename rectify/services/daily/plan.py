@@ -91,6 +91,7 @@ class DayPlan:
     skipped: list[tuple[int, str, str]] = field(default_factory=list)  # (id, code, reason): could not be computed
     provisional: int = 0  # active deadlines that depend on a provisional calendar year (暂定)
     replans: dict[int, dict[str, str]] = field(default_factory=dict)  # id → re-plan not yet told {from, to, document}
+    channel_capped: dict[str, int] = field(default_factory=dict)  # IM/SMS rows left out by a daily cap (commit)
 
     @property
     def letters(self) -> list[Letter]:

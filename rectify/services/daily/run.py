@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -9,6 +10,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from rectify.channels.dispatch import ChannelReport, dispatch
+from rectify.channels.enqueue import robot_rows
+from rectify.channels.errors import scrub
 from rectify.core.routing import (
     KINDS_BY_URGENCY,
     Letter,
@@ -29,6 +33,8 @@ from rectify.services.daily.plan import (
     RunConflict,
     plan_day,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -68,6 +74,14 @@ class DailyReport:
     letters: list[dict[str, Any]] = field(default_factory=list)  # dry run: who would get what
     attempts: int = 1
     conflict: str = ""  # every attempt lost a race with another run (which recorded the day); still delivered
+    # IM/SMS beside the mail (rectify/channels/): rows queued by channel, left out by a cap, and delivery.
+    channels: dict[str, int] = field(default_factory=dict)
+    channels_capped: dict[str, int] = field(default_factory=dict)
+    channels_sent: dict[str, int] = field(default_factory=dict)
+    channels_pending: list[dict[str, str]] = field(default_factory=list)
+    channels_failed: list[dict[str, str]] = field(default_factory=list)
+    channels_down: dict[str, str] = field(default_factory=dict)  # channel → why it stopped (rows stay pending)
+    channels_deferred_until: str | None = None  # quiet hours: IM/SMS wait until then
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,8 +90,13 @@ class DailyReport:
 
 
 def deliver(rt: Runtime, now: datetime) -> OutboxReport:
-    """Send everything pending in the outbox (today's letters and any left over by an outage)."""
+    """Send every mail pending in the outbox (today's letters and any left over by an outage)."""
     return flush_outbox(rt.sessions, rt.settings, now)
+
+
+def dispatch_channels(rt: Runtime, now: datetime) -> ChannelReport:
+    """Send the IM/SMS rows (after the mail, and never in its way)."""
+    return dispatch(rt, now)
 
 
 # ---------------------------------------------------------------- the run
@@ -92,16 +111,19 @@ class Steps:
     commit: Callable[[Runtime, DayPlan, Sequence[outbox.Queued]], int] = commit_day
     deliver: Callable[[Runtime, datetime], OutboxReport] = deliver
     issue: Callable[[Runtime, DayPlan], dict[int, NoticeRef]] = issue_day_notices  # 督办通知, before render
+    dispatch: Callable[[Runtime, datetime], ChannelReport] = dispatch_channels  # IM/SMS, after the mail
 
 
 PLAIN = Steps()
 
 
-def summarise(day: DayPlan, report: DailyReport, queued: Sequence[outbox.Queued]) -> None:
+def summarise(day: DayPlan, report: DailyReport, rows: Sequence[outbox.Queued]) -> None:
     report.scanned = day.scanned
     report.provisional = day.provisional
     report.skipped_total = len(day.skipped)
     report.skipped = [{"code": code, "reason": why} for _, code, why in day.skipped[:REPORT_LIMIT]]
+    queued = [q for q in rows if q.channel == outbox.MAIL]  # the letters; IM/SMS rows are counted apart
+    report.channels = dict(sorted(Counter(q.channel for q in rows if q.channel != outbox.MAIL).items()))
     if day.routing is None:
         return
     d = day.directory
@@ -164,14 +186,19 @@ def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry
         try:
             for i in range(0, len(letters), RENDER_CHUNK):
                 queued.extend(steps.render(rt, day, letters[i:i + RENDER_CHUNK]))
+            queued.extend(robot_rows(rt, day, letters))  # 督导组 group chats: one summary each
             summarise(day, report, queued.headers)
             if dry_run:
-                report.letters = [{"to": q.recipient, "subject": q.subject, "items": q.items} for q in queued.headers]
+                report.letters = [{"to": q.recipient, "subject": q.subject, "items": q.items} for q in queued.headers
+                                  if q.channel == outbox.MAIL]
                 return report
             if not day.routing or not (day.routing.delivered or queued):
                 break
             try:
                 steps.commit(rt, day, queued)
+                report.channels_capped = dict(day.channel_capped)
+                if day.channel_capped:
+                    report.channels = {c: n - day.channel_capped.get(c, 0) for c, n in report.channels.items()}
                 break
             except RunConflict as exc:
                 if attempt == max_attempts:  # other runs keep winning: they recorded the day; deliver
@@ -190,4 +217,22 @@ def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry
         report.mail_error = result.config_error
         report.in_flight = sum(h.count for h in result.in_flight)
         report.waiting = result.waiting
+        _dispatch(rt, now, steps, report)
     return report
+
+
+def _dispatch(rt: Runtime, now: datetime, steps: Steps, report: DailyReport) -> None:
+    """IM/SMS after the mail: whatever happens here, the mail is out and the run does not fail for it."""
+    if not (rt.settings.channels.configured() or rt.settings.channels.robots):
+        return
+    try:
+        got = steps.dispatch(rt, now)
+    except Exception as exc:  # a channel problem must not fail the day's run for everyone
+        log.error("IM/SMS dispatch failed (%s); rows stay pending for `rectify outbox retry`", type(exc).__name__)
+        report.channels_down = {"all": scrub(f"{type(exc).__name__}: {exc}", ())}
+        return
+    report.channels_sent = dict(sorted(got.sent.items()))
+    report.channels_pending = [{"channel": c, "to": r, "error": e} for _, c, r, e in got.pending]
+    report.channels_failed = [{"channel": c, "to": r, "error": e} for _, c, r, e in got.failed]
+    report.channels_down = dict(got.down)
+    report.channels_deferred_until = got.deferred_until.isoformat() if got.deferred_until else None
