@@ -29,6 +29,9 @@ def test_it_simulates_a_month_and_every_output_opens(tmp_path: Path) -> None:
     assert "bulletin 第20期 docx" in res.stdout
     assert f"RECTIFY_CONFIG={out / 'rectify.toml'} rectify web" in res.stdout
     assert "extensions (延期)     1 approved, 1 refused" in res.stdout and "红色预警" in res.stdout
+    for channel in ("wecom", "dingtalk", "sms", "wecom_robot", "dingtalk_robot"):
+        counts = re.search(rf"{channel}\s+(\d+) queued, (\d+) sent \((\d+) received", res.stdout)
+        assert counts and len(set(counts.groups())) == 1 and int(counts.group(1)) > 0, channel
 
     issued = re.search(r"督办通知 issued\s+(\d+)", res.stdout)
     notices = sorted((out / "var" / "notices" / "2024").glob("督办通知〔2024〕*号（*）.docx"))
@@ -58,6 +61,9 @@ def test_it_starts_afresh_in_the_same_folder_and_refuses_a_foreign_one(tmp_path:
     first = run_demo(tmp_path / "c", days=10, end=date(2024, 1, 19), findings=20)
     again = run_demo(tmp_path / "c2", days=10, end=first.end, findings=20)
     assert (first.found, first.closed) == (again.found, again.closed)  # seeded: the same month twice
+    # IM and SMS went to the in-process vendors: every queued row sent once, nothing more.
+    assert first.channels_queued["wecom"] > 0  # (SMS starts at 督办, which ten days do not reach)
+    assert first.channels_queued == first.channels_sent == first.channels_received
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     res = subprocess.run([sys.executable, "-m", "rectify", "demo", "--out", str(tmp_path / "busy")],

@@ -175,7 +175,7 @@ async def _channel(rt: Runtime, name: str, adapter: Any, now: datetime, report: 
 
 async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: list[int] | None = None,
                          http: httpx.AsyncClient | None = None, respect_quiet_hours: bool = True,
-                         only: str | None = None) -> ChannelReport:
+                         only: str | None = None, transport: httpx.AsyncBaseTransport | None = None) -> ChannelReport:
     """Every configured channel's deliverable rows (or only one channel's), the channels side by side."""
     cfg = rt.settings.channels
     report = ChannelReport()
@@ -185,7 +185,7 @@ async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: l
         if report.deferred_until is not None:
             return report
     own = http is None
-    client = http or httpx.AsyncClient(timeout=cfg.timeout, trust_env=False)
+    client = http or httpx.AsyncClient(timeout=cfg.timeout, trust_env=False, transport=transport)
     try:
         found = {n: a for n, a in adapters(cfg, client).items() if only in (None, n)}
         worker = worker_id()

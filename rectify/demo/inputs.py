@@ -11,7 +11,8 @@ from rectify.demo.county import COUNTY, DEPARTMENTS, GROUPS, TOWNSHIPS, alias_of
 from rectify.demo.findings import DemoFinding, make_findings
 from rectify.templating import labels
 
-UNIT_HEADERS = ["单位名称", "简称/别名", "类型", "联系人", "联系人邮箱", "主要负责人", "负责人邮箱"]
+UNIT_HEADERS = ["单位名称", "简称/别名", "类型", "联系人", "联系人邮箱", "主要负责人", "负责人邮箱", "联系人手机",
+                "企业微信账号", "钉钉账号", "负责人手机"]
 FINDING_HEADERS = ["序号", "编号", "督导组", "督导日期", "责任单位", "问题描述", "整改意见", "整改时限", "责任人",
                    "备注"]
 
@@ -32,8 +33,11 @@ def unit_rows() -> list[list[object]]:
     rows = []
     for i, name in enumerate(DEPARTMENTS + TOWNSHIPS):
         kind = kinds["county"] if name in DEPARTMENTS else kinds["township"]
+        # Departments work in 企业微信, townships in 钉钉; every contact and leader has a (made-up) mobile.
+        wecom, ding = (f"u{i:02d}contact", "") if name in DEPARTMENTS else ("", f"ding{i:02d}c")
         rows.append([name, "、".join(alias_of(name)), kind, person_name(2 * i), f"u{i:02d}.contact@lushan.example",
-                     person_name(2 * i + 1), f"u{i:02d}.leader@lushan.example"])
+                     person_name(2 * i + 1), f"u{i:02d}.leader@lushan.example", f"1380000{2 * i:04d}", wecom, ding,
+                     f"1380000{2 * i + 1:04d}"])
     return rows
 
 

@@ -23,16 +23,18 @@ from sqlalchemy import func, select
 from models import Finding, Notice, OutboxMessage, Person, SupervisionGroup
 from rectify.bulletin.digest import send_weekly_digest
 from rectify.bulletin.issue import compile_issue
+from rectify.channels.dispatch import dispatch
 from rectify.config import load_settings
 from rectify.core.ladder import is_overdue
 from rectify.core.lifecycle import ACTIVE, State
 from rectify.db import migrate
 from rectify.demo.county import GROUPS, person_name
 from rectify.demo.inputs import write_findings, write_units
+from rectify.demo.vendors import DEMO_SECRET, DemoVendors
 from rectify.intake.service import run_findings_import, run_ledger_export, run_units_import
 from rectify.links import login_url
 from rectify.runtime import Runtime, build_runtime
-from rectify.services.daily import run_daily
+from rectify.services.daily import Steps, run_daily
 from rectify.services.findings import Actor, act
 from rectify.services.practice import decide_extension, request_extension
 from rectify.templating import TEMPLATES, render
@@ -66,6 +68,9 @@ class DemoResult:
     mails_by_colour: Counter[str] = field(default_factory=Counter)
     notices: int = 0
     notices_dir: Path | None = None
+    channels_queued: Counter[str] = field(default_factory=Counter)  # IM/SMS rows the daily runs queued
+    channels_sent: Counter[str] = field(default_factory=Counter)  # … and sent, as the runs reported
+    channels_received: Counter[str] = field(default_factory=Counter)  # … as the in-process vendors counted
 
 
 def _texts() -> dict[str, list[str]]:
@@ -84,7 +89,7 @@ def choose_window(rt_calendar, today: date, days: int, end: date | None) -> tupl
 def _write_config(out: Path, public_url: str) -> Path:
     path = out / "rectify.toml"
     path.write_text(render("demo/rectify.toml", data_dir=str(out / "var"), config_path=str(path),
-                           public_url=public_url), encoding="utf-8")
+                           public_url=public_url, demo_secret=DEMO_SECRET), encoding="utf-8")
     return path
 
 
@@ -236,12 +241,16 @@ def run_demo(out: Path, *, days: int = 30, end: date | None = None, findings: in
         run_findings_import(rt, write_findings(inputs, inspected, findings), round_name=ROUND)
         plan = _plan_reports(rt, seed)
         texts, contacts, members = _texts(), _unit_contacts(rt), _group_members(rt)
+        vendors = DemoVendors()  # IM and SMS answered in process: nothing leaves the machine
+        steps = Steps(dispatch=lambda rt, now: dispatch(rt, now, transport=vendors.transport))
         day = start
         while day <= end:
             if rt.calendar.is_working_day(day) and day >= inspected:
                 rt.clock = lambda d=day: _at(rt, d, 8)
-                report = run_daily(rt, day, _at(rt, day, 8))
+                report = run_daily(rt, day, _at(rt, day, 8), steps=steps)
                 result.mails_by_level.update(report.messages_by_level)
+                result.channels_queued.update(report.channels)
+                result.channels_sent.update(report.channels_sent)
                 _work_day(rt, day, plan, texts, contacts, members, result)
                 _extensions(rt, day, plan, texts, contacts, members, result)
                 note = f"{report.messages} mails"
@@ -253,6 +262,7 @@ def run_demo(out: Path, *, days: int = 30, end: date | None = None, findings: in
             if on_day:
                 on_day(day, note)
             day += timedelta(days=1)
+        result.channels_received = Counter(vendors.received)
         _finish(rt, result, pdf=pdf)
         return result
     finally:
