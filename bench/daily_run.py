@@ -1,6 +1,7 @@
 """Bench: one daily run end to end over a synthetic county. Prints figures, asserts nothing.
 
     .venv/bin/python bench/daily_run.py --findings 100000 [--db sqlite|postgresql] [--catch-up] [--prefect]
+                                        [--channels]
 
 N findings over N/20 units (a contact and a leader each), one supervision group of three per twelve
 units, three command-office addresses. Findings were inspected over the last ~130 working days with
@@ -13,6 +14,11 @@ The run itself (`run_daily`, the code the flow runs, with SMTP to an aiosmtpd si
 happens in a fresh child process so the peak RSS printed is the run's alone. Beside it: the bare SQL
 query of the open findings (the floor no run can beat) and, with --prefect, the same run as a Prefect
 flow on a copy of the database against a local Prefect server (Prefect's overhead).
+
+--channels: the same run again on a copy where every unit contact and leader also has a 企业微信 userid and
+a mobile, with 企业微信 and SMS configured against the fake vendors (tests/support/fake_vendors.py, in its
+own process on 127.0.0.1): the extra cost of two channels over mail alone - rendering and queueing them in
+the day's transaction, and sending them.
 """
 
 from __future__ import annotations
@@ -236,6 +242,49 @@ def sink(port: int) -> None:
     print(json.dumps(counts), flush=True)
 
 
+# ------------------------------------------------------------------ the fake vendors (their own process)
+
+
+def vendors() -> None:
+    """The tests' fake 企业微信/钉钉/SMS server on 127.0.0.1; prints its URL, then on stdin EOF the counts."""
+    from tests.support.fake_vendors import FakeVendors
+
+    fake = FakeVendors().start()
+    print(fake.url, flush=True)
+    sys.stdin.read()
+    counts: dict[str, int] = {}
+    for d in fake.deliveries:
+        counts[d.vendor] = counts.get(d.vendor, 0) + 1
+    fake.stop()
+    print(json.dumps(counts), flush=True)
+
+
+def channel_env(url: str) -> dict[str, str]:
+    """RECTIFY_CHANNELS__* for 企业微信 + SMS against the fake; 钉钉 and robots stay off."""
+    from tests.support.fake_vendors import channel_settings
+
+    cfg = channel_settings(url)
+    env = {f"RECTIFY_CHANNELS__WECOM__{k.upper()}": str(v) for k, v in cfg["wecom"].items()}
+    env.update({"RECTIFY_CHANNELS__SMS__URL": cfg["sms"]["url"], "RECTIFY_CHANNELS__SMS__TOKEN": cfg["sms"]["token"],
+                "RECTIFY_CHANNELS__SMS__HEADERS": json.dumps(cfg["sms"]["headers"]),
+                "RECTIFY_CHANNELS__SMS__SIGN__KEY": cfg["sms"]["sign"]["key"],
+                "RECTIFY_CHANNELS__CONCURRENCY": "16", "RECTIFY_CHANNELS__BACKOFF": "0"})
+    return env
+
+
+def reach_everyone(url: str) -> None:
+    """Every unit contact and leader gets a 企业微信 userid and a mobile."""
+    from sqlalchemy import text
+
+    from rectify.db import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE people SET wecom_userid = 'wx' || id, mobile = '138' || substr('0000000' || id, "
+                          "-8, 8) WHERE role IN ('unit_contact', 'unit_leader')"))
+    engine.dispose()
+
+
 # ------------------------------------------------------------------ the run (its own process)
 
 
@@ -278,7 +327,8 @@ def run(env_json: str, prefect: bool) -> None:
 
         steps = daily.Steps(timed("plan", daily.plan_day), timed("render", daily.render_letters),
                             timed("commit", daily.commit_day), timed("send", daily.deliver),
-                            issue=timed("notices", daily.issue_day_notices))
+                            issue=timed("notices", daily.issue_day_notices),
+                            dispatch=timed("channels", daily.dispatch_channels))
         t = time.perf_counter()
         report = daily.run_daily(rt, TODAY, NOW, steps=steps)
         out["run_s"] = time.perf_counter() - t
@@ -287,7 +337,9 @@ def run(env_json: str, prefect: bool) -> None:
     out.update(rss_mib=rss_mib(), messages=report.messages, recipients=report.recipients, items=report.items,
                sent=report.sent, pending=len(report.pending), failed=len(report.failed),
                escalations=report.escalations, reviews=report.reviews, unreachable=report.unreachable_total,
-               notices=len(report.notices),
+               notices=len(report.notices), channels=report.channels, channels_sent=report.channels_sent,
+               channels_pending=len(report.channels_pending), channels_failed=len(report.channels_failed),
+               channels_problems=(report.channels_pending + report.channels_failed)[:3],
                scanned=report.scanned)
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -310,6 +362,7 @@ def main() -> None:
     ap.add_argument("--catch-up", action="store_true", help="every level 0: a first run after a big import")
     ap.add_argument("--prefect", action="store_true", help="also run it as a Prefect flow (on a copy)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--channels", action="store_true", help="also run with 企业微信 + SMS (on a copy)")
     a = ap.parse_args()
 
     from rectify.serving import LocalPrefectServer, free_port
@@ -329,18 +382,21 @@ def main() -> None:
         print(f"building {a.findings:,} findings over {max(a.findings // 20, 1):,} units on {a.db} …", flush=True)
         build_s = build(url, a.findings, a.catch_up)
         print(f"  built in {build_s:.1f} s", flush=True)
-        copy_url = None
-        if a.prefect:  # the same starting point for the flow run
+        def copy(name: str) -> str:  # the same starting point for another run
             if a.db == "sqlite":
-                shutil.copy(work / "rectify.db", work / "copy.db")
-                copy_url = f"sqlite:///{work / 'copy.db'}"
-            else:
-                import psycopg
+                shutil.copy(work / "rectify.db", work / f"{name}.db")
+                return f"sqlite:///{work / f'{name}.db'}"
+            import psycopg
 
-                with psycopg.connect(f"host=127.0.0.1 port={pg.port} user=postgres dbname=postgres",
-                                     autocommit=True) as con:
-                    con.execute('CREATE DATABASE "copy" TEMPLATE "bench"')
-                copy_url = pg.url("copy")
+            with psycopg.connect(f"host=127.0.0.1 port={pg.port} user=postgres dbname=postgres",
+                                 autocommit=True) as con:
+                con.execute(f'CREATE DATABASE "{name}" TEMPLATE "bench"')
+            return pg.url(name)
+
+        copy_url = copy("copy") if a.prefect else None
+        channels_url = copy("channels") if a.channels else None
+        if channels_url:
+            reach_everyone(channels_url)
 
         port = free_port()
         sink_proc = subprocess.Popen([sys.executable, __file__, "_sink", str(port)], stdin=subprocess.PIPE,
@@ -356,6 +412,16 @@ def main() -> None:
             prefect_server = LocalPrefectServer(work / "prefect").start()
             flow = _child(["_run", json.dumps({**base_env, "RECTIFY_DATABASE_URL": copy_url,
                                                "BENCH_PREFECT_API": prefect_server.url}), "--prefect"])
+        chan = None
+        if channels_url:
+            vendors_proc = subprocess.Popen([sys.executable, __file__, "_vendors"], stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, text=True)
+            vendors_url = vendors_proc.stdout.readline().strip()
+            chan = _child(["_run", json.dumps({**base_env, "RECTIFY_DATABASE_URL": channels_url,
+                                               **channel_env(vendors_url)})])
+            vendors_proc.stdin.close()
+            chan["vendors"] = json.loads(vendors_proc.stdout.readline())
+            vendors_proc.wait(30)
         sink_proc.stdin.close()
         got = json.loads(sink_proc.stdout.readline())
         sink_proc.wait(30)
@@ -374,6 +440,23 @@ def main() -> None:
         if flow:
             print(f"  as a Prefect flow (same data, local server)   {flow['run_s']:7.2f} s   peak RSS "
                   f"{flow['rss_mib']:.0f} MiB, sent {flow['sent']:,}")
+        if chan:
+            cp = chan["phases"]
+            queue_extra = sum(cp[k] for k in ("plan", "render", "commit", "notices")) - sum(
+                ph[k] for k in ("plan", "render", "commit", "notices"))
+            base_s = res["run_s"]
+            print(f"  with 企业微信 + SMS (same data, every contact and leader reachable)  {chan['run_s']:7.2f} s   "
+                  f"peak RSS {chan['rss_mib']:.0f} MiB")
+            print("    " + "  ".join(f"{k} {v:.2f} s" for k, v in cp.items()))
+            print(f"    rows queued {chan['channels']}, sent {chan['channels_sent']}, pending "
+                  f"{chan['channels_pending']}, failed {chan['channels_failed']}; fake vendors received "
+                  f"{chan['vendors']}")
+            for problem in chan["channels_problems"]:
+                print(f"    e.g. {problem}")
+            print(f"    extra cost over mail alone: whole run {100 * (chan['run_s'] - base_s) / base_s:+.1f} %; "
+                  f"rendering and queueing the rows (plan+notices+render+commit) {queue_extra:+.2f} s "
+                  f"({100 * queue_extra / base_s:+.1f} % of the mail-only run); sending them "
+                  f"{cp.get('channels', 0):.2f} s")
         print(f"  SMTP sink accepted {got['messages']:,} messages, {got['bytes'] / 2**20:.1f} MiB")
     finally:
         if sink_proc and sink_proc.poll() is None:
@@ -391,6 +474,8 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_sink":
         sink(int(sys.argv[2]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_vendors":
+        vendors()
     elif len(sys.argv) > 1 and sys.argv[1] == "_run":
         run(sys.argv[2], "--prefect" in sys.argv[3:])
     else:

@@ -72,6 +72,9 @@ class FakeVendors:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the vendors' servers do
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
+
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 

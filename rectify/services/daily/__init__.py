@@ -2,7 +2,8 @@
 each step in a task (flows/daily.py); the CLI and the bench call `run_daily` with the same steps.
 
 Crash safety rests on one transaction: the day's escalations (levels, events, review dates) and the
-day's outbox rows commit together, or not at all. Delivery comes after, from the outbox, so a crash
+day's outbox rows (mail, and the IM/SMS rows beside it: rectify/channels/) commit together, or not at all.
+Delivery comes after, from the outbox, so a crash
 at any point either leaves nothing behind (re-run does it all) or leaves committed, pending mail
 (re-run finds nothing new to escalate and delivers what is pending). 督办通知 are the one exception: they
 are numbered and recorded in their own short transaction before the letters that carry them are rendered,
@@ -30,10 +31,19 @@ from rectify.services.daily.plan import (
     already_mailed,
     plan_day,
 )
-from rectify.services.daily.run import PLAIN, DailyReport, Steps, deliver, run_daily, summarise
+from rectify.services.daily.run import (
+    PLAIN,
+    DailyReport,
+    Steps,
+    deliver,
+    dispatch_channels,
+    run_daily,
+    summarise,
+)
 
 __all__ = [
     "KIND", "LIST_LIMIT", "PLAIN", "UNIT_TABLE_LIMIT", "DailyReport", "DayPlan", "Detail", "NoticeRef",
-    "RunConflict", "Spool", "Steps", "_per_unit", "already_mailed", "commit_day", "deliver", "issue_day_notices",
+    "RunConflict", "Spool", "Steps", "_per_unit", "already_mailed", "commit_day", "deliver", "dispatch_channels",
+    "issue_day_notices",
     "plan_day", "render_letters", "run_daily", "summarise",
 ]
