@@ -225,3 +225,14 @@ def test_no_secret_reaches_the_logs_or_outbox_list(crt, fake, caplog, tmp_path, 
         shown += " ".join(r.last_error + r.message.decode() for r in s.scalars(select(OutboxMessage)))
     assert "HTTP Request" in caplog.text and "corpsecret=***" in caplog.text  # httpx logged, scrubbed
     assert tokens and not [x for x in (*SECRETS, *tokens) if x in shown]
+
+
+def test_retry_can_take_one_channel_and_refuses_an_unknown_one(crt, fake, tmp_path) -> None:
+    queue(crt, row("a@u.example", "wecom", "A"), row("a@u.example", "sms", "13800138000"))
+    assert dict(dispatch(crt, AT_WORK, only="sms").sent) == {"sms": 1}  # `rectify outbox retry --channel sms`
+    assert states(crt)[("wecom", "a@u.example")] == ("pending", 0)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECTIFY_")}
+    env.update(rectify_env(crt.settings))
+    bad = subprocess.run([sys.executable, "-m", "rectify", "outbox", "retry", "--channel", "fax"], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "unknown channel 'fax'" in bad.stderr and "Traceback" not in bad.stderr

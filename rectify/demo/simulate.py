@@ -281,7 +281,8 @@ def _finish(rt: Runtime, result: DemoResult, *, pdf: bool) -> None:
         result.closed = sum(st == State.CLOSED for st, _ in rows)
         result.reported = sum(st == State.REPORTED for st, _ in rows)
         result.overdue = sum(is_overdue(st, due, end) for st, due in rows)
-        for (meta,) in s.execute(select(OutboxMessage.meta).where(OutboxMessage.kind == "daily")):
+        for (meta,) in s.execute(select(OutboxMessage.meta).where(OutboxMessage.kind == "daily",
+                                                                  OutboxMessage.channel == "mail")):
             result.mails_by_colour[(meta or {}).get("colour") or "none"] += 1
         result.notices = s.scalar(select(func.count()).select_from(Notice)) or 0
         result.notices_dir = (rt.settings.data_dir / "notices").resolve()

@@ -247,7 +247,8 @@ def _signoffs(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, 
 def already_mailed(rt: Runtime, today: date) -> set[str]:
     with rt.sessions() as s:
         return set(s.scalars(select(OutboxMessage.recipient)
-                             .where(OutboxMessage.day == today, OutboxMessage.kind == KIND)))
+                             .where(OutboxMessage.day == today, OutboxMessage.kind == KIND,
+                                    OutboxMessage.channel == "mail")))
 
 
 def _details(rt: Runtime, ids: Sequence[int]) -> dict[int, Detail]:
