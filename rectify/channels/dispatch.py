@@ -7,9 +7,11 @@
 - A channel that is down (bad credentials, unreachable) stops for this run: its rows stay pending for
   the next run or `rectify outbox retry`, untouched attempts are given back, other channels go on.
 - Mail is never touched here, and nothing here can make the mail delivery fail.
-- Crash between send and record: the row stays `sending` under this worker's claim; once the claim is
-  stale the next run sends it again - at most the one in flight (企业微信 also drops an identical
-  request within 30 minutes: enable_duplicate_check).
+- Each accepted row is marked sent at once (grouped, like the mail's Marker); the claim has an owner and
+  a lease renewed while this sender works (rectify.mail.lease). Crash between send and record: the row
+  stays `sending`; once its owner is known dead (same host) or its lease lapsed, the next run sends it
+  again - at most the ones in flight (企业微信 also drops an identical request within 30 minutes:
+  enable_duplicate_check).
 """
 
 from __future__ import annotations
@@ -18,21 +20,20 @@ import asyncio
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import update
 
-from models import OutboxMessage
 from rectify.channels.errors import SendError, guard_http_logs, scrub
 from rectify.channels.policy import next_window
 from rectify.channels.settings import ChannelSettings
 from rectify.channels.sms import Sms
 from rectify.channels.vendors import Dingtalk, Robot, Wecom
-from rectify.mail import outbox
-from rectify.mail.deliver import worker_id
+from rectify.mail import lease, outbox
+from rectify.mail.deliver import Marker
 from rectify.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -111,55 +112,54 @@ async def _send_one(adapter: Any, name: str, to: str, payload: dict[str, Any], c
         await asyncio.sleep(error.retry_after if error.retry_after is not None else cfg.backoff * 2 ** (tries - 1))
 
 
-def _release(s, ids: list[int], worker: str, error: str) -> None:
-    """The channel is down, not the row: give the claimed rows back to the queue with their attempts as
-    they were, so an outage of any length never fails a row (compare-and-set on this worker's claim)."""
-    if ids:
-        s.execute(update(OutboxMessage)
-                  .where(OutboxMessage.id.in_(ids), OutboxMessage.state == outbox.SENDING,
-                         OutboxMessage.claimed_by == worker)
-                  .values(state=outbox.PENDING, claimed_by=None, claimed_at=None, last_error=error[:2000],
-                          attempts=OutboxMessage.attempts - 1)
-                  .execution_options(synchronize_session=False))
-
-
 async def _try(adapter: Any, name: str, row_id: int, payload: dict[str, Any], cfg: ChannelSettings,
-               limit: asyncio.Semaphore, report: ChannelReport, secrets: list[str]) -> tuple[int, str, str]:
-    """(row id, outcome, error): sent / never / down / transient / untried (the channel went down first)."""
+               limit: asyncio.Semaphore, report: ChannelReport, secrets: list[str],
+               marker: Marker) -> tuple[int, str, str]:
+    """(row id, outcome, error): sent / never / down / transient / untried (the channel went down first).
+    A row the vendor accepted is marked sent at once (grouped with others waiting): a crash repeats at most
+    the rows that were on the wire."""
     async with limit:
         if name in report.down:
             return row_id, "untried", ""
         try:
             await _send_one(adapter, name, str(payload["to"]), payload, cfg)
-            return row_id, "sent", ""
         except SendError as exc:
             text = scrub(exc.message, secrets)
             if exc.down:
                 report.down.setdefault(name, text)
             return row_id, "never" if exc.never else "down" if exc.down else "transient", text
+    await marker.sent(row_id)
+    return row_id, "sent", ""
 
 
-async def _channel(rt: Runtime, name: str, adapter: Any, now: datetime, report: ChannelReport, *, batch: int,
-                   ids: list[int] | None, worker: str) -> None:
+async def _channel(rt: Runtime, name: str, adapter: Any, report: ChannelReport, *, batch: int,
+                   ids: list[int] | None, worker: str, clock: Callable[[], datetime]) -> None:
     cfg = rt.settings.channels
     secrets = adapter.secrets()
     limit = asyncio.Semaphore(cfg.concurrency)  # per channel: each vendor has its own rate limits
     retry_later: set[int] = set()
+
+    def mark(sent_ids: list[int]) -> None:
+        with rt.sessions() as s, s.begin():
+            report.sent[name] += outbox.mark_sent(s, sent_ids, worker=worker, now=clock())
+
+    marker = Marker(mark)
     while name not in report.down:
         with rt.sessions() as s:
-            rows = outbox.claim(s, worker=worker, now=now, limit=batch, ids=ids, exclude=retry_later,
+            rows = outbox.claim(s, worker=worker, now=clock(), limit=batch, ids=ids, exclude=retry_later,
                                 channels=(name,))
             work = [(r.id, r.recipient, json.loads(r.message)) for r in rows]
         if not work:
             return
-        outcomes = await asyncio.gather(*(_try(adapter, name, i, p, cfg, limit, report, secrets) for i, _, p in work))
+        outcomes = await asyncio.gather(*(_try(adapter, name, i, p, cfg, limit, report, secrets, marker)
+                                          for i, _, p in work))
         results = {i: (o, e) for i, o, e in outcomes}
         recipients = {i: r for i, r, _ in work}
         with rt.sessions() as s, s.begin():
-            sent = [i for i, (o, _) in results.items() if o == "sent"]
-            report.sent[name] += outbox.mark_sent(s, sent, worker=worker, now=now)
+            # The channel is down, not the row: claimed rows go back with their attempts as they were, so an
+            # outage of any length never fails a row.
             idle = [i for i, (o, _) in results.items() if o in ("down", "untried")]
-            _release(s, idle, worker, report.down.get(name, ""))
+            outbox.release(s, idle, worker=worker, error=report.down.get(name, ""))
             report.pending.extend((i, name, recipients[i], report.down.get(name, "")) for i in idle)
             for i, (outcome, error) in results.items():
                 if outcome in ("sent", "down", "untried"):
@@ -186,11 +186,18 @@ async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: l
             return report
     own = http is None
     client = http or httpx.AsyncClient(timeout=cfg.timeout, trust_env=False, transport=transport)
+    clock = lease.clock_from(now)  # claims, leases and marks: the run's time, advancing in real time
+    worker = lease.new_owner()
+
+    def renew() -> None:
+        with rt.sessions() as s, s.begin():
+            outbox.renew(s, worker=worker, until=clock() + lease.LEASE)
+
     try:
         found = {n: a for n, a in adapters(cfg, client).items() if only in (None, n)}
-        worker = worker_id()
-        await asyncio.gather(*(_channel(rt, name, a, now, report, batch=batch, ids=ids, worker=worker)
-                               for name, a in found.items()))
+        with lease.Renewer(renew, lease.LEASE.total_seconds() / 4):  # a live sender's rows are never taken
+            await asyncio.gather(*(_channel(rt, name, a, report, batch=batch, ids=ids, worker=worker, clock=clock)
+                                   for name, a in found.items()))
     finally:
         if own:
             await client.aclose()

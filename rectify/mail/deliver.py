@@ -244,9 +244,10 @@ async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, bat
             # An outage, not one bad mailbox: stop and leave the rest pending for the next run.
             if (result.temporary and not result.sent) or len(retry_later) > 1000:
                 break
+    mail = OutboxMessage.channel == outbox.MAIL  # IM/SMS rows are rectify/channels/' (claim takes mail only)
     with sessions() as s:
-        report.in_flight = outbox.in_flight(s, besides=me, where=where)
-        report.waiting = outbox.count_pending(s, where=where)
+        report.in_flight = outbox.in_flight(s, besides=me, where=mail if where is None else mail & where)
+        report.waiting = outbox.count_pending(s, where=mail if where is None else mail & where)
     return report
 
 
