@@ -78,3 +78,22 @@ def test_it_sends_only_configured_channels_and_names_a_bad_setting(tmp_path) -> 
     bad.write_text('[channels]\nremind = ["pager"]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"channels\.remind"):
         load_settings(bad)
+
+
+def test_it_builds_the_documented_request_bodies() -> None:
+    import base64
+
+    from rectify.channels.vendors import Dingtalk, Wecom, dingtalk_sign
+
+    payload = card(card_input())
+    cfg = ChannelSettings.model_validate({"wecom": {"corp_id": "ww1", "secret": "s", "agent_id": 7,
+                                                    "msgtype": "textcard"},
+                                          "dingtalk": {"app_key": "k", "app_secret": "s", "agent_id": 9}})
+    wecom = Wecom(cfg.wecom, None).body("ZhangSan", payload)  # type: ignore[arg-type]
+    assert wecom["touser"] == "ZhangSan" and wecom["agentid"] == 7 and wecom["msgtype"] == "textcard"
+    assert set(wecom["textcard"]) == {"title", "description", "url", "btntxt"}
+    ding = Dingtalk(cfg.dingtalk, None).body("u1", payload)  # type: ignore[arg-type]
+    assert ding == {"agent_id": 9, "userid_list": "u1", "msg": {"msgtype": "markdown", "markdown": {
+        "title": payload["title"], "text": payload["markdown"]}}}
+    want = base64.b64encode(hmac.new(b"SECabc", b"1700000000000\nSECabc", hashlib.sha256).digest()).decode()
+    assert dingtalk_sign("SECabc", 1700000000000) == want
