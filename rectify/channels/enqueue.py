@@ -78,8 +78,8 @@ def channel_rows(rt: Runtime, day, letters: Sequence[Letter], scope_of) -> list[
                 if text is None:
                     continue  # even the brief line is over the limit: the mail carries it
                 payload = {"to": to, "text": text}
-            else:
-                payload = {"to": to, **card(c)}
+            else:  # 钉钉 and 企业微信 markdown read the markdown; only a 企业微信 textcard the description
+                payload = {"to": to, **card(c, textcard=ch == "wecom" and cfg.wecom.msgtype == "textcard")}
             out.append(_row(letter.email, day.today, ch, payload, c.top, c.counts, c.total))
     return out
 

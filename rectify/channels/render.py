@@ -64,15 +64,18 @@ def _ctx(c: CardInput) -> dict[str, Any]:
             "url": c.url}
 
 
-def card(c: CardInput) -> dict[str, Any]:
-    """The IM payload: title, markdown (企业微信/钉钉), and the textcard parts."""
+def card(c: CardInput, textcard: bool = True) -> dict[str, Any]:
+    """The IM payload: title and markdown (企业微信/钉钉), and the textcard parts when asked for."""
     ctx = _ctx(c)
-    description = render_subject("channels/card_description.txt", **ctx)
-    while len(description.encode()) > 512 and ctx["urgent"]:  # textcard's documented limit
-        ctx["urgent"] = ctx["urgent"][:-1]
+    out = {"title": render_subject("channels/card_title.txt", **ctx),
+           "markdown": render("channels/card.md", **ctx).strip(), "url": c.url}
+    if textcard:
         description = render_subject("channels/card_description.txt", **ctx)
-    return {"title": render_subject("channels/card_title.txt", **_ctx(c)), "markdown": render("channels/card.md",
-            **_ctx(c)).strip(), "description": description, "url": c.url, "button": "去办理"}
+        while len(description.encode()) > 512 and ctx["urgent"]:  # textcard's documented limit
+            ctx["urgent"] = ctx["urgent"][:-1]
+            description = render_subject("channels/card_description.txt", **ctx)
+        out.update(description=description, button="去办理")
+    return out
 
 
 def sms_line(c: CardInput, signature: str, max_chars: int) -> str | None:
