@@ -60,7 +60,7 @@ def card_input(letter: Letter, today: date, scope: str, problem_of: Callable[[in
 
 def _ctx(c: CardInput) -> dict[str, Any]:
     return {"today": c.today, "who": c.who, "scope": c.scope, "top": c.top, "counts": c.counts,
-            "kinds": [k for k in KINDS_BY_URGENCY if c.counts[k]], "urgent": c.urgent, "total": c.total,
+            "kinds": [k for k in KINDS_BY_URGENCY if c.counts.get(k)], "urgent": c.urgent, "total": c.total,
             "url": c.url}
 
 
