@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.keys import TEST_SECRET
 from rectify.config import Settings
 from rectify.db import migrate
 from rectify.runtime import build_runtime
@@ -17,7 +18,7 @@ from tests.support import bulletin_data
 @pytest.fixture
 def county(tmp_path: Path) -> dict[str, str]:
     data = tmp_path / "var"
-    settings = Settings(data_dir=data, secret_key="cli-secret-" + "x" * 32, command_office=["office@county.example"])
+    settings = Settings(data_dir=data, secret_key=TEST_SECRET, command_office=["office@county.example"])
     rt = build_runtime(settings)
     migrate(rt.engine)
     with rt.sessions() as s:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.keys import TEST_SECRET
 from rectify.config import Settings
 from rectify.runtime import build_runtime
 from rectify.serving import LocalPrefectServer
@@ -53,7 +54,7 @@ def test_it_runs_daily_reminders_through_a_prefect_server_worker_and_postgresql(
     }
     # 1. Rectify's schema on PostgreSQL, the way an upgrade runs it: `rectify init`.
     run([sys.executable, "-m", "rectify", "init"], {**base, **rectify_env})
-    rt = build_runtime(Settings(database_url=rectify_db, secret_key="p" * 48))
+    rt = build_runtime(Settings(database_url=rectify_db, secret_key=TEST_SECRET))
     try:
         with rt.sessions() as s, s.begin():
             g, r = factory.group(s, members=1), factory.round_(s)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.keys import TEST_SECRET
 from rectify.config import ScheduleSettings, Settings
 from rectify.db import make_engine, migrate
 from rectify.runtime import build_runtime
@@ -79,7 +80,7 @@ def _county(url: str) -> None:
     engine = make_engine(url)
     migrate(engine)
     engine.dispose()
-    rt = build_runtime(Settings(database_url=url, secret_key="s" * 40))
+    rt = build_runtime(Settings(database_url=url, secret_key=TEST_SECRET))
     try:
         with rt.sessions() as s, s.begin():
             g, r = factory.group(s, members=1), factory.round_(s)

@@ -26,9 +26,9 @@ def web(
 
     rt = build_runtime(**ENGINE_KWARGS)
     try:
+        _ = rt.settings.secret  # sessions and links are signed with it: refused when empty or weak
         if not is_initialised(rt.engine):
             raise ConfigError("the database is empty: run `rectify init` first")
-        _ = rt.settings.secret  # sessions and links are signed with it
         host = host or rt.settings.web.host
         port = port or rt.settings.web.port
         console.print(f"form at http://{host}:{port}/ (links in mails use {rt.settings.public_url})", highlight=False)

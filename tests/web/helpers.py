@@ -15,13 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Person
+from tests.support.keys import TEST_SECRET
 from rectify.links import sign
 from tests.support import factory
 from tests.support.smtp import free_port
 
 # Thursday 25 January 2024, 09:00 in the county: a working day before the findings' due dates.
 NOW = pendulum.datetime(2024, 1, 25, 9, 0, tz="Asia/Shanghai")
-SECRET = "test-secret-" + "x" * 32  # tests/conftest.py's settings.secret_key
+SECRET = TEST_SECRET  # tests/conftest.py's settings.secret_key
 
 
 @dataclass
