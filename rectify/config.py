@@ -101,6 +101,7 @@ class WebSettings(_Section):
     link_max_age_days: int = Field(14, ge=1)
     session_max_age_hours: int = Field(12, ge=1)
     max_upload_mib: int = Field(20, ge=1)
+    api_token_max_days: int = Field(365, ge=1, le=3660)  # `rectify api-token issue --days` at most this
 
 
 class ScheduleSettings(_Section):

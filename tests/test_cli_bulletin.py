@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.keys import TEST_SECRET
 from rectify.config import Settings
 from rectify.db import migrate
 from rectify.runtime import build_runtime
 from tests.support import bulletin_data
+from tests.support.keys import TEST_SECRET
 
 
 @pytest.fixture

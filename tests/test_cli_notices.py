@@ -6,12 +6,12 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from tests.support.keys import TEST_SECRET
 from rectify.config import Settings
 from rectify.db import migrate
 from rectify.runtime import build_runtime
 from rectify.services.notices import issue_notices
 from tests.support import factory
+from tests.support.keys import TEST_SECRET
 
 
 def rectify(*args: str, cwd: Path, data: Path) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from models import Person, Round, SupervisionGroup, Unit
+from models import Person, SupervisionGroup, Unit
 from rectify.runtime import build_runtime
 from rectify.services.daily.run import run_daily
 from rectify.templating import render

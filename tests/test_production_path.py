@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.keys import TEST_SECRET
 from rectify.config import Settings
 from rectify.runtime import build_runtime
 from rectify.serving import LocalPrefectServer
 from tests.support import factory
+from tests.support.keys import TEST_SECRET
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

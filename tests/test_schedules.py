@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.keys import TEST_SECRET
 from rectify.config import ScheduleSettings, Settings
 from rectify.db import make_engine, migrate
 from rectify.runtime import build_runtime
 from rectify.serving import LocalPrefectServer, api_healthy, free_port
 from tests.support import factory
+from tests.support.keys import TEST_SECRET
 
 REPO = Path(__file__).resolve().parent.parent
 RECTIFY = str(Path(sys.executable).with_name("rectify"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 import time
@@ -15,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Person
-from tests.support.keys import TEST_SECRET
 from rectify.links import sign
 from tests.support import factory
+from tests.support.keys import TEST_SECRET
 from tests.support.smtp import free_port
 
 # Thursday 25 January 2024, 09:00 in the county: a working day before the findings' due dates.
@@ -83,9 +84,20 @@ def client(app: FastAPI, person_id: int | None = None) -> TestClient:
     """A browser-like client; signed in through a mail link when a person is given."""
     c = TestClient(app, follow_redirects=False)
     if person_id is not None:
-        r = c.get(f"/auth/{login_token(person_id)}", params={"next": "/findings"})
+        r = open_link(c, login_token(person_id), "/findings")
         assert r.status_code == 303, r.text
     return c
+
+
+def open_link(c: TestClient, token: str, next_path: str = "/findings"):
+    """Open a mail link as a person does: the confirmation page, then its one button (a POST)."""
+    page = c.get(f"/auth/{token}", params={"next": next_path})
+    if page.status_code != 200:
+        return page
+    form = _CSRF.search(page.text)
+    nxt = re.search(r'name="next" value="([^"]*)"', page.text)
+    assert form is not None and nxt is not None
+    return c.post(f"/auth/{token}", data={"csrf_token": form[1], "next": html.unescape(nxt[1])})
 
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
