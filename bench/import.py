@@ -15,8 +15,8 @@ import argparse
 import csv
 import io
 import random
-import secrets
 import resource
+import secrets
 import subprocess
 import sys
 import time

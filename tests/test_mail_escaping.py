@@ -38,7 +38,8 @@ def _hostile_county(rt) -> None:
         for i, u in enumerate(units):
             s.add_all([Person(name="甲联系<b>人</b>" + EVIL_SHORT, email=f"c{i}@unit.example", role="unit_contact",
                               unit_id=u.id),
-                       Person(name="乙负责" + EVIL_SHORT, email=f"l{i}@unit.example", role="unit_leader", unit_id=u.id)])
+                       Person(name="乙负责" + EVIL_SHORT, email=f"l{i}@unit.example", role="unit_leader",
+                              unit_id=u.id)])
             for due in (date(2024, 1, 10), date(2024, 1, 22), DAY, date(2024, 2, 2), None):
                 f = factory.finding(s, unit=u, round=r, group=g, due=due, problem=EVIL + str(due),
                                     kind="fixed" if due else "long", code=f"X{i}{due}" + EVIL_SHORT)
