@@ -25,16 +25,25 @@ from rectify.services.colours import palette
 from rectify.services.findings import ConflictError
 from web import actions, evidence
 from web.actions import BulkConflict, Forbidden, Missing, Refused, Upload
-from web.auth import Me, SignInRequired, check_csrf, now, read_session, signed_in
+from web.auth import (
+    Me,
+    SignInRequired,
+    WebSession,
+    check_csrf,
+    check_origin,
+    now,
+    read_session,
+    session_person,
+    signed_in,
+)
 from web.evidence import EvidenceError
+from web.limits import MAX_FILES, MIB
 from web.pages import error_page, page
 from web.queries import ListFilter, evidence_of, history, level_kind, list_findings, load_finding, timing
 from web.supervision import event_facts, practice_of, recheck_before
 
 router = APIRouter(include_in_schema=False)
 
-MIB = 1024 * 1024
-MAX_FILES = 10  # per report
 DONE = ("report", "verify", "reject", "cancel", "extension", "extension_approved", "extension_refused", "reassign",
         "deadline", "signoff", "recheck_ok", "reopen")  # flash messages a redirect may ask for
 
@@ -96,9 +105,27 @@ def _version(form: dict[str, str]) -> int:
 
 
 async def _read_form(request: Request, max_files: int = 0) -> FormData:
-    if read_session(request) is None:  # before reading a large upload for nobody
+    """The form, read only for a signed-in person posting from this site (issue 13.3).
+
+    Before a byte of the body is read: a session that belongs to an active, unrevoked person (an
+    anonymous sign-in cookie is not enough) and, when the browser sends Origin, this site's origin.
+    The CSRF token travels in the body, so it is checked right after, before anything is acted on;
+    web.limits.BodyLimit caps how much that read can take.
+    """
+    session = read_session(request)
+    if session is None or session.person_id is None:
         raise SignInRequired
-    return await request.form(max_files=max_files, max_fields=50)
+    if not await run_in_threadpool(_still_signed_in, request, session):
+        raise SignInRequired
+    check_origin(request)
+    form = await request.form(max_files=max_files, max_fields=50)
+    check_csrf(session.csrf, form.get("csrf_token") if isinstance(form.get("csrf_token"), str) else "")
+    return form
+
+
+def _still_signed_in(request: Request, session: WebSession) -> bool:
+    with _rt(request).sessions() as s:
+        return session_person(request, s, session) is not None
 
 
 def _text_fields(form: FormData, *names: str) -> dict[str, str]:
@@ -199,9 +226,6 @@ def _do(request: Request, finding_id: int, form: dict[str, str], work, done: str
 async def post_report(finding_id: int, request: Request) -> Response:
     rt = _rt(request)
     limit = rt.settings.web.max_upload_mib * MIB
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit * MAX_FILES + MIB:
-        return error_page(request, "too_large", 413, max_mib=rt.settings.web.max_upload_mib)
     form = await _read_form(request, max_files=MAX_FILES)
     uploads = []
     for item in form.getlist("files"):
