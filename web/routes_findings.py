@@ -38,6 +38,7 @@ from web.auth import (
 )
 from web.evidence import EvidenceError
 from web.limits import MAX_FILES, MIB
+from web.numbers import Id, parse_int
 from web.pages import error_page, page
 from web.queries import ListFilter, evidence_of, history, level_kind, list_findings, load_finding, timing
 from web.supervision import event_facts, practice_of, recheck_before
@@ -98,10 +99,10 @@ def _show(s: Session, request: Request, me: Me, finding_id: int, status: int = 2
 
 
 def _version(form: dict[str, str]) -> int:
-    raw = form.get("version", "")
-    if not raw.isdigit():
+    version = parse_int(form.get("version", ""))
+    if version is None:
         raise HTTPException(400)
-    return int(raw)
+    return version
 
 
 async def _read_form(request: Request, max_files: int = 0) -> FormData:
@@ -156,11 +157,11 @@ def finding_list(request: Request) -> Response:
     if bulk == "signoff" and not any(r.needs_signoff for r in result.rows):
         bulk = ""
     return page("list.html", me, result=result, flt=flt, today=today, bulk=bulk, can_bulk=bulk == "verify",
-                done=done if done in ("bulk", "bulk_signoff") else "", n=int(n) if n.isdigit() else 0)
+                done=done if done in ("bulk", "bulk_signoff") else "", n=parse_int(n, maximum=10_000) or 0)
 
 
 @router.get("/findings/{finding_id}")
-def finding_page(finding_id: int, request: Request) -> Response:
+def finding_page(finding_id: Id, request: Request) -> Response:
     with _rt(request).sessions() as s:
         me = signed_in(request, s)
         done = request.query_params.get("done", "")
@@ -168,7 +169,7 @@ def finding_page(finding_id: int, request: Request) -> Response:
 
 
 @router.get("/evidence/{evidence_id}")
-def download(evidence_id: int, request: Request) -> Response:
+def download(evidence_id: Id, request: Request) -> Response:
     rt = _rt(request)
     with rt.sessions() as s:
         me = signed_in(request, s)
@@ -223,7 +224,7 @@ def _do(request: Request, finding_id: int, form: dict[str, str], work, done: str
 
 
 @router.post("/findings/{finding_id}/report")
-async def post_report(finding_id: int, request: Request) -> Response:
+async def post_report(finding_id: Id, request: Request) -> Response:
     rt = _rt(request)
     limit = rt.settings.web.max_upload_mib * MIB
     form = await _read_form(request, max_files=MAX_FILES)
@@ -243,7 +244,7 @@ async def post_report(finding_id: int, request: Request) -> Response:
 
 
 @router.post("/findings/{finding_id}/verify")
-async def post_verify(finding_id: int, request: Request) -> Response:
+async def post_verify(finding_id: Id, request: Request) -> Response:
     """One form, two buttons: 销号 (decision=close, note optional) or 退回 (decision=reject, reason required)."""
     fields = _text_fields(await _read_form(request), "csrf_token", "version", "decision", "note")
     at = now(request)
@@ -259,7 +260,7 @@ async def post_verify(finding_id: int, request: Request) -> Response:
 
 
 @router.post("/findings/{finding_id}/cancel")
-async def post_cancel(finding_id: int, request: Request) -> Response:
+async def post_cancel(finding_id: Id, request: Request) -> Response:
     fields = _text_fields(await _read_form(request), "csrf_token", "version", "reason")
     at = now(request)
 
@@ -274,9 +275,10 @@ def _picks(values: list[str]) -> list[tuple[int, int]]:
     out = []
     for v in values:
         fid, _, ver = v.partition(":")
-        if not (fid.isdigit() and ver.isdigit()):
+        pair = parse_int(fid), parse_int(ver)
+        if pair[0] is None or pair[1] is None:
             raise HTTPException(400)
-        out.append((int(fid), int(ver)))
+        out.append((pair[0], pair[1]))
     return out
 
 

@@ -16,6 +16,13 @@ from web.auth import COOKIE
 MIB = 1024 * 1024
 
 
+def _poll(sock: socket.socket) -> bytes:
+    try:
+        return sock.recv(65536)
+    except BlockingIOError:
+        return b""
+
+
 def _chunked_post(port: int, path: str, cookie: str, total: int) -> tuple[int, int]:
     """POST `total` bytes in 256 KiB chunks; returns (status, bytes sent before the answer came)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -28,36 +35,26 @@ def _chunked_post(port: int, path: str, cookie: str, total: int) -> tuple[int, i
     sock.setblocking(False)
     try:
         for data in (part, *([chunk] * (total // len(chunk)))):
-            try:
-                answer += sock.recv(65536)
-            except BlockingIOError:
-                pass
-            if answer:
-                break
             view = memoryview(b"%x\r\n" % len(data) + data + b"\r\n")
             deadline = time.monotonic() + 10
-            while view:
+            while view and not answer:
                 try:
                     n = sock.send(view)
                     view, sent = view[n:], sent + n
                 except BlockingIOError:
-                    try:
-                        answer += sock.recv(65536)
-                    except BlockingIOError:
-                        time.sleep(0.005)
-                    if answer:
-                        break
+                    time.sleep(0.005)
                     assert time.monotonic() < deadline, "server neither read nor answered"
+                answer += _poll(sock)
             if answer:
                 break
-        sock.setblocking(True)
-        while b"\r\n" not in answer:
-            answer += sock.recv(65536)
     except (BrokenPipeError, ConnectionResetError):
-        sock.setblocking(True)
-        answer += sock.recv(65536)
-    finally:
-        sock.close()
+        pass
+    sock.setblocking(True)
+    while b"\r\n" not in answer:
+        more = sock.recv(65536)
+        assert more, "connection closed without an answer"
+        answer += more
+    sock.close()
     return int(answer.split(b" ", 2)[1]), sent
 
 
