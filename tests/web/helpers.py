@@ -80,6 +80,15 @@ def login_token(person_id: int, *, now=NOW, days: int = 14, purpose: str = "logi
     return sign(SECRET, person_id, now=now, max_age=timedelta(days=days), purpose=purpose)
 
 
+def api_token(app: FastAPI, person_id: int, *, now=NOW, days: int = 30) -> str:
+    """A recorded API token (an api_tokens row), as `rectify api-token issue` makes."""
+    from rectify.services.revocation import issue_api_token
+
+    rt = app.state.rt
+    with rt.sessions() as s, s.begin():
+        return issue_api_token(s, SECRET, s.get(Person, person_id).email, now, days=days, max_days=365).token
+
+
 def client(app: FastAPI, person_id: int | None = None) -> TestClient:
     """A browser-like client; signed in through a mail link when a person is given."""
     c = TestClient(app, follow_redirects=False)

@@ -9,13 +9,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from models import Event, Finding, Round
-from tests.web.helpers import NOW, client, csrf_of, login_token
+from tests.web.helpers import NOW, api_token, client, csrf_of, login_token
 
 
 def _api(app, person_id: int | None, token: str | None = None) -> TestClient:
     c = TestClient(app, follow_redirects=False)
     if person_id is not None or token is not None:
-        c.headers["Authorization"] = f"Bearer {token or login_token(person_id, purpose='api')}"
+        c.headers["Authorization"] = f"Bearer {token or api_token(app, person_id)}"
     return c
 
 
