@@ -59,6 +59,9 @@ class Person(Base):
     # Sign-in links and sessions issued before this instant are void: moved by signing out (everywhere),
     # `rectify people revoke` and deactivation (issue 13).
     valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by `rectify people deactivate` (the person left): a units import never reactivates them;
+    # only `rectify people add` does, on purpose. An import's own retirements leave it empty.
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     unit: Mapped[Unit | None] = relationship(back_populates="people")
     group: Mapped[SupervisionGroup | None] = relationship(back_populates="members")

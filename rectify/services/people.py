@@ -74,8 +74,8 @@ def add_person(session: Session, *, name: str, email: str, role: str, group: str
     if person is None:
         person = Person(email=address)
         session.add(person)
-    person.name, person.role, person.group_id, person.unit_id, person.active = (
-        name.strip(), role, group_id, unit_id, True)
+    person.name, person.role, person.group_id, person.unit_id, person.active, person.left_at = (
+        name.strip(), role, group_id, unit_id, True, None)
     session.flush()
     return Added(person, created)
 
@@ -95,7 +95,7 @@ def deactivate(session: Session, email: str, now: datetime) -> Person:
     from rectify.services.revocation import revoke_sessions, revoke_tokens
 
     person = find_person(session, email)
-    person.active = False
+    person.active, person.left_at = False, now
     revoke_sessions(person, now)
     revoke_tokens(session, person.id, now)
     return person

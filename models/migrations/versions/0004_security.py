@@ -1,4 +1,4 @@
-"""revocation: people.valid_after, API tokens (issue 13)
+"""revocation: people.valid_after and left_at, API tokens (issue 13)
 
 Revision ID: 0004
 Revises: 0003
@@ -19,6 +19,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("people") as batch:
         batch.add_column(sa.Column("valid_after", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("left_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -37,4 +38,5 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_api_tokens_person_id"), table_name="api_tokens")
     op.drop_table("api_tokens")
     with op.batch_alter_table("people") as batch:
+        batch.drop_column("left_at")
         batch.drop_column("valid_after")
