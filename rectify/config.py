@@ -102,6 +102,10 @@ class WebSettings(_Section):
     session_max_age_hours: int = Field(12, ge=1)
     max_upload_mib: int = Field(20, ge=1)
     api_token_max_days: int = Field(365, ge=1, le=3660)  # `rectify api-token issue --days` at most this
+    trusted_proxies: list[str] = []  # addresses whose X-Forwarded-For is believed (e.g. ["127.0.0.1"])
+    header_timeout: float = Field(10.0, gt=0)  # seconds a client has to send a request's headers
+    keep_alive_timeout: float = Field(5.0, gt=0)  # seconds an idle connection is kept between requests
+    public_docs: bool = False  # true: /docs and /openapi.json readable without signing in
 
 
 class ScheduleSettings(_Section):

@@ -94,7 +94,7 @@ def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> F
         description=routes_docs.API_DESCRIPTION,
         docs_url=None,  # FastAPI's Swagger/ReDoc pages load from a CDN; /docs is served locally instead
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url=None,  # served by routes_docs, behind sign-in unless web.public_docs
     )
     app.state.rt = rt
     app.state.clock = clock or rt.now

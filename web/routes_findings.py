@@ -179,7 +179,7 @@ def download(evidence_id: Id, request: Request) -> Response:
         if decide(me.viewer, Do.VIEW, Target.of(ev.finding)) != "ok":
             raise Forbidden
         path = evidence.blob_path(rt.settings.evidence_path, ev.sha256)
-        name, media = ev.filename, ev.content_type
+        name, media = evidence.strip_bidi(ev.filename), ev.content_type
     if not path.is_file():
         raise HTTPException(404)
     # attachment: the browser saves the file and never renders it in our origin.

@@ -22,6 +22,7 @@ def web(
     from rectify.db import is_initialised
     from rectify.runtime import build_runtime
     from web.app import ENGINE_KWARGS, create_app
+    from web.server import uvicorn_options
 
     rt = build_runtime(**ENGINE_KWARGS)
     try:
@@ -31,7 +32,7 @@ def web(
         host = host or rt.settings.web.host
         port = port or rt.settings.web.port
         console.print(f"form at http://{host}:{port}/ (links in mails use {rt.settings.public_url})", highlight=False)
-        uvicorn.run(create_app(rt), host=host, port=port, log_level="info", proxy_headers=True)
+        uvicorn.run(create_app(rt), host=host, port=port, log_level="info", **uvicorn_options(rt.settings))
     finally:
         rt.close()
 

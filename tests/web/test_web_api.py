@@ -96,8 +96,8 @@ def test_it_refuses_closing_before_the_heads_sign_off_in_a_two_level_round(app, 
         assert s.get(Finding, world.reported_a).state == "reported"
 
 
-def test_it_documents_the_api_without_a_cdn(app) -> None:
-    c = TestClient(app)
+def test_it_documents_the_api_without_a_cdn(app, world) -> None:
+    c = client(app, world.contact_a)
     spec = c.get("/openapi.json").json()
     assert {"/api/findings", "/api/findings/{finding_id}", "/api/findings/{finding_id}/report",
             "/api/findings/{finding_id}/verify", "/api/findings/{finding_id}/reject"} <= set(spec["paths"])

@@ -176,5 +176,5 @@ def test_it_asks_and_decides_extensions_over_the_api(app, rt, world) -> None:
     body = r.json()
     assert (body["due_date"], body["original_due_date"], body["extensions_used"]) == ("2024-02-06", "2024-01-31", 1)
     assert body["extensions"][0]["state"] == "approved" and body["extensions"][0]["approved_due"] == "2024-02-06"
-    docs = TestClient(app).get("/docs").text
+    docs = client(app, world.sup_2).get("/docs").text
     assert "POST /api/findings/{finding_id}/extension" in docs and "/extension/decide" in docs
