@@ -48,7 +48,7 @@ def test_it_runs_daily_reminders_through_a_prefect_server_worker_and_postgresql(
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "RECTIFY_"))}
     rectify_env = {
         "RECTIFY_DATABASE_URL": rectify_db, "RECTIFY_DATA_DIR": str(tmp_path / "var"),
-        "RECTIFY_SECRET_KEY": "p" * 48, "RECTIFY_PUBLIC_URL": "https://dudao.county.example",
+        "RECTIFY_SECRET_KEY": TEST_SECRET, "RECTIFY_PUBLIC_URL": "https://dudao.county.example",
         "RECTIFY_SMTP__HOST": "127.0.0.1", "RECTIFY_SMTP__PORT": str(smtp_sink.port),
         "RECTIFY_SMTP__FROM_ADDR": "dudao@county.example", "RECTIFY_COMMAND_OFFICE": '["office@county.example"]',
     }

@@ -93,7 +93,7 @@ def _county(url: str) -> None:
 def test_it_serves_the_schedules_and_the_form_and_stops_cleanly(tmp_path, smtp_sink) -> None:
     web_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "RECTIFY_"))}
-    env.update(RECTIFY_DATA_DIR=str(tmp_path / "var"), RECTIFY_SECRET_KEY="s" * 40,
+    env.update(RECTIFY_DATA_DIR=str(tmp_path / "var"), RECTIFY_SECRET_KEY=TEST_SECRET,
                RECTIFY_COMMAND_OFFICE='["office@county.example"]', RECTIFY_SCHEDULE__PREFECT_PORT="0",
                RECTIFY_WEB__PORT=str(web_port), RECTIFY_SMTP__HOST="127.0.0.1", RECTIFY_SMTP__PORT=str(smtp_sink.port),
                PREFECT_SERVER_ANALYTICS_ENABLED="false")
