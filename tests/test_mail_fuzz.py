@@ -39,7 +39,8 @@ def daily_ctx(t: dict[str, str]) -> dict:
         return {"kind": kind, "code": t["code"], "problem": t["problem"], "opinion": t["opinion"],
                 "due": TODAY if kind != "review" else None, "unit": t["unit"], "closed_on": TODAY,
                 "colour": "red", "url": "https://form.example/auth/t?next=/findings/1",
-                "days": 2, "left": 0, "late": 2}
+                "days": 2, "left": 0, "late": 2, "provisional": kind == "remind",
+                "replan": {"from": TODAY, "to": TODAY, "document": t["notice_number"]} if kind == "replan" else None}
 
     blocks = [{"kind": k, "unit": None, "count": 1, "items": [item(k)]} for k in KINDS_BY_URGENCY]
     blocks.append({"kind": None, "unit": t["unit2"], "count": 1, "items": [item("urge")]})

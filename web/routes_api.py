@@ -2,7 +2,7 @@
 or decide an extension (延期).
 
 Same rules as the form: the same policy decides, the same actions write, the same audit events.
-Authentication: `Authorization: Bearer <api token>` (made by `rectify api-token EMAIL`), or the
+Authentication: `Authorization: Bearer <api token>` (made by `rectify api-token issue EMAIL`), or the
 form's session cookie plus an `X-CSRF-Token` header on writes. Errors are JSON {"error": code}.
 """
 
