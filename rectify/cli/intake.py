@@ -10,9 +10,12 @@ import typer
 
 from rectify.cli.main import app, console, err, user_errors
 
-units_app = typer.Typer(help="The unit directory (单位名录).", no_args_is_help=True)
-findings_app = typer.Typer(help="Findings (督导发现的问题).", no_args_is_help=True)
-ledger_app = typer.Typer(help="The rectification ledger (整改台账).", no_args_is_help=True)
+units_app = typer.Typer(help="The unit directory (单位名录).", no_args_is_help=True,
+                  rich_markup_mode=None)
+findings_app = typer.Typer(help="Findings (督导发现的问题).", no_args_is_help=True,
+                  rich_markup_mode=None)
+ledger_app = typer.Typer(help="The rectification ledger (整改台账).", no_args_is_help=True,
+                  rich_markup_mode=None)
 app.add_typer(units_app, name="units")
 app.add_typer(findings_app, name="findings")
 app.add_typer(ledger_app, name="ledger")
@@ -55,7 +58,7 @@ class _Bar:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), console=err, transient=True)
+                                     TimeElapsedColumn(), console=err.rich(), transient=True)
             self.progress.start()
         if stage not in self.tasks:
             from rectify.templating import labels

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from rectify.cli.main import app, console, initialised_runtime, user_errors
-from rectify.config import ConfigError
 
 
 @app.command()
@@ -19,6 +18,7 @@ def web(
     """Serve the form (units report, supervisors verify and close) and the JSON API."""
     import uvicorn
 
+    from rectify.config import ConfigError
     from rectify.db import is_initialised
     from rectify.runtime import build_runtime
     from web.app import ENGINE_KWARGS, create_app
@@ -37,7 +37,8 @@ def web(
         rt.close()
 
 
-api_app = typer.Typer(help="Bearer tokens for the JSON API: issue, list, revoke.", no_args_is_help=True)
+api_app = typer.Typer(help="Bearer tokens for the JSON API: issue, list, revoke.", no_args_is_help=True,
+                      rich_markup_mode=None)
 app.add_typer(api_app, name="api-token")
 
 
