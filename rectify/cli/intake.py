@@ -20,7 +20,7 @@ app.add_typer(units_app, name="units")
 app.add_typer(findings_app, name="findings")
 app.add_typer(ledger_app, name="ledger")
 
-FileArg = Annotated[Path, typer.Argument(help="A workbook (.xlsx, .xls, .ods) or a .csv file (UTF-8, UTF-8 with BOM or GBK).")]
+FileArg = Annotated[Path, typer.Argument(help="A workbook (.xlsx, .xls, .ods) or a .csv file (UTF-8, BOM or GBK).")]
 SheetOpt = Annotated[str | None, typer.Option("--sheet", help="Worksheet to read (default: the first).")]
 PROGRESS_FROM = 2000  # rows; smaller files finish before a bar is worth drawing
 
