@@ -11,8 +11,9 @@ each late finding jumps to its highest level at once).
 
 The run itself (`run_daily`, the code the flow runs, with SMTP to an aiosmtpd sink in another process)
 happens in a fresh child process so the peak RSS printed is the run's alone. Beside it: the bare SQL
-query of the open findings (the floor no run can beat) and, with --prefect, the same run as a Prefect
-flow on a copy of the database against a local Prefect server (Prefect's overhead).
+query of the open findings (the floor no run can beat), the bare reference (bench/daily_reference.py:
+the same day's mail done the plainest way, on a copy of the database, to its own sink) and the ratio, and,
+with --prefect, the same run as a Prefect flow on a copy against a local Prefect server.
 """
 
 from __future__ import annotations
@@ -296,8 +297,8 @@ def run(env_json: str, prefect: bool) -> None:
 # ------------------------------------------------------------------ orchestration
 
 
-def _child(args: list[str], **kw) -> dict:
-    res = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, **kw)
+def _child(args: list[str], script: Path | None = None, argv: list[str] = ()) -> dict:
+    res = subprocess.run([sys.executable, str(script or __file__), *args, *argv], capture_output=True, text=True)
     line = next((ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if res.returncode or line is None:
         sys.exit(f"child failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
@@ -330,18 +331,19 @@ def main() -> None:
         print(f"building {a.findings:,} findings over {max(a.findings // 20, 1):,} units on {a.db} …", flush=True)
         build_s = build(url, a.findings, a.catch_up)
         print(f"  built in {build_s:.1f} s", flush=True)
-        copy_url = None
-        if a.prefect:  # the same starting point for the flow run
+        copies = {}
+        for name in ("ref", "copy") if a.prefect else ("ref",):  # the same starting point for each
             if a.db == "sqlite":
-                shutil.copy(work / "rectify.db", work / "copy.db")
-                copy_url = f"sqlite:///{work / 'copy.db'}"
+                shutil.copy(work / "rectify.db", work / f"{name}.db")
+                copies[name] = f"sqlite:///{work / f'{name}.db'}"
             else:
                 import psycopg
 
                 with psycopg.connect(f"host=127.0.0.1 port={pg.port} user=postgres dbname=postgres",
                                      autocommit=True) as con:
-                    con.execute('CREATE DATABASE "copy" TEMPLATE "bench"')
-                copy_url = pg.url("copy")
+                    con.execute(f'CREATE DATABASE "{name}" TEMPLATE "bench"')
+                copies[name] = pg.url(name)
+        copy_url = copies.get("copy")
 
         port = free_port()
         sink_proc = subprocess.Popen([sys.executable, __file__, "_sink", str(port)], stdin=subprocess.PIPE,
@@ -352,6 +354,15 @@ def main() -> None:
                     "RECTIFY_SMTP__PORT": str(port), "RECTIFY_PUBLIC_URL": "https://dc.county.example",
                     "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
         res = _child(["_run", json.dumps({**base_env, "RECTIFY_DATABASE_URL": url})])
+        ref_port = free_port()
+        ref_sink = subprocess.Popen([sys.executable, __file__, "_sink", str(ref_port)], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
+        assert ref_sink.stdout.readline().strip() == "ready"
+        ref = _child([], script=ROOT / "bench" / "daily_reference.py",
+                     argv=[copies["ref"], str(ref_port), TODAY.isoformat()])
+        ref_sink.stdin.close()
+        ref_got = json.loads(ref_sink.stdout.readline())
+        ref_sink.wait(30)
         flow = None
         if a.prefect:
             prefect_server = LocalPrefectServer(work / "prefect").start()
@@ -376,6 +387,11 @@ def main() -> None:
             print(f"  as a Prefect flow (same data, local server)   {flow['run_s']:7.2f} s   peak RSS "
                   f"{flow['rss_mib']:.0f} MiB, sent {flow['sent']:,}")
         print(f"  SMTP sink accepted {got['messages']:,} messages, {got['bytes'] / 2**20:.1f} MiB")
+        print(f"  bare reference (daily_reference.py)           {ref['run_s']:7.2f} s   peak RSS "
+              f"{ref['rss_mib']:.0f} MiB, {ref['messages']:,} messages ({ref_got['bytes'] / 2**20:.1f} MiB "
+              f"accepted), {ref['notices']:,} DOCX, {ref['escalations']:,} levels raised")
+        print(f"  ratio run / reference: {res['run_s'] / ref['run_s']:.2f}x   (load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     finally:
         if sink_proc and sink_proc.poll() is None:
             sink_proc.kill()
