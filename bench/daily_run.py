@@ -33,6 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SINK = ROOT / "bench" / "smtp_sink.py"  # aiosmtpd on loopback in its own process, counting what it accepts
 sys.path.insert(0, str(ROOT))
 
 TODAY = date(2024, 6, 5)  # a Wednesday
@@ -215,29 +216,6 @@ def build(url: str, n: int, catch_up: bool) -> float:
     return time.perf_counter() - t
 
 
-# ------------------------------------------------------------------ the SMTP sink (its own process)
-
-
-def sink(port: int) -> None:
-    """aiosmtpd on 127.0.0.1:port; prints 'ready', then on stdin EOF the counts as JSON."""
-    from aiosmtpd.controller import Controller
-
-    counts = {"messages": 0, "bytes": 0}
-
-    class Handler:
-        async def handle_DATA(self, server, session, envelope):
-            counts["messages"] += 1
-            counts["bytes"] += len(envelope.content)
-            return "250 OK"
-
-    c = Controller(Handler(), hostname="127.0.0.1", port=port)
-    c.start()
-    print("ready", flush=True)
-    sys.stdin.read()
-    c.stop()
-    print(json.dumps(counts), flush=True)
-
-
 # ------------------------------------------------------------------ the run (its own process)
 
 
@@ -348,7 +326,7 @@ def main() -> None:
         copy_url = copies.get("copy")
 
         port = free_port()
-        sink_proc = subprocess.Popen([sys.executable, __file__, "_sink", str(port)], stdin=subprocess.PIPE,
+        sink_proc = subprocess.Popen([sys.executable, str(SINK), str(port)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         assert sink_proc.stdout.readline().strip() == "ready"
         base_env = {"RECTIFY_DATA_DIR": str(work / "var"), "RECTIFY_SECRET_KEY": secrets.token_urlsafe(48),
@@ -357,7 +335,7 @@ def main() -> None:
                     "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
         res = _child(["_run", json.dumps({**base_env, "RECTIFY_DATABASE_URL": url})])
         ref_port = free_port()
-        ref_sink = subprocess.Popen([sys.executable, __file__, "_sink", str(ref_port)], stdin=subprocess.PIPE,
+        ref_sink = subprocess.Popen([sys.executable, str(SINK), str(ref_port)], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, text=True)
         assert ref_sink.stdout.readline().strip() == "ready"
         ref = _child([], script=ROOT / "bench" / "daily_reference.py",
@@ -408,9 +386,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "_sink":
-        sink(int(sys.argv[2]))
-    elif len(sys.argv) > 1 and sys.argv[1] == "_run":
+    if len(sys.argv) > 1 and sys.argv[1] == "_run":
         run(sys.argv[2], "--prefect" in sys.argv[3:])
     else:
         main()
