@@ -7,6 +7,7 @@ from models.directory import ApiToken, Person, Round, SupervisionGroup, Unit
 from models.finding import Event, Evidence, Finding
 from models.outbox import OutboxMessage
 from models.practice import ExtensionRequest, Notice
+from models.progress import ProgressReport
 
 __all__ = [
     "ApiToken",
@@ -21,6 +22,7 @@ __all__ = [
     "Notice",
     "OutboxMessage",
     "Person",
+    "ProgressReport",
     "Round",
     "SupervisionGroup",
     "UTCDateTime",
