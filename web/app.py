@@ -133,7 +133,16 @@ class _App(FastAPI):
 
 
 def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
-    from web import routes_api, routes_auth, routes_docs, routes_findings, routes_practice, routes_status
+    from web import (
+        routes_api,
+        routes_api_followup,
+        routes_auth,
+        routes_docs,
+        routes_findings,
+        routes_followup,
+        routes_practice,
+        routes_status,
+    )
 
     app = _App(
         title="Rectify 整改督办 API",
@@ -152,7 +161,8 @@ def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> F
         rt.refresh_calendar()
     app.add_middleware(BodyLimit, max_upload_mib=rt.settings.web.max_upload_mib)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (routes_auth, routes_findings, routes_practice, routes_status, routes_api, routes_docs):
+    for module in (routes_auth, routes_findings, routes_practice, routes_followup, routes_status, routes_api,
+                   routes_api_followup, routes_docs):
         app.include_router(module.router)
 
     @app.exception_handler(SignInRequired)

@@ -24,6 +24,7 @@ from rectify.mail.deliver import OutboxReport, flush_outbox
 from rectify.mail.outbox import Queued, enqueue
 from rectify.runtime import Runtime
 from rectify.services.colours import refused_extension_ids
+from rectify.services.followup_stats import followup_by_unit
 from rectify.templating import render, render_subject
 
 KIND = "digest"
@@ -82,6 +83,10 @@ def build(rt: Runtime, *, week_of: date, today: date) -> Digest:
     except ValueError as exc:  # a week that has not started
         raise BulletinError(str(exc)) from None
     d.calendar_warning = cliff_warning(cal, today, rt.settings.calendar.warn_from) or ""
+    # 签收及时率 and missed progress reports per unit, this week up to today (issue 15)
+    with rt.sessions() as s:
+        d.followup = followup_by_unit(s, d.week_start, d.as_of, rt.settings.timezone,
+                                      rt.settings.bulletin.unit_order)
     return d
 
 

@@ -30,6 +30,7 @@ from rectify.links import login_links
 from rectify.mail import outbox
 from rectify.mail.compose import Attachment, build_message_bytes, encode_attachment, to_bytes
 from rectify.runtime import Runtime
+from rectify.services.daily import followup
 from rectify.services.daily.plan import KIND, DayPlan, NoticeRef
 from rectify.services.notices import DOCX_SUBTYPE, issue_notices, notice_number
 from rectify.templating import labels, render, render_subject
@@ -119,7 +120,7 @@ def _blocks(letter: Letter, day: DayPlan, link: Callable[[str], str], cal: WorkC
                          "colour": day.colours.get(a.finding_id), "url": link(f"/findings/{a.finding_id}"),
                          "provisional": tentative(cal, det.deadline_kind, det.inspected_on, det.due_date, day.today),
                          "replan": _replan(day.replans.get(a.finding_id)) if a.kind == "replan" else None,
-                         **_days_text(a.days)})
+                         **_days_text(a.days), **followup.detail(a.kind, day.due_days.get(a.finding_id, {}))})
         listed += len(rows)
         blocks.append({"kind": None if sec.unit_id is not None else sec.key,
                        "unit": d.units.get(sec.unit_id, "") if sec.unit_id is not None else None,

@@ -50,6 +50,10 @@ class DailyReport:
     skipped: list[dict[str, str]] = field(default_factory=list)  # findings that could not be computed (code, reason)
     skipped_total: int = 0
     calendar_warning: str = ""  # next year has no official schedule yet (from calendar.warn_from)
+    acks: int = 0  # findings whose unit was asked for 签收
+    ack_overdue: int = 0  # unacknowledged findings past the limit listed to their group
+    progress_requests: int = 0  # due 阶段性进展 listed in the units' letters
+    progress_missed: int = 0  # due reports not made, recorded once
     notices: list[str] = field(default_factory=list)  # 督办通知 numbers issued (or, on a dry run, units due one)
     deferred: int = 0
     held: int = 0
@@ -110,6 +114,8 @@ def summarise(day: DayPlan, report: DailyReport, queued: Sequence[outbox.Queued]
     report.reviews, report.handovers = kinds["review"], kinds["handover"]
     report.rechecks, report.signoffs = kinds["recheck"], kinds["signoff"]
     report.replans = kinds["replan"]
+    report.acks, report.ack_overdue, report.progress_requests = kinds["ack"], kinds["ack_overdue"], kinds["progress"]
+    report.progress_missed = len(day.progress_missed)
     report.notices = ([n.number for n in sorted(day.notices.values(), key=lambda n: n.number)] if day.notices
                       else [d.units.get(u, "") for u in day.notice_units] if report.dry_run else [])
     report.deferred = len(day.deferred)
@@ -203,7 +209,7 @@ def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry
             if dry_run:
                 report.letters = [{"to": q.recipient, "subject": q.subject, "items": q.items} for q in queued.headers]
                 return report
-            if not day.routing or not (day.routing.delivered or queued):
+            if not day.routing or not (day.routing.delivered or queued or day.progress_missed):
                 break
             try:
                 steps.commit(rt, day, queued)
