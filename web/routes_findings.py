@@ -37,9 +37,9 @@ from web.auth import (
     signed_in,
 )
 from web.evidence import EvidenceError
+from web.followup import followup_of
 from web.limits import MAX_FILES, MIB
 from web.numbers import Id, parse_int
-from web.followup import followup_of
 from web.pages import error_page, page
 from web.queries import ListFilter, evidence_of, history, level_kind, list_findings, load_finding, timing
 from web.supervision import event_facts, practice_of, recheck_before
@@ -161,9 +161,8 @@ def finding_list(request: Request) -> Response:
     # 一键签收 for the unit's own people when some of the listed findings wait for it.
     ack_all = me.viewer.role in ("unit_contact", "unit_leader") and any(r.awaits_ack for r in result.rows)
     return page("list.html", me, result=result, flt=flt, today=today, bulk=bulk, can_bulk=bulk == "verify",
-                done=done if done in ("bulk", "bulk_signoff") else "", n=parse_int(n, maximum=10_000) or 0)
-                done=done if done in ("bulk", "bulk_signoff", "ack_all") else "", n=int(n) if n.isdigit() else 0,
-                ack_all=ack_all)
+                done=done if done in ("bulk", "bulk_signoff", "ack_all") else "",
+                n=parse_int(n, maximum=10_000) or 0, ack_all=ack_all)
 
 
 @router.get("/findings/{finding_id}")

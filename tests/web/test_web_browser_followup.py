@@ -16,7 +16,7 @@ from rectify.services.followup import mark_arrival
 from tests.support import factory
 from tests.web import samples
 from tests.web.helpers import NOW, SECRET
-from tests.web.test_web_browser import _shoot, site, sqlite_rt  # noqa: F401 - fixtures
+from tests.web.test_web_browser import _confirm, _shoot, site, sqlite_rt  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -45,6 +45,7 @@ def test_it_acknowledges_and_reports_progress_in_a_real_browser(site, sqlite_rt,
         page = ctx.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(login_url(url, SECRET, person_id, now=NOW, max_age=timedelta(days=14), next_path=path))
+        _confirm(page, "")  # the mail link's confirmation page: one button
         return ctx, page
 
     contact, page = open_as(w.contact_a, 375, 812, f"/findings/{fid}")

@@ -5,7 +5,7 @@ refused, text escaped."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,7 +15,7 @@ from models import Event, Evidence, Finding, ProgressReport
 from rectify.core.followup import FollowupRules
 from rectify.links import login_links
 from rectify.services.followup import mark_arrival
-from tests.web.helpers import NOW, SECRET, client, csrf_of, form_tokens, login_token, post_form
+from tests.web.helpers import NOW, SECRET, api_token, client, csrf_of, form_tokens, open_link, post_form
 from tests.web.test_web_safety import XSS, XSS_ESCAPED
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -45,7 +45,8 @@ def test_it_opens_the_mail_link_on_the_page_with_the_button_and_acknowledges(app
     link = login_links("http://testserver", SECRET, w.contact_a, now=NOW, max_age=timedelta(days=14))
     url = urlsplit(link(f"/findings/{w.open_a}"))
     c = TestClient(app, follow_redirects=False)
-    landed = c.get(url.path, params=dict(p.split("=", 1) for p in url.query.split("&")))
+    token, next_path = url.path.rsplit("/", 1)[1], parse_qs(url.query)["next"][0]
+    landed = open_link(c, token, next_path)  # the confirmation page, then its button
     assert landed.status_code == 303 and landed.headers["location"] == f"/findings/{w.open_a}"
     page = c.get(f"/findings/{w.open_a}").text
     assert 'id="ack-badge"' in page and "待签收" in page and f'action="/findings/{w.open_a}/acknowledge"' in page
@@ -128,7 +129,7 @@ def test_it_offers_the_progress_form_only_to_the_units_contact(app, rt, arrived)
 
 def _api(app, person_id: int) -> TestClient:
     c = TestClient(app, follow_redirects=False)
-    c.headers["Authorization"] = f"Bearer {login_token(person_id, purpose='api')}"
+    c.headers["Authorization"] = f"Bearer {api_token(app, person_id)}"
     return c
 
 
