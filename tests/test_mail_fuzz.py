@@ -40,7 +40,8 @@ def daily_ctx(t: dict[str, str]) -> dict:
                 "due": TODAY if kind != "review" else None, "unit": t["unit"], "closed_on": TODAY,
                 "colour": "red", "url": "https://form.example/auth/t?next=/findings/1",
                 "days": 2, "left": 0, "late": 2, "provisional": kind == "remind",
-                "replan": {"from": TODAY, "to": TODAY, "document": t["notice_number"]} if kind == "replan" else None}
+                "replan": {"from": TODAY, "to": TODAY, "document": t["notice_number"]} if kind == "replan" else None,
+                "ack_due": TODAY, "progress_due": TODAY}  # 签收 / 进展反馈 rows (issue 15)
 
     blocks = [{"kind": k, "unit": None, "count": 1, "items": [item(k)]} for k in KINDS_BY_URGENCY]
     blocks.append({"kind": None, "unit": t["unit2"], "count": 1, "items": [item("urge")]})
