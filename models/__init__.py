@@ -6,6 +6,7 @@ from models.directory import Person, Round, SupervisionGroup, Unit
 from models.finding import Event, Evidence, Finding
 from models.outbox import OutboxMessage
 from models.practice import ExtensionRequest, Notice
+from models.progress import ProgressReport
 
 __all__ = [
     "Base",
@@ -18,6 +19,7 @@ __all__ = [
     "Notice",
     "OutboxMessage",
     "Person",
+    "ProgressReport",
     "Round",
     "SupervisionGroup",
     "UTCDateTime",
