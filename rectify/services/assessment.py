@@ -80,8 +80,8 @@ def progress_counts(s: Session, start: date, end: date, tz: str,
     """进展按时率 per unit: reports on time / (on time + missed), by the due day falling in the period."""
     where = scope if scope is not None else true()
     out: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for unit_id, on_time in s.execute(
-            select(Finding.unit_id, ProgressReport.on_time).join(Finding, Finding.id == ProgressReport.finding_id)
+    for (unit_id,) in s.execute(
+            select(Finding.unit_id).select_from(ProgressReport).join(Finding, Finding.id == ProgressReport.finding_id)
             .where(ProgressReport.due_on.between(start, end), ProgressReport.on_time, where)):
         out[unit_id][0] += 1
         out[unit_id][1] += 1

@@ -15,6 +15,7 @@ from rectify.core.routing import (
 from rectify.mail import outbox
 from rectify.mail.deliver import OutboxReport, flush_outbox
 from rectify.runtime import Runtime
+from rectify.services import runrecord
 from rectify.services.daily.commit import commit_day
 from rectify.services.daily.letters import Spool, issue_day_notices, render_letters
 from rectify.services.daily.plan import (
@@ -126,7 +127,16 @@ def summarise(day: DayPlan, report: DailyReport, queued: Sequence[outbox.Queued]
 def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry_run: bool = False,
               steps: Steps = PLAIN, max_attempts: int = 3) -> DailyReport:
     """One daily run. `send=False` stops after queueing (delivery is left to the next run or the
-    `rectify outbox retry` command); `dry_run` plans and renders but writes nothing."""
+    `rectify outbox retry` command); `dry_run` plans and renders but writes nothing. A real run leaves its
+    counts in Rectify's own run record (rectify.services.runrecord) for the 驾驶舱."""
+    report = _run(rt, today, now, send=send, dry_run=dry_run, steps=steps, max_attempts=max_attempts)
+    if not dry_run:
+        runrecord.record(rt.settings.data_dir, report.as_dict(), now)
+    return report
+
+
+def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, steps: Steps,
+         max_attempts: int) -> DailyReport:
     report = DailyReport(day=today.isoformat(), working_day=rt.calendar.is_working_day(today), dry_run=dry_run)
     if not report.working_day:
         return report
