@@ -83,3 +83,26 @@ def test_it_prints_the_ranking_and_writes_the_xlsx(rt, tmp_path) -> None:
     assert bad.returncode == 2 and "is after --to" in bad.stderr and "Traceback" not in bad.stderr
     bad = rectify("assess", "--out", str(tmp_path / "x.csv"), cwd=tmp_path, env=env)
     assert bad.returncode == 2 and ".xlsx" in bad.stderr and not (tmp_path / "x.csv").exists()
+
+
+def test_it_carries_the_top_and_bottom_five_in_the_weekly_digest(rt) -> None:
+    from rectify.bulletin.digest import build, render_digest
+    from tests.support import factory
+
+    with rt.sessions() as s:
+        seed(s)
+        r = factory.round_(s, "第二轮")
+        for i in range(1, 6):  # seven units: five on the 红榜, the last two on the 黑榜; 测试乡i owes i overdue items
+            u = factory.unit(s, f"测试乡{i}", kind="township")
+            for k in range(i):
+                factory.finding(s, unit=u, round=r, due=date(2024, 1, 8 + k))
+        s.commit()
+    d = build(rt, week_of=date(2024, 1, 31), today=date(2024, 1, 31))
+    assert d.ranking_start == date(2024, 1, 2)
+    # 测试乡i: 40 points for 签收/进展 with nothing due, less 2 per overdue item and 2 × (督办 + 通报) each
+    assert [(x.unit, x.score) for x in d.honour] == [("县财政局", 66.0), ("测试乡1", 36.0), ("测试乡2", 32.0),
+                                                    ("测试乡3", 28.0), ("测试乡4", 24.0)]
+    assert [(x.unit, x.score) for x in d.shame] == [("测试乡5", 20.0), ("县教育局", 16.0)]
+    text = render_digest(d, rt.settings).text
+    assert "考评红黑榜（1月2日至1月31日）" in text and "红榜：1. 县财政局（66.0分）；2. 测试乡1（36.0分）" in text
+    assert "黑榜：6. 测试乡5（20.0分，逾期未整改5个）；7. 县教育局（16.0分，逾期未整改0个）" in text

@@ -73,11 +73,22 @@ def build(rt: Runtime, *, week_of: date, today: date) -> Digest:
     with rt.sessions() as s:
         units, rows = load_rows(s, rt.settings.timezone)
     try:
-        return compute_digest(units, rows, week_of=week_of, today=today, cal=rt.calendar,
-                              unit_order=rt.settings.bulletin.unit_order, ladder=rt.ladder,
-                              supervision=rt.settings.supervision)
+        d = compute_digest(units, rows, week_of=week_of, today=today, cal=rt.calendar,
+                           unit_order=rt.settings.bulletin.unit_order, ladder=rt.ladder,
+                           supervision=rt.settings.supervision)
     except ValueError as exc:  # a week that has not started
         raise BulletinError(str(exc)) from None
+    add_ranking(rt, d)
+    return d
+
+
+def add_ranking(rt: Runtime, d: Digest, n: int = 5) -> None:
+    """红黑榜: the top and bottom `n` of the 考评 ranking over `assessment.period_days` days up to the digest's day."""
+    from rectify.services.assessment import assess_runtime, period
+
+    start, end = period(d.as_of, None, rt.settings.assessment.period_days)
+    a = assess_runtime(rt, start=start, end=end)
+    d.ranking_start, d.honour, d.shame = start, a.top(n), a.bottom(n)
 
 
 def cids(d: Digest) -> dict[str, str]:

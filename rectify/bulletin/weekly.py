@@ -26,6 +26,7 @@ from datetime import date, timedelta
 
 from rectify.bulletin.stats import UnitRow, unit_sort_key
 from rectify.config import SupervisionSettings
+from rectify.core.assessment import Ranked
 from rectify.core.ladder import Step
 from rectify.core.lateness import original_of
 from rectify.core.palette import COLOURS, Palette
@@ -131,6 +132,10 @@ class Digest:
     unit_colours: dict[str, int] = field(default_factory=dict)  # red/yellow/blue → number of units
     red_units: list[UnitWarning] = field(default_factory=list)
     rechecks: Rechecks = field(default_factory=Rechecks)
+    # 考评 红黑榜: the five best and the five last units over the assessment period ending at as_of
+    ranking_start: date | None = None
+    honour: list[Ranked] = field(default_factory=list)
+    shame: list[Ranked] = field(default_factory=list)
 
     def change(self, name: str) -> int:
         return getattr(self.this, name) - getattr(self.last, name)
