@@ -106,3 +106,25 @@ def test_it_carries_the_top_and_bottom_five_in_the_weekly_digest(rt) -> None:
     text = render_digest(d, rt.settings).text
     assert "考评红黑榜（1月2日至1月31日）" in text and "红榜：1. 县财政局（66.0分）；2. 测试乡1（36.0分）" in text
     assert "黑榜：6. 测试乡5（20.0分，逾期未整改5个）；7. 县教育局（16.0分，逾期未整改0个）" in text
+
+
+def test_it_adds_the_ranking_to_a_bulletin_on_request(rt, tmp_path) -> None:
+    from docx import Document
+
+    from rectify.bulletin.issue import compile_issue
+    from rectify.bulletin.sections import split_sections
+
+    with rt.sessions() as s:
+        seed(s)
+    files, named = split_sections(["ranking", str(tmp_path / "动态.md")])
+    assert named == {"ranking"} and files == [tmp_path / "动态.md"]
+    plain = compile_issue(rt, as_of=date(2024, 1, 31), now=at("2024-01-31"), draft=True, pdf=False,
+                          out_dir=tmp_path / "a")
+    assert "考评排名" not in plain.files["html"].read_text(encoding="utf-8")
+    r = compile_issue(rt, as_of=date(2024, 1, 31), now=at("2024-01-31"), draft=True, pdf=False, ranking=True,
+                      out_dir=tmp_path / "b")
+    html = r.files["html"].read_text(encoding="utf-8")
+    assert "五、考评排名" in html and "考评期间：2024年1月2日至2024年1月31日" in html
+    assert html.index("县财政局", html.index("五、考评排名")) < html.index("县教育局", html.index("五、考评排名"))
+    cells = [c.text for t in Document(str(r.files["docx"])).tables for row in t.rows for c in row.cells]
+    assert "按原时限按期销号率" in cells and "66.0" in cells and "16.0" in cells

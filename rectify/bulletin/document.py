@@ -8,11 +8,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from rectify.bulletin.sections import Article
 from rectify.bulletin.stats import BulletinStats
 from rectify.config import BulletinSettings
 from rectify.templating import cn_date, cn_percent, labels, render
+
+if TYPE_CHECKING:
+    from rectify.services.assessment import Assessment
 
 
 @dataclass
@@ -63,8 +67,17 @@ def file_stem(issue_no: int, draft: bool = False) -> str:
     return _text("bulletin/filename.txt", issue_no=issue_no, draft=draft)
 
 
+def ranking_part(a: Assessment) -> Part:
+    """五、考评排名: the whole ranking over the bulletin's period (`--section ranking`)."""
+    from rectify.services.assessment_export import header, period_text, text_rows
+
+    return Part(labels()["bulletin"]["ranking"], [period_text(a) + "。"],
+                Table(header=header(), rows=text_rows(a.ranking, fractions=False),
+                      widths=[0.7, 2.2, 0.8, 1.2, 1.4, 1.2, 1.2, 1.1, 1.1, 0.7], numeric_from=2))
+
+
 def build_document(stats: BulletinStats, *, series: BulletinSettings, issue_no: int, issued_on: date,
-                   articles: Sequence[Article] = ()) -> BulletinDocument:
+                   articles: Sequence[Article] = (), ranking: Assessment | None = None) -> BulletinDocument:
     lab = labels()["bulletin"]
     total = stats.total
     unit_table = Table(
@@ -92,6 +105,8 @@ def build_document(stats: BulletinStats, *, series: BulletinSettings, issue_no: 
         Part(lab["closed_items"], [_text("bulletin/items_note.txt", s=stats)], items_table),
         Part(lab["notify"], [_text("bulletin/notify.txt", s=stats)]),
     ]
+    if ranking is not None:
+        parts.append(ranking_part(ranking))
     closing = [(lab[key], text) for key, text in (("bao", series.bao), ("song", series.song), ("fa", series.fa))
                if text.strip()]
     return BulletinDocument(

@@ -57,7 +57,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def compile_issue(rt: Runtime, *, as_of: date, now: datetime, issue_no: int | None = None,
                   out_dir: Path | None = None, draft: bool = False, articles: Sequence[Article] = (),
-                  pdf: bool = True) -> IssueResult:
+                  pdf: bool = True, ranking: bool = False) -> IssueResult:
     settings = rt.settings
     series = settings.bulletin
     with rt.sessions() as s:
@@ -76,7 +76,8 @@ def compile_issue(rt: Runtime, *, as_of: date, now: datetime, issue_no: int | No
     stats = compute(data.units, data.findings, as_of=as_of, ladder=rt.ladder,
                     item_list_limit=series.item_list_limit, unit_order=series.unit_order,
                     period_start=period_start)
-    doc = build_document(stats, series=series, issue_no=number, issued_on=as_of, articles=articles)
+    doc = build_document(stats, series=series, issue_no=number, issued_on=as_of, articles=articles,
+                         ranking=_ranking(rt, as_of, period_start) if ranking else None)
 
     folder = Path(out_dir) if out_dir else settings.bulletins_path
     folder.mkdir(parents=True, exist_ok=True)
@@ -105,6 +106,14 @@ def compile_issue(rt: Runtime, *, as_of: date, now: datetime, issue_no: int | No
         shutil.rmtree(tmp_dir, ignore_errors=True)  # whatever was not moved into place
     result.files = {kind: final for kind, (_, final) in staged.items()}
     return result
+
+
+def _ranking(rt: Runtime, as_of: date, period_start: date | None):
+    """考评 over the bulletin's period (from the day after the last issue), else assessment.period_days days."""
+    from rectify.services.assessment import assess_runtime, period
+
+    start, end = period(as_of, period_start, rt.settings.assessment.period_days)
+    return assess_runtime(rt, start=min(start, end), end=end)
 
 
 def _place(staged: dict[str, tuple[Path, Path]]) -> None:

@@ -26,13 +26,13 @@ def fraction(r: Ranked, name: str) -> tuple[int, int]:
     return getattr(r.c, num), getattr(r.c, den)
 
 
-def rate_text(r: Ranked, name: str) -> str:
+def rate_text(r: Ranked, name: str, fractions: bool = True) -> str:
     n, d = fraction(r, name)
-    return f"{100 * r.c.rate(name):.1f}%" + labels()["assessment"]["fraction"].format(n=n, d=d)
+    return f"{100 * r.c.rate(name):.1f}%" + (labels()["assessment"]["fraction"].format(n=n, d=d) if fractions else "")
 
 
-def text_rows(ranking: list[Ranked]) -> list[list[str]]:
-    return [[str(r.rank), r.unit, f"{r.score:.1f}", *(rate_text(r, k) for k in RATE_COLUMNS),
+def text_rows(ranking: list[Ranked], fractions: bool = True) -> list[list[str]]:
+    return [[str(r.rank), r.unit, f"{r.score:.1f}", *(rate_text(r, k, fractions) for k in RATE_COLUMNS),
              str(r.c.overdue), str(r.c.escalations), str(r.c.rebounds)] for r in ranking]
 
 
