@@ -1,6 +1,7 @@
 """`rectify demo` as a newcomer runs it: one command, then every output opens."""
 
 import email
+import json
 import os
 import re
 import shutil
@@ -40,6 +41,15 @@ def test_it_simulates_a_month_and_every_output_opens(tmp_path: Path) -> None:
     bulletin = docx.Document(out / "var" / "bulletins" / "工作简报第20期.docx")
     text = "\n".join(p.text for p in bulletin.paragraphs)
     assert "第20期" in text.replace(" ", "") and "整改落实情况" in text
+
+    assert "Glyph" not in res.stderr  # the charts draw Chinese with the shipped font
+    ranked = re.search(r"考评 ranking \((\d+) units", res.stdout)
+    assert ranked and int(ranked.group(1)) > 10 and re.search(r"\n\s+1\. \S+\s+\d+\.\d", res.stdout)
+    ranking = openpyxl.load_workbook(next(out.glob("考评排名-*.xlsx")), read_only=True)
+    assert sum(1 for _ in ranking.worksheets[0].iter_rows()) == int(ranked.group(1)) + 2  # period, header, units
+    assert "五、考评排名" in text
+    last_run = json.loads((out / "var" / "last_daily_run.json").read_text(encoding="utf-8"))
+    assert last_run["day"] == "2024-02-08" and last_run["scanned"] > 0
 
     ledger = openpyxl.load_workbook(next(out.glob("整改台账-*.xlsx")), read_only=True)
     assert sum(1 for _ in ledger.worksheets[0].iter_rows()) == 121  # header + 120 findings
