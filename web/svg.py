@@ -1,7 +1,7 @@
 """Charts as SVG made on the server: no script, no CDN, no inline style (the CSP allows neither).
 
 Colours and sizes are SVG presentation attributes, which a `style-src 'self'` policy does not block. The
-viewBox is narrow (400 units) and the element scales to its box, so the labels stay legible on a phone;
+viewBox is narrow (320 units) and the element scales to its box, so the labels stay legible on a phone;
 the browser draws the text with its own fonts, so Chinese labels need no font from us. Every label is
 escaped; a bar may carry a link (the filtered list behind the number).
 """
@@ -14,7 +14,7 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH = 400
+WIDTH = 320
 FONT = 13
 
 
@@ -38,19 +38,19 @@ def _a(href: str, inner: str) -> str:
     return f'<a href="{escape(href)}">{inner}</a>' if href else inner
 
 
-def bar_chart(bars: Sequence[Bar], *, title: str, scale: float = 100.0, label_width: int = 120) -> Markup:
+def bar_chart(bars: Sequence[Bar], *, title: str, scale: float = 100.0, label_width: int = 100) -> Markup:
     """Horizontal bars, one per row, label on the left (cut to fit), figure on the right."""
     row = 24
     top = 8
     height = top + row * max(1, len(bars)) + 6
-    span = WIDTH - label_width - 64
+    span = WIDTH - label_width - 52
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}" '
              f'xmlns="http://www.w3.org/2000/svg" font-size="{FONT}" font-family="sans-serif">',
              f"<title>{escape(title)}</title>"]
     for i, b in enumerate(bars):
         y = top + i * row
         w = 0 if scale <= 0 else max(0.0, min(1.0, b.value / scale)) * span
-        label = b.label if len(b.label) <= 8 else b.label[:7] + "…"
+        label = b.label if len(b.label) <= 7 else b.label[:6] + "…"
         parts.append(_a(b.href, f'<text x="{label_width - 6}" y="{y + 14}" text-anchor="end" fill="#1a1a1a">'
                                 f"{escape(label)}<title>{escape(b.label)}</title></text>"))
         parts.append(f'<rect x="{label_width}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" fill="{b.colour}"/>')
@@ -61,7 +61,7 @@ def bar_chart(bars: Sequence[Bar], *, title: str, scale: float = 100.0, label_wi
 
 
 def line_chart(series: Sequence[Series], xlabels: Sequence[str], *, title: str) -> Markup:
-    """Lines over weeks with a zero-based y axis, a legend on top and every other x label."""
+    """Lines over weeks with a zero-based y axis, a legend on top and every third x label."""
     left, right, top, bottom = 34, 8, 28, 24
     height = 220
     n = len(xlabels)
@@ -83,8 +83,9 @@ def line_chart(series: Sequence[Series], xlabels: Sequence[str], *, title: str) 
         parts.append(f'<line x1="{left}" x2="{WIDTH - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>')
         parts.append(f'<text x="{left - 4}" y="{y(v) + 4:.1f}" text-anchor="end" fill="#555">{v:g}</text>')
     for i, label in enumerate(xlabels):
-        if i % 2 == (n - 1) % 2:  # the last week always labelled
-            parts.append(f'<text x="{x(i):.1f}" y="{height - 6}" text-anchor="middle" fill="#555" '
+        if i % 3 == (n - 1) % 3:  # every third week, the last one always
+            anchor = "end" if i == n - 1 and n > 1 else "middle"  # the last label stays inside the box
+            parts.append(f'<text x="{x(i):.1f}" y="{height - 6}" text-anchor="{anchor}" fill="#555" '
                          f'font-size="{FONT - 2}">{escape(label)}</text>')
     lx = left
     for s in series:
