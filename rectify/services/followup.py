@@ -82,6 +82,10 @@ def _require(viewer: Viewer, do: Do, f: Finding) -> None:
         raise ConflictError(f)
 
 
+def may_report_progress(viewer: Viewer, f: Finding) -> bool:
+    return decide(viewer, Do.PROGRESS, Target.of(f)) is Decision.OK
+
+
 def _flush(session: Session, f: Finding) -> None:
     try:
         session.flush()  # UPDATE ... WHERE version = :seen
