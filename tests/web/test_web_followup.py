@@ -96,7 +96,7 @@ def test_it_takes_a_progress_report_with_evidence_and_escapes_it(app, rt, arrive
     w = arrived
     c = client(app, w.contact_a)
     page = c.get(f"/findings/{w.open_a}").text
-    assert 'action="/findings/{}/progress"'.format(w.open_a) in page
+    assert f'action="/findings/{w.open_a}/progress"' in page
     empty = post_form(c, w.open_a, "progress", progress_text="  ")
     assert empty.status_code == 400 and "请填写阶段性进展" in empty.text
     csrf, version = form_tokens(c, w.open_a)
