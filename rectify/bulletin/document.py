@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from rectify.bulletin.sections import Article
 from rectify.bulletin.stats import BulletinStats
@@ -63,8 +64,24 @@ def file_stem(issue_no: int, draft: bool = False) -> str:
     return _text("bulletin/filename.txt", issue_no=issue_no, draft=draft)
 
 
+def followup_part(rows: Sequence[Any]) -> Part | None:
+    """五、签收和进展反馈: 签收及时率 and 进展按时率 per unit (rectify.services.followup_stats.UnitFollowup rows)."""
+    if not rows:
+        return None
+    lab = labels()["bulletin"]
+
+    def pct(part: int, whole: int) -> str:
+        return cn_percent(part, whole) if whole else "—"
+
+    return Part(lab["followup"], table=Table(
+        header=list(lab["followup_table"]),
+        rows=[[u.unit, str(u.ack_due), str(u.ack_on_time), pct(u.ack_on_time, u.ack_due), str(u.reports_on_time),
+               str(u.missed), pct(u.reports_on_time, u.reports_on_time + u.missed)] for u in rows],
+        widths=[2.9, 1.0, 1.1, 1.3, 1.3, 1.4, 1.3]))
+
+
 def build_document(stats: BulletinStats, *, series: BulletinSettings, issue_no: int, issued_on: date,
-                   articles: Sequence[Article] = ()) -> BulletinDocument:
+                   articles: Sequence[Article] = (), followup: Sequence[Any] = ()) -> BulletinDocument:
     lab = labels()["bulletin"]
     total = stats.total
     unit_table = Table(
@@ -92,6 +109,9 @@ def build_document(stats: BulletinStats, *, series: BulletinSettings, issue_no: 
         Part(lab["closed_items"], [_text("bulletin/items_note.txt", s=stats)], items_table),
         Part(lab["notify"], [_text("bulletin/notify.txt", s=stats)]),
     ]
+    extra = followup_part(followup)
+    if extra is not None:
+        parts.append(extra)
     closing = [(lab[key], text) for key, text in (("bao", series.bao), ("song", series.song), ("fa", series.fa))
                if text.strip()]
     return BulletinDocument(
