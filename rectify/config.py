@@ -71,6 +71,9 @@ class SupervisionSettings(_Section):
     red_from: str = "supervise"  # 红 from this ladder step key on
     yellows_make_red: int = Field(2, ge=0)  # a unit with this many 黄 findings is 红 (0: off)
     notice_reply_working_days: int = Field(5, ge=1)  # 督办通知: reply within
+    ack_working_days: int = Field(1, ge=1)  # 签收 due this many working days after import or reassignment
+    progress_threshold_working_days: int = Field(20, ge=1)  # deadline further than this: 阶段性进展 owed
+    progress_every_working_days: int = Field(10, ge=1)  # one 阶段性进展 every this many working days
 
 
 class WebSettings(_Section):

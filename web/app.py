@@ -77,7 +77,16 @@ def _is_api(request: Request) -> bool:
 
 
 def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
-    from web import routes_api, routes_auth, routes_docs, routes_findings, routes_practice, routes_status
+    from web import (
+        routes_api,
+        routes_api_followup,
+        routes_auth,
+        routes_docs,
+        routes_findings,
+        routes_followup,
+        routes_practice,
+        routes_status,
+    )
 
     app = FastAPI(
         title="Rectify 整改督办 API",
@@ -92,7 +101,8 @@ def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> F
     app.state.write_lock = write_lock(rt)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (routes_auth, routes_findings, routes_practice, routes_status, routes_api, routes_docs):
+    for module in (routes_auth, routes_findings, routes_practice, routes_followup, routes_status, routes_api,
+                   routes_api_followup, routes_docs):
         app.include_router(module.router)
     from web import routes_cockpit, routes_ranking_api  # 驾驶舱 and /api/ranking (考评)
 

@@ -76,6 +76,9 @@ class FindingOut(BaseModel):
     reported_at: datetime | None
     closed_at: datetime | None
     version: int = Field(description="send it back with every action (optimistic locking)")
+    ack_due_on: date | None = Field(None, description="签收 due by this working day (null: none asked)")
+    acknowledged_at: datetime | None = Field(None, description="签收 time (null: not acknowledged)")
+    progress_due_on: date | None = Field(None, description="next 阶段性进展 due (null: none owed)")
     evidence: list[EvidenceOut]
     extensions: list[ExtensionOut]
 
@@ -165,7 +168,8 @@ def _out(s: Session, rt: Runtime, f: Finding, today: date) -> FindingOut:
         original_due_date=f.original_due_date, extensions_used=f.extensions_used, colour=colour,
         working_days=t.days, overdue=t.overdue, level=f.level, level_kind=level_kind(f.level, rt.ladder),
         measures=f.measures, progress=f.progress, reported_at=f.reported_at, closed_at=f.closed_at,
-        version=f.version,
+        version=f.version, ack_due_on=f.ack_due_on, acknowledged_at=f.acknowledged_at,
+        progress_due_on=f.progress_due_on,
         evidence=[EvidenceOut(id=e.id, filename=e.filename, content_type=e.content_type, size=e.size,
                               url=f"/evidence/{e.id}") for e in evidence_of(s, f.id)],
         extensions=[ExtensionOut(id=r.id, state=r.state, reason=r.reason, previous_due=r.previous_due,

@@ -27,6 +27,7 @@ from web import actions, evidence
 from web.actions import BulkConflict, Forbidden, Missing, Refused, Upload
 from web.auth import Me, SignInRequired, check_csrf, now, read_session, signed_in
 from web.evidence import EvidenceError
+from web.followup import followup_of
 from web.pages import error_page, page
 from web.queries import ListFilter, evidence_of, history, level_kind, list_findings, load_finding, timing
 from web.supervision import event_facts, practice_of, recheck_before
@@ -36,7 +37,7 @@ router = APIRouter(include_in_schema=False)
 MIB = 1024 * 1024
 MAX_FILES = 10  # per report
 DONE = ("report", "verify", "reject", "cancel", "extension", "extension_approved", "extension_refused", "reassign",
-        "deadline", "signoff", "recheck_ok", "reopen")  # flash messages a redirect may ask for
+        "deadline", "signoff", "recheck_ok", "reopen", "acknowledge", "progress")  # flashes a redirect may ask for
 
 
 def _rt(request: Request) -> Runtime:
@@ -66,6 +67,7 @@ def finding_context(s: Session, rt: Runtime, me: Me, f: Finding, today: date, **
         "events": [(e, e.at.astimezone(rt.tz), event_facts(e)) for e in history(s, f.id)],
         "can": can,
         "practice": practice_of(s, rt, f, today, may_reassign=can[Do.REASSIGN]),
+        "followup": followup_of(s, f, today),  # 签收 and 进展反馈 (web.followup)
         "today": today,
         "tz": rt.tz,
         "form": {},
@@ -128,8 +130,11 @@ def finding_list(request: Request) -> Response:
     bulk = {"supervisor": "verify", "unit_leader": "signoff"}.get(me.viewer.role, "")
     if bulk == "signoff" and not any(r.needs_signoff for r in result.rows):
         bulk = ""
+    # 一键签收 for the unit's own people when some of the listed findings wait for it.
+    ack_all = me.viewer.role in ("unit_contact", "unit_leader") and any(r.awaits_ack for r in result.rows)
     return page("list.html", me, result=result, flt=flt, today=today, bulk=bulk, can_bulk=bulk == "verify",
-                done=done if done in ("bulk", "bulk_signoff") else "", n=int(n) if n.isdigit() else 0)
+                done=done if done in ("bulk", "bulk_signoff", "ack_all") else "", n=int(n) if n.isdigit() else 0,
+                ack_all=ack_all)
 
 
 @router.get("/findings/{finding_id}")

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from models import Finding
+from rectify.core.followup import FollowupRules
+from rectify.services.followup import Arrival
 from web import practice
 from web.auth import Me, now
 from web.routes_findings import _do, _read_form, _rt, _text_fields, bulk
@@ -63,11 +65,12 @@ async def post_extension_decision(finding_id: int, request: Request) -> Response
 @router.post("/findings/{finding_id}/reassign")
 async def post_reassign(finding_id: int, request: Request) -> Response:
     fields = _text_fields(await _read_form(request), "csrf_token", "version", "unit", "move_reason")
-    at = now(request)
+    at, rt = now(request), _rt(request)
+    arrive = Arrival(_today(request), rt.calendar, FollowupRules.of(rt.settings.supervision))  # a new 签收
 
     def work(s: Session, f: Finding, me: Me, version: int) -> None:
         practice.reassign(s, f, me.viewer, me.actor, at, version=version, unit_id=fields["unit"],
-                          reason=fields["move_reason"])
+                          reason=fields["move_reason"], arrive=arrive)
 
     return await run_in_threadpool(_do, request, finding_id, fields, work, "reassign")
 

@@ -24,6 +24,7 @@ from rectify.mail.deliver import OutboxReport, flush_outbox
 from rectify.mail.outbox import Queued, enqueue
 from rectify.runtime import Runtime
 from rectify.services.colours import refused_extension_ids
+from rectify.services.followup_stats import followup_by_unit
 from rectify.templating import render, render_subject
 
 KIND = "digest"
@@ -72,12 +73,15 @@ def load_rows(session: Session, tz: str) -> tuple[list[UnitRow], list[DigestRow]
 def build(rt: Runtime, *, week_of: date, today: date) -> Digest:
     with rt.sessions() as s:
         units, rows = load_rows(s, rt.settings.timezone)
-    try:
-        d = compute_digest(units, rows, week_of=week_of, today=today, cal=rt.calendar,
-                           unit_order=rt.settings.bulletin.unit_order, ladder=rt.ladder,
-                           supervision=rt.settings.supervision)
-    except ValueError as exc:  # a week that has not started
-        raise BulletinError(str(exc)) from None
+        try:
+            d = compute_digest(units, rows, week_of=week_of, today=today, cal=rt.calendar,
+                               unit_order=rt.settings.bulletin.unit_order, ladder=rt.ladder,
+                               supervision=rt.settings.supervision)
+        except ValueError as exc:  # a week that has not started
+            raise BulletinError(str(exc)) from None
+        # 签收及时率 and missed progress reports per unit, this week up to today (issue 15)
+        d.followup = followup_by_unit(s, d.week_start, d.as_of, rt.settings.timezone,
+                                      rt.settings.bulletin.unit_order)
     add_ranking(rt, d)
     return d
 

@@ -23,9 +23,11 @@ from rectify.bulletin.document import BulletinDocument, build_document, file_ste
 from rectify.bulletin.docx_writer import write_docx
 from rectify.bulletin.errors import BulletinError
 from rectify.bulletin.pdf import PdfUnavailable, to_pdf
+from rectify.bulletin.progress import progress_article
 from rectify.bulletin.sections import Article
 from rectify.bulletin.stats import BulletinStats, compute
 from rectify.runtime import Runtime
+from rectify.services.followup_stats import followup_by_unit, latest_reports_by_group
 from rectify.templating import render
 
 
@@ -57,7 +59,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def compile_issue(rt: Runtime, *, as_of: date, now: datetime, issue_no: int | None = None,
                   out_dir: Path | None = None, draft: bool = False, articles: Sequence[Article] = (),
-                  pdf: bool = True, ranking: bool = False) -> IssueResult:
+                  pdf: bool = True, progress_section: bool = False, progress_top: int = 5,
+                  ranking: bool = False) -> IssueResult:
     settings = rt.settings
     series = settings.bulletin
     with rt.sessions() as s:
@@ -72,12 +75,18 @@ def compile_issue(rt: Runtime, *, as_of: date, now: datetime, issue_no: int | No
             raise BulletinError(f"the last bulletin (第{last.issue_no}期) already covers up to {last.as_of}; "
                                 f"--as-of {as_of} is earlier")
         data = query.load_period(s, as_of=as_of, tz=settings.timezone)
-    period_start = last.as_of + timedelta(days=1) if last else None
+        period_start = last.as_of + timedelta(days=1) if last else None
+        # 签收及时率 / 进展按时率 per unit, and on request the 整改进展 section (issue 15)
+        since = period_start or date(1970, 1, 2)
+        followup = followup_by_unit(s, since, as_of, settings.timezone, series.unit_order)
+        if progress_section:
+            articles = [*articles, progress_article(
+                latest_reports_by_group(s, since, as_of, settings.timezone, progress_top))]
     stats = compute(data.units, data.findings, as_of=as_of, ladder=rt.ladder,
                     item_list_limit=series.item_list_limit, unit_order=series.unit_order,
                     period_start=period_start)
     doc = build_document(stats, series=series, issue_no=number, issued_on=as_of, articles=articles,
-                         ranking=_ranking(rt, as_of, period_start) if ranking else None)
+                         followup=followup, ranking=_ranking(rt, as_of, period_start) if ranking else None)
 
     folder = Path(out_dir) if out_dir else settings.bulletins_path
     folder.mkdir(parents=True, exist_ok=True)

@@ -99,8 +99,9 @@ def load_articles(paths: Iterable[Path]) -> list[Article]:
     return articles
 
 
-# Sections Rectify writes itself, named instead of a file: `--section ranking` (考评排名).
-BUILT_IN = ("ranking",)
+# Sections Rectify writes itself, named instead of a file: `--section progress` (整改进展, rectify.bulletin.progress)
+# and `--section ranking` (考评排名).
+BUILT_IN = ("progress", "ranking")
 
 
 def split_sections(values: Iterable[Path | str]) -> tuple[list[Path], set[str]]:

@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from rectify.bulletin.stats import UnitRow, unit_sort_key
 from rectify.config import SupervisionSettings
@@ -136,6 +137,8 @@ class Digest:
     ranking_start: date | None = None
     honour: list[Ranked] = field(default_factory=list)
     shame: list[Ranked] = field(default_factory=list)
+    # 签收 and 进展反馈 per unit this week (rectify.services.followup_stats.UnitFollowup), set by the digest's edge
+    followup: list[Any] = field(default_factory=list)
 
     def change(self, name: str) -> int:
         return getattr(self.this, name) - getattr(self.last, name)

@@ -23,8 +23,12 @@ def bulletin(
                                              "(default <data_dir>/bulletins).")] = None,
     draft: Annotated[bool, typer.Option("--draft", help="Render only; record nothing (can be re-run).")] = False,
     section: Annotated[list[Path] | None, typer.Option("--section", help="An article (Markdown or text) placed "
-                                                       "under 工作动态; repeat for several. `ranking` adds the "
-                                                       "考评排名 over the bulletin's period.")] = None,
+                                                       "under 工作动态; repeat for several. `progress` adds the "
+                                                       "整改进展 section (newest progress reports by group), "
+                                                       "`ranking` the 考评排名 over the bulletin's period.")]
+    = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Progress reports per group in `--section progress`.")]
+    = 5,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also a PDF when LibreOffice is installed.")] = True,
 ) -> None:
     """Compile the next work bulletin (工作简报) from the findings closed since the last one: DOCX, HTML, PDF."""
@@ -39,7 +43,8 @@ def bulletin(
     try:
         day = as_of.date() if as_of else rt.today()
         r = compile_issue(rt, as_of=day, now=rt.now(), issue_no=issue, out_dir=out, draft=draft,
-                          articles=articles, pdf=pdf, ranking="ranking" in named)
+                          articles=articles, pdf=pdf, progress_section="progress" in named, progress_top=top,
+                          ranking="ranking" in named)
     finally:
         rt.close()
     state = "draft of" if r.draft else "issued"

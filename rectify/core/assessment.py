@@ -19,7 +19,7 @@ Rules for each figure over the period [start, end]:
 - 督办/通报: the 督办 and 通报 steps the original deadline brings in the period (the day `offset` working days
   after it, when the finding was not done by then), each counted once;
 - 反弹: reopenings after 回头看 in the period;
-- 签收及时率 and 进展按时率 are given as counts (the 签收 and 进展反馈 records).
+- 签收及时率 and 进展按时率 are given as counts (the 签收 and 进展反馈 records, rectify.services.followup_stats).
 
 Extensions: every penalty is taken against the original deadline and the current deadline's rate weighs 0 by
 default, so an approved extension cannot raise a unit's score under the defaults (tests/test_assessment.py).

@@ -77,21 +77,20 @@ def ack_counts(s: Session, start: date, end: date, tz: str,
 
 def progress_counts(s: Session, start: date, end: date, tz: str,
                     scope: ColumnElement[bool] | None = None) -> dict[int, tuple[int, int]]:
-    """进展按时率 per unit: reports on time / (on time + missed), by the due day falling in the period."""
+    """进展按时率 per unit: on-time reports / (on-time reports + misses), each by the local day it happened in
+    the period — the definition of rectify.services.followup_stats, here scoped like the other figures."""
     where = scope if scope is not None else true()
+    since, until = day_end(start - timedelta(days=1), tz), day_end(end, tz)
     out: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for (unit_id,) in s.execute(
             select(Finding.unit_id).select_from(ProgressReport).join(Finding, Finding.id == ProgressReport.finding_id)
-            .where(ProgressReport.due_on.between(start, end), ProgressReport.on_time, where)):
+            .where(ProgressReport.at >= since, ProgressReport.at < until, ProgressReport.on_time, where)):
         out[unit_id][0] += 1
         out[unit_id][1] += 1
-    since = day_end(start - timedelta(days=1), tz)  # a miss is recorded on or after its due day
-    for unit_id, data in s.execute(
-            select(Finding.unit_id, Event.data).join(Finding, Finding.id == Event.finding_id)
-            .where(Event.kind == "progress_missed", Event.at >= since, where)):
-        due = (data or {}).get("due_on", "")
-        if isinstance(due, str) and start.isoformat() <= due <= end.isoformat():
-            out[unit_id][1] += 1
+    for (unit_id,) in s.execute(
+            select(Finding.unit_id).select_from(Event).join(Finding, Finding.id == Event.finding_id)
+            .where(Event.kind == "progress_missed", Event.at >= since, Event.at < until, where)):
+        out[unit_id][1] += 1
     return {u: (a, b) for u, (a, b) in out.items()}
 
 

@@ -28,6 +28,7 @@ from rectify.links import login_links
 from rectify.mail import outbox
 from rectify.mail.compose import Attachment, build_message, build_message_bytes, to_bytes
 from rectify.runtime import Runtime
+from rectify.services.daily import followup
 from rectify.services.daily.plan import KIND, DayPlan, NoticeRef
 from rectify.services.notices import DOCX_SUBTYPE, issue_notices, notice_number
 from rectify.templating import labels, render, render_subject
@@ -110,7 +111,7 @@ def _blocks(letter: Letter, day: DayPlan, link: Callable[[str], str]) -> tuple[l
             rows.append({"kind": a.kind, "code": det.code, "problem": det.problem, "opinion": det.opinion,
                          "due": det.due_date, "unit": d.units.get(item.unit_id, ""), "closed_on": det.closed_on,
                          "colour": day.colours.get(a.finding_id), "url": link(f"/findings/{a.finding_id}"),
-                         **_days_text(a.days)})
+                         **_days_text(a.days), **followup.detail(a.kind, day.due_days.get(a.finding_id, {}))})
         listed += len(rows)
         blocks.append({"kind": None if sec.unit_id is not None else sec.key,
                        "unit": d.units.get(sec.unit_id, "") if sec.unit_id is not None else None,

@@ -25,6 +25,7 @@ from rectify.core.routing import (
 from rectify.core.workcal import CalendarError
 from rectify.runtime import Runtime
 from rectify.services.colours import palette, refused_extension_ids
+from rectify.services.daily import followup
 from rectify.services.routing import load_directory
 
 KIND = "daily"  # outbox kind: one daily letter per address per day
@@ -34,7 +35,8 @@ REPORT_LIMIT = 200  # unreachable rows named in a run's summary; the rest are co
 RENDER_CHUNK = 2_000  # letters per render task
 ESCALATE, REVIEW, HANDOVER = "escalate", "review_request", "handover_notice"  # event kinds
 RECHECK, SIGNOFF = "recheck_request", "signoff_request"  # event kinds
-EVENT_OF_KIND = {"review": REVIEW, "handover": HANDOVER, "recheck": RECHECK, "signoff": SIGNOFF}
+EVENT_OF_KIND = {"review": REVIEW, "handover": HANDOVER, "recheck": RECHECK, "signoff": SIGNOFF,
+                 **followup.EVENTS}  # 签收 / 签收超期 / 进展反馈 requests (issue 15)
 NOT_LADDER = frozenset(EVENT_OF_KIND)  # item kinds that are not escalations
 HANDOVER_STATES = sorted({*ACTIVE_STATES, "reported"})  # reassigned and not finished: tell the new unit
 # 回头看 that fell due more than this many working days ago are not mailed any more (the first run after
@@ -81,6 +83,8 @@ class DayPlan:
     colours: dict[int, str | None] = field(default_factory=dict)  # finding id → colour after today's run
     notice_units: dict[int, list[int]] = field(default_factory=dict)  # unit id → findings that reached 督办
     notices: dict[int, NoticeRef] = field(default_factory=dict)  # unit id → today's notice (set by `issue`)
+    progress_missed: list[followup.Missed] = field(default_factory=list)  # recorded by the commit, not mailed
+    due_days: dict[int, dict[str, date | None]] = field(default_factory=dict)  # 签收 / progress due days listed
 
     @property
     def letters(self) -> list[Letter]:
@@ -231,7 +235,8 @@ def plan_day(rt: Runtime, today: date, now: datetime) -> DayPlan:
     if not rt.calendar.is_working_day(today):
         return DayPlan(today, now, working_day=False)
     scanned, actions, targets, before = _scan(rt, today)
-    for extra, extra_targets, extra_before in (_handovers(rt, today), _rechecks(rt, today), _signoffs(rt, today)):
+    for extra, extra_targets, extra_before in (_handovers(rt, today), _rechecks(rt, today), _signoffs(rt, today),
+                                               *_followups(rt, today)):
         actions += extra
         for fid, t in extra_targets.items():
             targets.setdefault(fid, t)
@@ -254,4 +259,12 @@ def plan_day(rt: Runtime, today: date, now: datetime) -> DayPlan:
                for a in routing.delivered if a.step is not None]
     return DayPlan(today, now, True, scanned, routing, directory, before, details, deferred,
                    colours=_colours(rt, today, routing.delivered, details),
-                   notice_units=notice_batches(crossed, rt.ladder))
+                   notice_units=notice_batches(crossed, rt.ladder),
+                   progress_missed=followup.missed_progress(rt, today),
+                   due_days=followup.due_days(rt, sorted({a.finding_id for a in routing.delivered
+                                                          if a.kind in followup.EVENTS})))
+
+
+def _followups(rt: Runtime, today: date) -> tuple:
+    """签收 requests, 签收超期 to the groups, due progress reports (rectify.services.daily.followup)."""
+    return followup.acks(rt, today), followup.ack_overdues(rt, today), followup.progress_requests(rt, today)

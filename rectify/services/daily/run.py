@@ -42,6 +42,10 @@ class DailyReport:
     handovers: int = 0  # reassigned findings whose new unit was told
     rechecks: int = 0  # 回头看 items sent to the closers
     signoffs: int = 0  # reports sent to the unit head for sign-off (two-level closure)
+    acks: int = 0  # findings whose unit was asked for 签收
+    ack_overdue: int = 0  # unacknowledged findings past the limit listed to their group
+    progress_requests: int = 0  # due 阶段性进展 listed in the units' letters
+    progress_missed: int = 0  # due reports not made, recorded once
     notices: list[str] = field(default_factory=list)  # 督办通知 numbers issued (or, on a dry run, units due one)
     deferred: int = 0
     held: int = 0
@@ -98,6 +102,8 @@ def summarise(day: DayPlan, report: DailyReport, queued: Sequence[outbox.Queued]
     kinds = Counter(a.kind for a in delivered)
     report.reviews, report.handovers = kinds["review"], kinds["handover"]
     report.rechecks, report.signoffs = kinds["recheck"], kinds["signoff"]
+    report.acks, report.ack_overdue, report.progress_requests = kinds["ack"], kinds["ack_overdue"], kinds["progress"]
+    report.progress_missed = len(day.progress_missed)
     report.notices = ([n.number for n in sorted(day.notices.values(), key=lambda n: n.number)] if day.notices
                       else [d.units.get(u, "") for u in day.notice_units] if report.dry_run else [])
     report.deferred = len(day.deferred)
@@ -154,7 +160,7 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
             if dry_run:
                 report.letters = [{"to": q.recipient, "subject": q.subject, "items": q.items} for q in queued.headers]
                 return report
-            if not day.routing or not (day.routing.delivered or queued):
+            if not day.routing or not (day.routing.delivered or queued or day.progress_missed):
                 break
             try:
                 steps.commit(rt, day, queued)
