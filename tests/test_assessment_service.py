@@ -124,7 +124,9 @@ def test_it_adds_the_ranking_to_a_bulletin_on_request(rt, tmp_path) -> None:
     r = compile_issue(rt, as_of=date(2024, 1, 31), now=at("2024-01-31"), draft=True, pdf=False, ranking=True,
                       out_dir=tmp_path / "b")
     html = r.files["html"].read_text(encoding="utf-8")
-    assert "五、考评排名" in html and "考评期间：2024年1月2日至2024年1月31日" in html
-    assert html.index("县财政局", html.index("五、考评排名")) < html.index("县教育局", html.index("五、考评排名"))
+    # numbered after 五、签收和进展反馈, which this period has (a 签收 fell due)
+    assert "五、签收和进展反馈" in html and "六、考评排名" in html and "考评期间：2024年1月2日至2024年1月31日" in html
+    part = html.index("六、考评排名")
+    assert part > html.index("五、签收和进展反馈") and html.index("县财政局", part) < html.index("县教育局", part)
     cells = [c.text for t in Document(str(r.files["docx"])).tables for row in t.rows for c in row.cells]
     assert "按原时限按期销号率" in cells and "66.0" in cells and "16.0" in cells
