@@ -24,7 +24,7 @@ from rectify.services import runrecord
 from rectify.services.access import Viewer, visible
 from rectify.services.assessment import Assessment, assess, period
 from rectify.services.colours import palette, refused_extension_ids
-from web.queries import UnitStatus, unit_status
+from web.queries import UnitStatus, _awaiting_ack, unit_status
 from web.supervision import colour_of
 
 WEEKS = 12
@@ -63,6 +63,7 @@ class Cockpit:
     trend: list[WeekFigures]
     assessment: Assessment
     calendar: CalendarStatus
+    awaiting_ack: int = 0  # 待签收 (web.queries' ack filter)
     last_run: dict[str, Any] | None = None
     unit_colour: dict[int, str | None] = field(default_factory=dict)
 
@@ -130,4 +131,5 @@ def build(s: Session, rt: Runtime, viewer: Viewer, today: date) -> Cockpit:
         assessment=assess(s, start=first, end=last, tz=rt.settings.timezone, cal=rt.calendar, ladder=rt.ladder,
                           weights=rt.settings.assessment.weights(), scope=visible(viewer)),
         calendar=calendar_status(rt, today), last_run=runrecord.last(rt.settings.data_dir), unit_colour=unit_colour,
+        awaiting_ack=s.scalar(select(func.count()).select_from(Finding).where(visible(viewer), _awaiting_ack())) or 0,
     )

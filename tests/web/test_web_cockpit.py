@@ -33,6 +33,7 @@ def test_it_shows_the_command_office_every_figure_with_its_list(app, rt, world) 
     # the tiles' figures: 6 findings, 1 closed, 1 overdue (open_a was due 2024-01-22)
     tiles = dict((t, n) for n, t in re.findall(r'<span class="n">([^<]+)</span><span class="t">([^<]+)</span>', html))
     assert (tiles["问题总数"], tiles["已销号"], tiles["逾期未整改"], tiles["待核实销号"]) == ("6", "1", "1", "3")
+    assert tiles["待签收"] == "0" and "/findings?ack=1" in links
     assert "检查问题</dt><dd>6 项" in html and "催办 1 项" in html and "督办通知</dt><dd>1 份" in html
     assert "已载入节假日安排的年份：2004–2026" in html
 
@@ -46,8 +47,15 @@ def test_it_follows_a_link_to_the_same_number_of_findings(app, world) -> None:
     assert f"共 {row[1]} 项" in listed
 
 
-def test_it_shows_a_supervisor_their_group_and_refuses_units(app, world) -> None:
+def test_it_shows_a_supervisor_their_group_and_refuses_units(app, rt, world) -> None:
+    from datetime import date
+
+    from models import Finding
+
+    with rt.sessions() as s, s.begin():
+        s.get(Finding, world.open_b).ack_due_on = date(2024, 1, 26)  # waits for the unit's 签收
     html = client(app, world.sup_2).get("/cockpit").text
+    assert '<span class="n">1</span><span class="t">待签收</span>' in html
     assert "城关镇" in html and "县财政局" not in html and "第一督导组" not in html
     assert client(app, world.contact_a).get("/cockpit").status_code == 403
     assert client(app).get("/cockpit").status_code == 303  # sign in first
