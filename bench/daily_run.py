@@ -1,18 +1,14 @@
 """Bench: one daily run end to end over a synthetic county. Prints figures, asserts nothing.
 
-    .venv/bin/python bench/daily_run.py --findings 100000 [--db sqlite|postgresql] [--catch-up] [--prefect]
+    .venv/bin/python bench/daily_run.py --findings 100000 [--db sqlite|postgresql] [--catch-up] [--arrived] [--prefect]
 
-N findings over N/20 units (a contact and a leader each), one supervision group of three per twelve
-units, three command-office addresses. Findings were inspected over the last ~130 working days with
-the deadline mix clerks actually type (立行立改, N个工作日内, N日内, month-end dates, 长期坚持); most
-past-due ones are closed, some reported, the rest open. Levels are what yesterday's run left, so the
-run does one realistic day's work; --catch-up starts every level at 0 (a first run after a big import:
-each late finding jumps to its highest level at once).
-
-The run itself (`run_daily`, the code the flow runs, with SMTP to an aiosmtpd sink in another process)
-happens in a fresh child process so the peak RSS printed is the run's alone. Beside it: the bare SQL
-query of the open findings (the floor no run can beat) and, with --prefect, the same run as a Prefect
-flow on a copy of the database against a local Prefect server (Prefect's overhead).
+N findings over N/20 units (contact + leader each), a group of three supervisors per twelve units, three
+command-office addresses; the deadline mix clerks type, most past-due findings closed. Levels are what yesterday's
+run left; --catch-up starts every level at 0 (a first run after a big import); --arrived makes every unfinished
+finding wait for 签收 (half past its day) and far or long-term ones owe a progress report (a third missed).
+The run (`run_daily`, SMTP to an aiosmtpd sink in another process) happens in a fresh child process, so its peak
+RSS is its own; beside it the bare SQL query of the open findings (the floor) and, with --prefect, the same run
+as a Prefect flow on a copy of the database against a local Prefect server.
 """
 
 from __future__ import annotations
@@ -55,7 +51,7 @@ def month_end(d: date, months_on: int) -> date:
     return date(d.year + (m - 1) // 12, (m - 1) % 12 + 1, 1) - timedelta(days=1)
 
 
-def county(n: int, catch_up: bool, seed: int = 7):
+def county(n: int, catch_up: bool, seed: int = 7, arrived: bool = False):
     """Rows for units, people, groups and findings (plain tuples/dicts, no ORM)."""
     from rectify.config import default_ladder
     from rectify.core.ladder import reached_level, steps_from
@@ -108,7 +104,12 @@ def county(n: int, catch_up: bool, seed: int = 7):
                 level = reached_level(cal.working_days_between(due, yesterday), ladder)
             if due is None and state == "open" and not catch_up and inspected < back[20]:
                 last_review = back[rnd.randint(1, 20)]  # reviewed every 20 working days: 1/20 due today
-            yield {"id": i, "code": f"B-{i:07d}", "seq": i, "round_id": 1, "unit_id": unit,
+            follow = {}
+            if arrived and state in ("open", "rejected", "reported"):  # --arrived: all wait for 签收, half late
+                follow["ack_due_on"] = yesterday if i % 2 else TODAY
+                if state != "reported" and (due is None or due > TODAY + timedelta(days=40)):
+                    follow["progress_due_on"] = yesterday if i % 3 == 0 else TODAY  # a third missed
+            yield {**follow, "id": i, "code": f"B-{i:07d}", "seq": i, "round_id": 1, "unit_id": unit,
                    "group_id": (unit - 1) // 12 % n_groups + 1, "inspected_on": inspected,
                    "problem": f"{rnd.choice(PROBLEMS)}（第{i}项）", "problem_key": f"{i:064d}",
                    "opinion": rnd.choice(OPINIONS), "deadline_kind": kind, "deadline_days": days,
@@ -142,7 +143,7 @@ def _fill(row: dict, cols, stamp) -> tuple:
     return tuple(out)
 
 
-def build(url: str, n: int, catch_up: bool) -> float:
+def build(url: str, n: int, catch_up: bool, arrived: bool = False) -> float:
     """Migrate and fill the database with bulk inserts; returns seconds."""
     from sqlalchemy.engine import make_url
 
@@ -152,7 +153,7 @@ def build(url: str, n: int, catch_up: bool) -> float:
     engine = make_engine(url)
     migrate(engine)
     engine.dispose()
-    units, groups, people, findings = county(n, catch_up)
+    units, groups, people, findings = county(n, catch_up, arrived=arrived)
     cols = _finding_columns()
     names = [c.name for c in cols]
     parsed = make_url(url)
@@ -287,8 +288,8 @@ def run(env_json: str, prefect: bool) -> None:
     out.update(rss_mib=rss_mib(), messages=report.messages, recipients=report.recipients, items=report.items,
                sent=report.sent, pending=len(report.pending), failed=len(report.failed),
                escalations=report.escalations, reviews=report.reviews, unreachable=report.unreachable_total,
-               notices=len(report.notices),
-               scanned=report.scanned)
+               notices=len(report.notices), scanned=report.scanned,
+               followup=[report.acks, report.ack_overdue, report.progress_requests, report.progress_missed])
     print("RESULT " + json.dumps(out), flush=True)
 
 
@@ -308,6 +309,7 @@ def main() -> None:
     ap.add_argument("--findings", type=int, default=100_000)
     ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--catch-up", action="store_true", help="every level 0: a first run after a big import")
+    ap.add_argument("--arrived", action="store_true", help="every unfinished finding waits for 签收 (issue 15)")
     ap.add_argument("--prefect", action="store_true", help="also run it as a Prefect flow (on a copy)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     a = ap.parse_args()
@@ -327,7 +329,7 @@ def main() -> None:
             pg = PgServer().start()
             url = pg.create_database("bench")
         print(f"building {a.findings:,} findings over {max(a.findings // 20, 1):,} units on {a.db} …", flush=True)
-        build_s = build(url, a.findings, a.catch_up)
+        build_s = build(url, a.findings, a.catch_up, a.arrived)
         print(f"  built in {build_s:.1f} s", flush=True)
         copy_url = None
         if a.prefect:  # the same starting point for the flow run
@@ -368,7 +370,7 @@ def main() -> None:
               f"peak RSS {res['rss_mib']:.0f} MiB")
         print("    " + "  ".join(f"{k} {v:.2f} s" for k, v in ph.items()))
         print(f"  escalations {res['escalations']}, reviews {res['reviews']}, unreachable {res['unreachable']}, "
-              f"督办通知 {res.get('notices', 0)}")
+              f"督办通知 {res.get('notices', 0)}, 签收/签收超期/进展/未报 {res.get('followup')}")
         print(f"  messages {res['messages']:,} to {res['recipients']:,} recipients listing {res['items']:,} items; "
               f"sent {res['sent']:,}, pending {res['pending']}, failed {res['failed']}")
         if flow:

@@ -67,6 +67,7 @@ def test_it_asks_the_unit_for_ack_once_then_tells_the_group_once(mail_rt, smtp_s
     assert set(got) == {"sun@group.example", "zhou@group.example"}
     subject, body = got["sun@group.example"][0]
     assert "签收超期" in subject and "县财政局" in body and "尚未签收" in body
+    assert "请督促相关单位及时签收" in body and "及时核实销号" not in body
     with mail_rt.sessions() as s:
         assert s.get(Finding, new).ack_overdue_notified_on == date(2024, 1, 31)
         kinds = [e.kind for e in s.scalars(select(Event).where(Event.finding_id == new).order_by(Event.id))]

@@ -157,3 +157,27 @@ def test_it_sets_ack_and_progress_due_days_on_import(session, rt, tmp_path) -> N
     session.commit()
     got = {f.problem: (f.ack_due_on, f.progress_due_on) for f in session.scalars(select(Finding))}
     assert got == {"问题一": (date(2024, 1, 4), date(2024, 1, 17)), "问题二": (date(2024, 1, 4), None)}
+
+
+def test_it_asks_for_a_new_ack_when_a_reimport_moves_a_finding(session, rt, tmp_path) -> None:
+    factory.unit(session, "县财政局"), factory.unit(session, "县教育局")
+    session.commit()
+
+    def sheet(unit: str):
+        wb = Workbook()
+        wb.active.append(["编号", "督导轮次", "督导日期", "责任单位", "问题描述", "整改时限"])
+        wb.active.append(["Q-1", "2024年第一轮", "2024-01-02", unit, "问题一", "2024-06-28"])
+        wb.save(tmp_path / f"{unit}.xlsx")
+        return tmp_path / f"{unit}.xlsx"
+
+    import_findings(session, sheet("县财政局"), calendar=rt.calendar, now=NOW, followup=RULES, today=TODAY)
+    session.commit()
+    f = session.scalars(select(Finding)).one()
+    contact = session.scalars(select(Person).where(Person.unit_id == f.unit_id, Person.role == "unit_contact")).one()
+    acknowledge(session, f, *who(contact), NOW, TODAY)
+    session.commit()
+    later = date(2024, 1, 8)
+    import_findings(session, sheet("县教育局"), calendar=rt.calendar, now=NOW, followup=RULES, today=later)
+    session.commit()
+    session.refresh(f)
+    assert f.unit.name == "县教育局" and f.acknowledged_at is None and f.ack_due_on == date(2024, 1, 9)

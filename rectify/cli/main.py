@@ -104,6 +104,7 @@ from rectify.cli import assess as _assess  # noqa: E402, F401
 from rectify.cli import bulletin as _bulletin  # noqa: E402, F401
 from rectify.cli import daily as _daily  # noqa: E402, F401
 from rectify.cli import demo as _demo  # noqa: E402, F401
+from rectify.cli import followup as _followup  # noqa: E402, F401
 from rectify.cli import intake as _intake  # noqa: E402, F401
 from rectify.cli import notices as _notices  # noqa: E402, F401
 from rectify.cli import outbox as _outbox  # noqa: E402, F401

@@ -29,6 +29,7 @@ from rectify.core.ladder import is_overdue
 from rectify.core.lifecycle import ACTIVE, State
 from rectify.db import migrate
 from rectify.demo.county import GROUPS, person_name
+from rectify.demo.followup import FollowupHabits, followup_day, tally
 from rectify.demo.inputs import write_findings, write_units
 from rectify.intake.service import run_findings_import, run_ledger_export, run_units_import
 from rectify.links import login_url
@@ -72,6 +73,7 @@ class DemoResult:
     ranking: list[Ranked] = field(default_factory=list)  # 考评 over the simulated days: top five, then bottom five
     ranked_units: int = 0
     ranking_xlsx: Path | None = None
+    followup: dict[str, int] = field(default_factory=dict)  # 签收 and 进展反馈 (rectify.demo.followup.tally)
 
 
 def _texts() -> dict[str, list[str]]:
@@ -242,6 +244,7 @@ def run_demo(out: Path, *, days: int = 30, end: date | None = None, findings: in
         run_findings_import(rt, write_findings(inputs, inspected, findings), round_name=ROUND)
         plan = _plan_reports(rt, seed)
         texts, contacts, members = _texts(), _unit_contacts(rt), _group_members(rt)
+        habits = FollowupHabits(random.Random(seed + 1))
         day = start
         while day <= end:
             if rt.calendar.is_working_day(day) and day >= inspected:
@@ -249,6 +252,7 @@ def run_demo(out: Path, *, days: int = 30, end: date | None = None, findings: in
                 report = run_daily(rt, day, _at(rt, day, 8))
                 result.mails_by_level.update(report.messages_by_level)
                 _work_day(rt, day, plan, texts, contacts, members, result)
+                followup_day(rt, day, habits, texts, contacts, lambda h, m, d=day: _at(rt, d, h, m))
                 _extensions(rt, day, plan, texts, contacts, members, result)
                 note = f"{report.messages} mails"
             else:
@@ -267,7 +271,8 @@ def run_demo(out: Path, *, days: int = 30, end: date | None = None, findings: in
 
 def _finish(rt: Runtime, result: DemoResult, *, pdf: bool) -> None:
     end = result.end
-    issued = compile_issue(rt, as_of=end, now=_at(rt, end, 17), pdf=pdf, ranking=True)
+    issued = compile_issue(rt, as_of=end, now=_at(rt, end, 17), pdf=pdf, progress_section=True, ranking=True)
+    result.followup = tally(rt)
     result.bulletin, result.bulletin_no = dict(issued.files), issued.issue_no
     result.ledger = result.out / f"整改台账-{end.isoformat()}.xlsx"
     run_ledger_export(rt, result.ledger, as_of=end)

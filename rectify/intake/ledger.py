@@ -2,7 +2,8 @@
 
 Columns (labels.toml [ledger]): 序号, 编号, 督导轮次, 督导组, 督导日期, 责任单位, 问题描述, 整改意见, 现整改时限,
 责任人, 备注, then 原整改时限, 延期次数, 状态, 预警, 逾期工作日, 按原时限逾期工作日, 已达督办级别, 反弹次数, 整改情况,
-销号时间, 签收时间, 最新进展 (the newest 阶段性进展 with its day). The first eleven are exactly what `findings import` reads (it takes 现整改时限 as its 整改时限), so the
+销号时间, 签收时间, 最新进展 (the newest 阶段性进展 with its day). The first eleven are exactly what
+`findings import` reads (it takes 现整改时限 as its 整改时限), so the
 ledger imports back without errors or changes: 督导日期 and the deadlines are real date cells (长期坚持 is
 written as such), and the rest is ignored by the importer. Text is written as text: a problem starting
 with "=" never becomes a formula.
