@@ -1,4 +1,4 @@
-"""考评 from the database (both backends): the four queries behind `rectify assess`, and the command."""
+"""考评 from the database (both backends): the queries behind `rectify assess`, and the command."""
 
 from datetime import date, datetime
 from zoneinfo import ZoneInfo

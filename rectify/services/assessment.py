@@ -1,4 +1,5 @@
-"""考评 over a period: gather each unit's figures in four queries, score them with rectify.core.assessment.
+"""考评 over a period: each unit's figures from six queries (none per unit or finding), scored with
+rectify.core.assessment.
 
 One operation for every door: `rectify assess`, the JSON API, the 驾驶舱, the weekly digest's 红黑榜 and the
 bulletin's ranking section. The viewer's scope (rectify.services.access.visible) limits the findings read,
