@@ -374,8 +374,9 @@ def test_it_exports_a_ledger_that_imports_back_unchanged(session, rt, units, tmp
     header = [c.value for c in ws[1]]
     assert header == ["序号", "编号", "督导轮次", "督导组", "督导日期", "责任单位", "问题描述", "整改意见",
                       "现整改时限", "责任人", "备注", "原整改时限", "延期次数", "状态", "预警", "逾期工作日",
-                      "按原时限逾期工作日", "已达督办级别", "反弹次数", "整改情况", "销号时间"]
-    assert ws["A1"].font.b and ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:U6"
+                      "按原时限逾期工作日", "已达督办级别", "反弹次数", "整改情况", "销号时间", "签收时间",
+                      "最新进展"]
+    assert ws["A1"].font.b and ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:W6"
     assert ws.column_dimensions["G"].width >= 40
     line = {r[1].value: r for r in ws.iter_rows(min_row=2)}
     assert line["L-1"][6].value == '=HYPERLINK("x") <b>粗</b>' and line["L-1"][6].data_type == "s"
