@@ -2,6 +2,7 @@
 
 from models.base import Base, UTCDateTime
 from models.bulletin import Bulletin, BulletinItem
+from models.calendar import CalendarYear
 from models.directory import Person, Round, SupervisionGroup, Unit
 from models.finding import Event, Evidence, Finding
 from models.outbox import OutboxMessage
@@ -12,6 +13,7 @@ __all__ = [
     "Base",
     "Bulletin",
     "BulletinItem",
+    "CalendarYear",
     "Event",
     "Evidence",
     "ExtensionRequest",

@@ -76,6 +76,24 @@ class SupervisionSettings(_Section):
     progress_every_working_days: int = Field(10, ge=1)  # one 阶段性进展 every this many working days
 
 
+class CalendarSettings(_Section):
+    # From this day (MM-DD) on, while next year has no official schedule, the run summary, the form's
+    # 整改进度 page and the weekly digest say so (with the command that fixes it).
+    warn_from: str = "11-01"
+    provisional_years: int = Field(5, ge=1, le=50)  # years past the last official one filled in provisionally
+    refresh_seconds: int = Field(30, ge=0)  # long-running processes (the form) re-read imported years this often
+
+    @field_validator("warn_from")
+    @classmethod
+    def _month_day(cls, v: str) -> str:
+        import re
+
+        m = re.fullmatch(r"(\d{2})-(\d{2})", v)
+        if not m or not (1 <= int(m[1]) <= 12 and 1 <= int(m[2]) <= 31):
+            raise ValueError("must be MM-DD, e.g. 11-01")
+        return v
+
+
 class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8400, ge=1, le=65535)
@@ -135,6 +153,7 @@ class Settings(BaseSettings):
     county_prefix: str = ""  # e.g. 鲁山县, stripped when matching unit names
     command_office: list[str] = []  # e-mail addresses of the command office (指挥部办公室)
     holidays_file: Path | None = None  # extra years for the working-day calendar
+    calendar: CalendarSettings = CalendarSettings()
     outbox_dir: Path | None = None  # default: data_dir/outbox
     smtp: SmtpSettings = SmtpSettings()
     deadlines: DeadlineSettings = DeadlineSettings()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from rectify.config import ConfigError, Settings, load_settings
 from rectify.core.ladder import Step, steps_from
+from rectify.core.provisional import provisional_through
 from rectify.core.workcal import CalendarError, WorkCalendar, package_calendar, parse_holiday_table
 from rectify.db import make_engine, session_factory
 
@@ -43,13 +46,48 @@ def load_calendar(holidays_file: Path | None) -> WorkCalendar:
 
 @dataclass
 class Runtime:
+    """Settings, database and the working-day calendar every edge shares.
+
+    The calendar is merged in one order everywhere: package data < holidays_file < notices imported into
+    the database, then provisional years for what nobody knows yet. Imported years live in the database,
+    so a long-running process (the form) re-reads them every `calendar.refresh_seconds`.
+    """
+
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    calendar: WorkCalendar
+    base_calendar: WorkCalendar  # package data and holidays_file: fixed for the process
     ladder: tuple[Step, ...] = field(default_factory=tuple)
     # The wall clock unless replaced: the demo simulates a month by setting this, nothing sleeps.
     clock: Callable[[], datetime] | None = None
+    _calendar: WorkCalendar | None = field(default=None, repr=False)
+    _stamp: object = field(default=None, repr=False)
+    _checked: float = field(default=0.0, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        """The merged calendar; re-read from the database when an import changed it."""
+        ttl = self.settings.calendar.refresh_seconds
+        if self._calendar is None or time.monotonic() - self._checked >= ttl:
+            self.refresh_calendar()
+        assert self._calendar is not None
+        return self._calendar
+
+    def refresh_calendar(self, force: bool = False) -> WorkCalendar:
+        from rectify.services.calendar import imported_calendar, imported_stamp
+
+        with self._lock:
+            stamp = imported_stamp(self.engine)
+            if force or self._calendar is None or stamp != self._stamp:
+                cal = self.base_calendar
+                imported = imported_calendar(self.engine)
+                if imported is not None:
+                    cal = cal.merged(imported)
+                self._calendar = provisional_through(cal, self.settings.calendar.provisional_years)
+                self._stamp = stamp
+            self._checked = time.monotonic()
+            return self._calendar
 
     @property
     def tz(self) -> pendulum.Timezone:
@@ -68,6 +106,6 @@ class Runtime:
 
 def build_runtime(settings: Settings | None = None, **engine_kwargs: object) -> Runtime:
     settings = settings or load_settings()
-    calendar = load_calendar(settings.holidays_file)
+    calendar = load_calendar(settings.holidays_file)  # package < holidays_file; notices merged by Runtime
     engine = make_engine(settings.db_url, **engine_kwargs)
     return Runtime(settings, engine, session_factory(engine), calendar, steps_from(settings.ladder))

@@ -84,8 +84,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
     data = tmp_path / "var"
+    # Imported calendar years are re-read on refresh_calendar() (imports, each run), not on a wall-clock TTL:
+    # a test's query counts must not depend on how loaded the machine is.
     return Settings(data_dir=data, database_url=db_url, secret_key="test-secret-" + "x" * 32,
-                    public_url="http://127.0.0.1:8400", command_office=["office@county.example"])
+                    public_url="http://127.0.0.1:8400", command_office=["office@county.example"],
+                    calendar={"refresh_seconds": 3600})
 
 
 @pytest.fixture

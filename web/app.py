@@ -6,6 +6,7 @@ from `app.state.clock` (default: rt.now), which tests replace to fix "now".
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -99,6 +100,10 @@ def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> F
     app.state.rt = rt
     app.state.clock = clock or rt.now
     app.state.write_lock = write_lock(rt)
+    # Load the calendar (imported notices) now, not inside the first request; if the database is still
+    # starting, the first request retries.
+    with contextlib.suppress(Exception):
+        rt.refresh_calendar()
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (routes_auth, routes_findings, routes_practice, routes_followup, routes_status, routes_api,

@@ -74,6 +74,7 @@ class Timing:
 
     days: int | None  # relative to the due date: -2 two left, 0 due today, 3 three overdue
     overdue: bool
+    provisional: bool = False  # the date or its count rests on a provisional calendar year (暂定)
 
 
 def timing(cal: WorkCalendar, state: str, due: date | None, today: date,
@@ -87,7 +88,8 @@ def timing(cal: WorkCalendar, state: str, due: date | None, today: date,
         except CalendarError:
             cache[due] = None
     overdue = today > due and state in ACTIVE
-    return Timing(cache[due] if state in ACTIVE else None, overdue)
+    provisional = bool(cal.provisional) and (cal.is_provisional(due) or cal.provisional_between(due, today))
+    return Timing(cache[due] if state in ACTIVE else None, overdue, provisional)
 
 
 def level_kind(level: int, ladder: Sequence[Step]) -> str | None:

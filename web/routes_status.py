@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from rectify.core.palette import COLOURS
 from rectify.services.access import may_see_status
+from rectify.services.calendar import cliff_warning
 from rectify.services.colours import palette
 from web.actions import Forbidden
 from web.auth import now, signed_in
@@ -49,5 +50,7 @@ def status_page(request: Request) -> Response:
         rows = [r for r in rows if (r.colour or "none") == colour]
     if by_colour:
         rows.sort(key=lambda r: _WORST_FIRST[r.colour])  # stable: the directory's order within a colour
+    warning = cliff_warning(rt.calendar, today, rt.settings.calendar.warn_from) or ""
     return page("status.html", me, rows=rows, totals=totals, today=today, colour=colour, by_colour=by_colour,
-                colour_counts=counts, colours=COLOURS, yellows_make_red=rt.settings.supervision.yellows_make_red)
+                colour_counts=counts, colours=COLOURS, yellows_make_red=rt.settings.supervision.yellows_make_red,
+                calendar_warning=warning)

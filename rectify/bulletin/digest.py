@@ -73,8 +73,12 @@ def load_rows(session: Session, tz: str) -> tuple[list[UnitRow], list[DigestRow]
 def build(rt: Runtime, *, week_of: date, today: date) -> Digest:
     with rt.sessions() as s:
         units, rows = load_rows(s, rt.settings.timezone)
+    from rectify.services.calendar import cliff_warning
+
+    cal = rt.refresh_calendar()
+    with rt.sessions() as s:
         try:
-            d = compute_digest(units, rows, week_of=week_of, today=today, cal=rt.calendar,
+            d = compute_digest(units, rows, week_of=week_of, today=today, cal=cal,
                                unit_order=rt.settings.bulletin.unit_order, ladder=rt.ladder,
                                supervision=rt.settings.supervision)
         except ValueError as exc:  # a week that has not started
@@ -82,6 +86,7 @@ def build(rt: Runtime, *, week_of: date, today: date) -> Digest:
         # 签收及时率 and missed progress reports per unit, this week up to today (issue 15)
         d.followup = followup_by_unit(s, d.week_start, d.as_of, rt.settings.timezone,
                                       rt.settings.bulletin.unit_order)
+    d.calendar_warning = cliff_warning(cal, today, rt.settings.calendar.warn_from) or ""
     add_ranking(rt, d)
     return d
 

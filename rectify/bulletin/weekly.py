@@ -30,6 +30,7 @@ from rectify.config import SupervisionSettings
 from rectify.core.assessment import Ranked
 from rectify.core.ladder import Step
 from rectify.core.lateness import original_of
+from rectify.core.lifecycle import ACTIVE
 from rectify.core.palette import COLOURS, Palette
 from rectify.core.workcal import CalendarError, WorkCalendar
 
@@ -87,6 +88,7 @@ class OverdueItem:
     days: int  # working days past the due date
     original_due: date | None = None
     days_original: int = 0  # working days past the original deadline
+    provisional: bool = False  # counted across a provisional calendar year (暂定)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,8 @@ class Digest:
     shame: list[Ranked] = field(default_factory=list)
     # 签收 and 进展反馈 per unit this week (rectify.services.followup_stats.UnitFollowup), set by the digest's edge
     followup: list[Any] = field(default_factory=list)
+    provisional: int = 0  # open deadlines resting on a provisional calendar year (暂定)
+    calendar_warning: str = ""  # next year has no official schedule yet (set by the service)
 
     def change(self, name: str) -> int:
         return getattr(self.this, name) - getattr(self.last, name)
@@ -266,11 +270,22 @@ def compute_digest(units: Iterable[UnitRow], rows: Sequence[DigestRow], *, week_
     ordered = sorted((by_id[i] for i in found if i in by_id), key=unit_sort_key(unit_order))
     overdue.sort(key=lambda f: (f.due_date, f.id))
 
+    def between(a: date, b: date) -> int | None:
+        try:
+            return cal.working_days_between(a, b)
+        except CalendarError:  # one finding the calendar cannot reach never stops the digest
+            return None
+
     def item(f: DigestRow) -> OverdueItem:
         original = original_of(f.due_date, f.original_due)
         return OverdueItem(f.code, by_id[f.unit_id].name if f.unit_id in by_id else "", f.problem,
-                           f.due_date, cal.working_days_between(f.due_date, t),  # type: ignore[arg-type]
-                           original, cal.working_days_between(original, t))  # type: ignore[arg-type]
+                           f.due_date, between(f.due_date, t),  # type: ignore[arg-type]
+                           original, between(original, t),  # type: ignore[arg-type]
+                           tentative(f.due_date))
+
+    def tentative(due: date | None) -> bool:
+        return bool(cal.provisional) and due is not None and (cal.is_provisional(due)
+                                                               or cal.provisional_between(due, t))
 
     d = Digest(
         week_start=start, week_end=start + timedelta(days=6), as_of=t, this=this, last=last, trend=trend,
@@ -279,6 +294,7 @@ def compute_digest(units: Iterable[UnitRow], rows: Sequence[DigestRow], *, week_
         found=sum(found.values()), closed=sum(closed.values()), extended=extended,
         rechecks=_rechecks(rows, start, start + timedelta(days=6), t, cal, sv.recheck_working_days,
                            {u.id: u.name for u in by_id.values()}),
+        provisional=sum(1 for f in rows if f.state in ACTIVE and tentative(f.due_date)),
     )
     if ladder:
         palette = Palette.from_settings(sv, today=t, cal=cal, ladder=ladder)

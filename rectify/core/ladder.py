@@ -75,27 +75,46 @@ def plan(
     cal: WorkCalendar,
     ladder: Sequence[Step],
     review_every: int = 20,
+    skipped: list[tuple[int, str]] | None = None,
 ) -> list[PlannedAction]:
-    """What must be sent today. Nothing on a day off: the next working day catches up."""
+    """What must be sent today. Nothing on a day off: the next working day catches up.
+
+    With `skipped` given, a finding that cannot be computed (a date the calendar cannot reach, bad data)
+    is left out and noted there as (id, reason) instead of stopping the plan for everyone.
+    """
     if not cal.is_working_day(today):
         return []
     days_for: dict[date, int] = {}  # many findings share a due date; ask the calendar once each
     actions: list[PlannedAction] = []
     for f in findings:
-        if f.state not in ACTIVE:
+        try:
+            action = _plan_one(f, today, cal, ladder, review_every, days_for)
+        except (ValueError, TypeError, ArithmeticError) as exc:  # CalendarError is a ValueError
+            if skipped is None:
+                raise
+            skipped.append((f.id, f"due {f.due_date or '-'}: {exc or type(exc).__name__}"))
             continue
-        if f.due_date is None:
-            if f.review_from is not None and cal.working_days_between(f.review_from, today) >= review_every:
-                actions.append(PlannedAction(f.id, "review", f.level, None, None))
-            continue
-        days = days_for.get(f.due_date)
-        if days is None:
-            days = days_for[f.due_date] = relative_days(cal, f.due_date, today)
-        level = reached_level(days, ladder)
-        if level > f.level:
-            step = ladder[level - 1]
-            actions.append(PlannedAction(f.id, step.kind, level, step, days))
+        if action is not None:
+            actions.append(action)
     return actions
+
+
+def _plan_one(f: FindingView, today: date, cal: WorkCalendar, ladder: Sequence[Step], review_every: int,
+              days_for: dict[date, int]) -> PlannedAction | None:
+    if f.state not in ACTIVE:
+        return None
+    if f.due_date is None:
+        if f.review_from is not None and cal.working_days_between(f.review_from, today) >= review_every:
+            return PlannedAction(f.id, "review", f.level, None, None)
+        return None
+    days = days_for.get(f.due_date)
+    if days is None:
+        days = days_for[f.due_date] = relative_days(cal, f.due_date, today)
+    level = reached_level(days, ladder)
+    if level > f.level:
+        step = ladder[level - 1]
+        return PlannedAction(f.id, step.kind, level, step, days)
+    return None
 
 
 def is_overdue(state: str, due: date | None, today: date) -> bool:

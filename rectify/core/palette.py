@@ -14,7 +14,7 @@ from datetime import date
 from rectify.core.colours import BLUE, RED, YELLOW, finding_colour, red_level, unit_colour
 from rectify.core.ladder import Step
 from rectify.core.lifecycle import ACTIVE
-from rectify.core.workcal import WorkCalendar
+from rectify.core.workcal import CalendarError, WorkCalendar
 
 COLOURS = (RED, YELLOW, BLUE)  # worst first, as reports list them
 
@@ -41,9 +41,12 @@ class Palette:
     def finding(self, *, state: str, due: date | None, level: int, extension_refused: bool = False) -> str | None:
         if state not in ACTIVE or due is None:
             return None
-        return finding_colour(state=state, due=due, level=level, today=self.today, cal=self.cal, ladder=self.ladder,
-                              red_from=self.red_from, blue_window=self.blue_window,
-                              extension_refused=extension_refused)
+        try:
+            return finding_colour(state=state, due=due, level=level, today=self.today, cal=self.cal,
+                                  ladder=self.ladder, red_from=self.red_from, blue_window=self.blue_window,
+                                  extension_refused=extension_refused)
+        except CalendarError:  # a date no calendar covers: no colour, never a failed page or digest
+            return None
 
     def unit(self, colours: Iterable[str | None]) -> str | None:
         return unit_colour(colours, self.yellows_make_red)

@@ -21,18 +21,19 @@ UNIT_CONTACT, UNIT_LEADER, GROUP, COMMAND_OFFICE = "unit_contact", "unit_leader"
 CLOSER = "closer"  # the supervisor who closed a finding (回头看); the finding's group when unreachable
 REVIEW_AUDIENCE = (UNIT_CONTACT,)  # 长期坚持 reviews go to the unit's contact only
 HANDOVER_AUDIENCE = (UNIT_CONTACT,)  # a reassigned finding: the new unit's contact is told once
+REPLAN_AUDIENCE = (UNIT_CONTACT,)  # a deadline re-planned by an imported holiday notice: told once
 AUDIENCE_OF_KIND = {"review": REVIEW_AUDIENCE, "handover": HANDOVER_AUDIENCE, "recheck": (CLOSER,),
-                    "signoff": (UNIT_LEADER,),
+                    "signoff": (UNIT_LEADER,), "replan": REPLAN_AUDIENCE,  # items that are not ladder steps
                     # 签收 and 进展反馈 (issue 15): the unit's contact is asked to acknowledge a new finding and to
                     # make a due progress report; an acknowledgement past its day goes to the group, like a 催办.
                     "ack": (UNIT_CONTACT,), "progress": (UNIT_CONTACT,), "ack_overdue": (GROUP,)}
 OVERSEERS = frozenset({GROUP, COMMAND_OFFICE, CLOSER})
 
 # Urgency of an action kind: the subject names the most urgent kind in a letter.
-RANK = {"review": 0, "progress": 1, "recheck": 2, "signoff": 3, "ack": 4, "handover": 5, "remind": 6,
-        "ack_overdue": 7, "urge": 8, "supervise": 9, "notify": 10}
+RANK = {"review": 0, "progress": 1, "replan": 2, "recheck": 3, "signoff": 4, "ack": 5, "handover": 6, "remind": 7,
+        "ack_overdue": 8, "urge": 9, "supervise": 10, "notify": 11}
 KINDS_BY_URGENCY = ("notify", "supervise", "urge", "ack_overdue", "remind", "handover", "ack", "signoff", "recheck",
-                    "progress", "review")
+                    "replan", "progress", "review")
 
 
 @dataclass(frozen=True, slots=True)

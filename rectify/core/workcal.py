@@ -2,7 +2,9 @@
 
 The calendar is plain data (three sets) plus a precomputed running count of working days, so
 `working_days_between` and `add_working_days` are O(1): the daily run asks them millions of times.
-A year the calendar does not know is an error, never a weekends-only guess.
+Each year carries its source (package, notice, holidays file) and may be *provisional*: built from the
+statutory rules alone (rectify.core.provisional) because no official schedule exists yet. A year the
+calendar does not hold at all is still an error, never a weekends-only guess.
 """
 
 from __future__ import annotations
@@ -23,11 +25,21 @@ def _as_pendulum(d: date) -> pendulum.Date:
     return d if isinstance(d, pendulum.Date) else pendulum.Date(d.year, d.month, d.day)
 
 
+PACKAGE, HOLIDAYS_FILE, PROVISIONAL = "package", "holidays file", "provisional"  # year sources
+NOTICE = "notice"  # a source starting with this is an imported State Council notice: "notice 国办发明电〔2025〕7号"
+
+FIX_HINT = "import the State Council notice with `rectify calendar import FILE` (or add it to 'holidays_file')"
+
+
 class WorkCalendar:
-    def __init__(self, years: Iterable[int], holidays: Iterable[date], workdays: Iterable[date]):
+    def __init__(self, years: Iterable[int], holidays: Iterable[date], workdays: Iterable[date],
+                 sources: Mapping[int, str] | None = None):
         self.years = frozenset(years)
         if not self.years:
             raise CalendarError("the calendar knows no year")
+        self.sources: dict[int, str] = {y: (sources or {}).get(y, PACKAGE) for y in sorted(self.years)}
+        self.provisional = frozenset(y for y, src in self.sources.items() if src == PROVISIONAL)
+        self._first_provisional = min(self.provisional, default=10_000)  # O(1) answer for most spans
         self.holidays = frozenset(date(d.year, d.month, d.day) for d in holidays)
         self.workdays = frozenset(date(d.year, d.month, d.day) for d in workdays)
         clash = self.holidays & self.workdays
@@ -63,8 +75,7 @@ class WorkCalendar:
         if d.year not in self.years:
             raise CalendarError(
                 f"the working-day calendar does not know the year {d.year} "
-                f"(it knows {self.describe_years()}); add that year's holiday schedule "
-                "to the file named by 'holidays_file'"
+                f"(it knows {self.describe_years()}); {FIX_HINT}"
             )
 
     def _check_span(self, a: date, b: date) -> None:
@@ -110,13 +121,28 @@ class WorkCalendar:
         if index < 0 or index >= len(self._days):
             raise CalendarError(
                 f"{n} working days from {d} leaves the years the calendar knows "
-                f"({self.describe_years()}); add the next year's schedule to 'holidays_file'"
+                f"({self.describe_years()}); {FIX_HINT}"
             )
         return self._days[index]
 
     def next_working_day(self, d: date) -> pendulum.Date:
         """d if it is a working day, else the first working day after it."""
         return _as_pendulum(d) if self.is_working_day(d) else self.add_working_days(d, 1)
+
+    @property
+    def official_years(self) -> frozenset[int]:
+        return self.years - self.provisional
+
+    def is_provisional(self, d: date) -> bool:
+        """True when `d` lies in a year the calendar only knows from the statutory rules."""
+        return d.year in self.provisional
+
+    def provisional_between(self, a: date, b: date) -> bool:
+        """True when counting working days from a to b crosses a provisional year (a result to mark 暂定)."""
+        lo, hi = (a, b) if a <= b else (b, a)
+        if hi.year < self._first_provisional:
+            return False
+        return any(y in self.provisional for y in range(lo.year, hi.year + 1))
 
     def merged(self, other: WorkCalendar) -> WorkCalendar:
         """This calendar with `other`'s years added; `other` wins for the years it defines."""
@@ -125,7 +151,12 @@ class WorkCalendar:
             self.years | other.years,
             keep(self.holidays) | other.holidays,
             keep(self.workdays) | other.workdays,
+            {**self.sources, **other.sources},
         )
+
+    def days_of(self, year: int) -> tuple[list[date], list[date]]:
+        """The year's listed days off and 调休 working days, sorted (weekends are implied, not listed)."""
+        return (sorted(d for d in self.holidays if d.year == year), sorted(d for d in self.workdays if d.year == year))
 
 
 def package_calendar() -> WorkCalendar:
@@ -133,7 +164,8 @@ def package_calendar() -> WorkCalendar:
     from chinese_calendar import constants
 
     known = {d.year for d in constants.holidays}
-    return WorkCalendar(range(min(known), max(known) + 1), constants.holidays, constants.workdays)
+    years = range(min(known), max(known) + 1)
+    return WorkCalendar(years, constants.holidays, constants.workdays, dict.fromkeys(years, PACKAGE))
 
 
 _RANGE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*(?:\.\.|~|至)\s*(\d{4}-\d{2}-\d{2})\s*$")
@@ -153,7 +185,8 @@ def _expand(entry: Any, where: str) -> list[date]:
         raise CalendarError(f"{where}: {text!r} is not a date or a date range ({exc})") from None
 
 
-def parse_holiday_table(table: Mapping[str, Any], source: str = "holidays") -> WorkCalendar:
+def parse_holiday_table(table: Mapping[str, Any], source: str = "holidays",
+                        source_label: str = HOLIDAYS_FILE) -> WorkCalendar:
     """Years from a table like {"2027": {"holidays": ["2027-02-05..2027-02-11"], "workdays": [...]}}."""
     years, holidays, workdays = set(), set(), set()
     for key, spec in table.items():
@@ -170,4 +203,4 @@ def parse_holiday_table(table: Mapping[str, Any], source: str = "holidays") -> W
                     if d.year != year:
                         raise CalendarError(f"{source}: [{key}].{name} lists {d}, outside {year}")
                     into.add(d)
-    return WorkCalendar(years, holidays, workdays)
+    return WorkCalendar(years, holidays, workdays, dict.fromkeys(years, source_label))

@@ -36,7 +36,7 @@ from rectify.core.ladder import Step, is_overdue
 from rectify.core.lateness import done_on_time, original_of
 from rectify.core.lifecycle import State
 from rectify.core.palette import Palette
-from rectify.core.workcal import WorkCalendar
+from rectify.core.workcal import CalendarError, WorkCalendar
 from rectify.intake.cells import squeeze
 from rectify.intake.errors import IntakeError
 from rectify.services.colours import refused_extension_ids
@@ -195,11 +195,20 @@ def export_ledger(session: Session, dest: Path | str | IO[bytes], *, calendar: W
         if not is_overdue(state, d, as_of):
             return 0
         if d not in lateness:
-            lateness[d] = calendar.working_days_between(d, as_of)
+            try:
+                lateness[d] = calendar.working_days_between(d, as_of)
+            except CalendarError:  # a date no calendar covers: the cell stays empty, the export goes on
+                lateness[d] = None  # type: ignore[assignment]
         return lateness[d]
 
-    def deadline_cell(d: date | None) -> Any:
-        return _text(ws, long_term) if d is None else _dated(ws, d, DATE_FORMAT)
+    def deadline_cell(d: date | None, provisional: bool = False) -> Any:
+        # A date resting on a provisional calendar year stays a date; its format shows （暂定）.
+        return (_text(ws, long_term) if d is None
+                else _dated(ws, d, DATE_FORMAT + '"（暂定）"' if provisional else DATE_FORMAT))
+
+    def tentative(d: date | None) -> bool:
+        return bool(calendar.provisional) and d is not None and (
+            calendar.is_provisional(d) or calendar.provisional_between(d, as_of))
 
     for (code, round_, group_name, inspected, unit_id, unit, problem, opinion, due, owner, note, state,
          level, measures, progress, closed_at, fid, original, extensions, reopens, reported_at,
@@ -228,7 +237,7 @@ def export_ledger(session: Session, dest: Path | str | IO[bytes], *, calendar: W
         ws.append([
             report.rows, _text(ws, code), _text(ws, round_), _text(ws, group_name or ""),
             _dated(ws, inspected, DATE_FORMAT), _text(ws, unit), _text(ws, problem), _text(ws, opinion),
-            deadline_cell(due), _text(ws, owner), _text(ws, note), deadline_cell(original), extensions,
+            deadline_cell(due, tentative(due)), _text(ws, owner), _text(ws, note), deadline_cell(original), extensions,
             state_words.get(state, state), _colour(ws, colour), overdue_days, overdue_original,
             level_words.get(step_kind, "") if step_kind else "", reopens, _text(ws, progress or measures),
             _dated(ws, closed_local, DATETIME_FORMAT),

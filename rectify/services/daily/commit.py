@@ -101,6 +101,8 @@ def _event_data(a: PlannedAction, day: DayPlan) -> dict[str, Any]:
     if a.kind == "recheck":
         closed_on = day.details[a.finding_id].closed_on
         return {"kind": "recheck", "closed_on": closed_on.isoformat() if closed_on else None, "to": to}
+    if a.kind == "replan":
+        return {"kind": "replan", **day.replans.get(a.finding_id, {}), "to_addrs": to}
     if a.kind == "signoff":
         reported_at = day.details[a.finding_id].reported_at
         return {"kind": "signoff", "reported_at": reported_at.isoformat() if reported_at else None, "to": to}

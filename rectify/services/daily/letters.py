@@ -8,12 +8,13 @@ import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from rectify.core.colours import worst
 from rectify.core.notices import NoticeError
+from rectify.core.provisional import tentative
 from rectify.core.routing import (
     COMMAND_OFFICE,
     KINDS_BY_URGENCY,
@@ -24,6 +25,7 @@ from rectify.core.routing import (
     kind_counts,
     sections,
 )
+from rectify.core.workcal import WorkCalendar
 from rectify.links import login_links
 from rectify.mail import outbox
 from rectify.mail.compose import Attachment, build_message, build_message_bytes, to_bytes
@@ -98,7 +100,8 @@ def _scope(letter: Letter, d: Directory) -> str:
     return ""
 
 
-def _blocks(letter: Letter, day: DayPlan, link: Callable[[str], str]) -> tuple[list[dict[str, Any]], int]:
+def _blocks(letter: Letter, day: DayPlan, link: Callable[[str], str], cal: WorkCalendar
+            ) -> tuple[list[dict[str, Any]], int]:
     """The letter's sections with their rows, at most LIST_LIMIT rows in all; returns (blocks, rows listed)."""
     d = day.directory
     assert d is not None
@@ -111,12 +114,21 @@ def _blocks(letter: Letter, day: DayPlan, link: Callable[[str], str]) -> tuple[l
             rows.append({"kind": a.kind, "code": det.code, "problem": det.problem, "opinion": det.opinion,
                          "due": det.due_date, "unit": d.units.get(item.unit_id, ""), "closed_on": det.closed_on,
                          "colour": day.colours.get(a.finding_id), "url": link(f"/findings/{a.finding_id}"),
+                         "provisional": tentative(cal, det.deadline_kind, det.inspected_on, det.due_date, day.today),
+                         "replan": _replan(day.replans.get(a.finding_id)) if a.kind == "replan" else None,
                          **_days_text(a.days), **followup.detail(a.kind, day.due_days.get(a.finding_id, {}))})
         listed += len(rows)
         blocks.append({"kind": None if sec.unit_id is not None else sec.key,
                        "unit": d.units.get(sec.unit_id, "") if sec.unit_id is not None else None,
                        "count": len(sec.items), "items": rows})
     return blocks, listed
+
+
+def _replan(info: dict[str, str] | None) -> dict[str, Any] | None:
+    if not info:
+        return None
+    return {"from": date.fromisoformat(info["from"]), "to": date.fromisoformat(info["to"]),
+            "document": info.get("document", "")}
 
 
 def _per_unit(letter: Letter, d: Directory) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -150,6 +162,7 @@ def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list
     max_age = timedelta(days=settings.web.link_max_age_days)
     portal = settings.public_url.rstrip("/")
     audience_names = labels()["audience"]
+    cal = rt.calendar
     files: dict[str, Attachment] = {}
     out: list[outbox.Queued] = []
     for letter in letters:
@@ -158,7 +171,7 @@ def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list
             link = login_links(portal, settings.secret, letter.person_id, now=day.now, max_age=max_age)
         else:  # a command-office address without an account: plain links, the form asks to sign in
             link = lambda path: portal + path  # noqa: E731
-        blocks, listed = _blocks(letter, day, link)
+        blocks, listed = _blocks(letter, day, link, cal)
         per_unit, other_units = _per_unit(letter, d)
         counts = kind_counts(letter.items)
         notices = _letter_notices(letter, day)

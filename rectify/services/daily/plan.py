@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import aliased
 
 from models import Event, Finding, OutboxMessage, Round
 from rectify.core.ladder import FindingView, PlannedAction, plan
 from rectify.core.lifecycle import ACTIVE
 from rectify.core.notices import notice_batches
 from rectify.core.practice import recheck_due_on, rechecks_due
+from rectify.core.provisional import tentative
 from rectify.core.routing import (
     Directory,
     Letter,
@@ -28,6 +30,7 @@ from rectify.services.colours import palette, refused_extension_ids
 from rectify.services.daily import followup
 from rectify.services.routing import load_directory
 
+Event_ = aliased(Event)  # the re-plan event whose notice is looked for
 KIND = "daily"  # outbox kind: one daily letter per address per day
 ACTIVE_STATES = sorted(s.value for s in ACTIVE)
 SCAN_BATCH = 20_000  # rows per fetch of the lean scan
@@ -35,8 +38,9 @@ REPORT_LIMIT = 200  # unreachable rows named in a run's summary; the rest are co
 RENDER_CHUNK = 2_000  # letters per render task
 ESCALATE, REVIEW, HANDOVER = "escalate", "review_request", "handover_notice"  # event kinds
 RECHECK, SIGNOFF = "recheck_request", "signoff_request"  # event kinds
+REPLANNED, REPLAN_NOTICE = "deadline_replanned", "replan_notice"  # event kinds (rectify.services.replan)
 EVENT_OF_KIND = {"review": REVIEW, "handover": HANDOVER, "recheck": RECHECK, "signoff": SIGNOFF,
-                 **followup.EVENTS}  # 签收 / 签收超期 / 进展反馈 requests (issue 15)
+                 "replan": REPLAN_NOTICE, **followup.EVENTS}  # 签收 / 签收超期 / 进展反馈 requests (issue 15)
 NOT_LADDER = frozenset(EVENT_OF_KIND)  # item kinds that are not escalations
 HANDOVER_STATES = sorted({*ACTIVE_STATES, "reported"})  # reassigned and not finished: tell the new unit
 # 回头看 that fell due more than this many working days ago are not mailed any more (the first run after
@@ -57,6 +61,8 @@ class Detail:
     state: str = "open"
     closed_on: date | None = None  # local day of 销号 (回头看 items)
     reported_at: datetime | None = None  # the report a sign-off request is about
+    inspected_on: date | None = None
+    deadline_kind: str = "fixed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,9 @@ class DayPlan:
     notices: dict[int, NoticeRef] = field(default_factory=dict)  # unit id → today's notice (set by `issue`)
     progress_missed: list[followup.Missed] = field(default_factory=list)  # recorded by the commit, not mailed
     due_days: dict[int, dict[str, date | None]] = field(default_factory=dict)  # 签收 / progress due days listed
+    skipped: list[tuple[int, str, str]] = field(default_factory=list)  # (id, code, reason): could not be computed
+    provisional: int = 0  # active deadlines that depend on a provisional calendar year (暂定)
+    replans: dict[int, dict[str, str]] = field(default_factory=dict)  # id → re-plan not yet told {from, to, document}
 
     @property
     def letters(self) -> list[Letter]:
@@ -93,11 +102,22 @@ class DayPlan:
 
 
 
-def _scan(rt: Runtime, today: date) -> tuple[int, list[PlannedAction], dict[int, Target], dict]:
-    """One lean streaming query over the active findings; the planner runs batch by batch."""
+@dataclass
+class Scan:
+    scanned: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (id, reason)
+    provisional: int = 0
+
+
+def _scan(rt: Runtime, today: date, scan: Scan) -> tuple[int, list[PlannedAction], dict[int, Target], dict]:
+    """One lean streaming query over the active findings; the planner runs batch by batch.
+
+    A finding the calendar cannot compute is skipped with its reason (`scan.skipped`), never the whole run.
+    """
     review_every = rt.settings.deadlines.long_term_review_working_days
+    cal = rt.calendar
     q = (select(Finding.id, Finding.state, Finding.due_date, Finding.level, Finding.unit_id, Finding.group_id,
-                Finding.last_review_on, Finding.inspected_on)
+                Finding.last_review_on, Finding.inspected_on, Finding.deadline_kind)
          .where(Finding.state.in_(ACTIVE_STATES)))
     scanned = 0
     actions: list[PlannedAction] = []
@@ -108,7 +128,9 @@ def _scan(rt: Runtime, today: date) -> tuple[int, list[PlannedAction], dict[int,
         for rows in result.partitions():
             scanned += len(rows)
             views = [FindingView(r[0], r[1], r[2], r[3], r[6] or r[7]) for r in rows]
-            planned = plan(views, today, rt.calendar, rt.ladder, review_every)
+            planned = plan(views, today, cal, rt.ladder, review_every, skipped=scan.skipped)
+            if cal.provisional:
+                scan.provisional += sum(1 for r in rows if r[2] is not None and tentative(cal, r[8], r[7], r[2]))
             if not planned:
                 continue
             by_id = {r[0]: r for r in rows}
@@ -117,6 +139,7 @@ def _scan(rt: Runtime, today: date) -> tuple[int, list[PlannedAction], dict[int,
                 targets[a.finding_id] = Target(r[4], r[5])
                 before[a.finding_id] = (r[3], r[6])
             actions.extend(planned)
+    scan.scanned = scanned
     return scanned, actions, targets, before
 
 
@@ -130,7 +153,10 @@ def _handovers(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int,
     before: dict[int, tuple[int, date | None]] = {}
     with rt.engine.connect() as conn:
         for r in conn.execute(q):
-            days = rt.calendar.working_days_between(r[1], today) if r[1] is not None else None
+            try:
+                days = rt.calendar.working_days_between(r[1], today) if r[1] is not None else None
+            except CalendarError:
+                days = None  # the new unit is still told; the lateness is left out
             actions.append(PlannedAction(r[0], "handover", r[2], None, days))
             targets[r[0]] = Target(r[3], r[4])
             before[r[0]] = (r[2], r[5])
@@ -175,6 +201,30 @@ def _rechecks(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, 
     return actions, targets, before
 
 
+def _replans(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, Target], dict, dict]:
+    """Deadlines moved by an imported holiday notice that the unit has not been told about yet."""
+    told = (select(Event.id).where(Event.finding_id == Finding.id, Event.kind == REPLAN_NOTICE,
+                                   Event.id > Event_.id).exists())
+    q = (select(Finding.id, Finding.level, Finding.unit_id, Finding.group_id, Finding.last_review_on,
+                Event_.id.label("ev"), Event_.data)
+         .join(Event_, Event_.finding_id == Finding.id)
+         .where(Event_.kind == REPLANNED, Finding.state.in_(HANDOVER_STATES), ~told)
+         .order_by(Event_.id))
+    actions, targets, before, info = [], {}, {}, {}
+    with rt.engine.connect() as conn:
+        for r in conn.execute(q):
+            data = r.data or {}
+            if r.id in info:  # moved twice before anyone was told: one item, from the first to the last date
+                info[r.id]["to"] = data.get("to", "")
+                info[r.id]["document"] = data.get("document", "")
+                continue
+            info[r.id] = {"from": data.get("from", ""), "to": data.get("to", ""), "document": data.get("document", "")}
+            actions.append(PlannedAction(r.id, "replan", r.level, None, None))
+            targets[r.id] = Target(r.unit_id, r.group_id)
+            before[r.id] = (r.level, r.last_review_on)
+    return actions, targets, before, info
+
+
 def _signoffs(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, Target], dict]:
     """Reports of two-level rounds the unit head has not signed off and has not been asked about yet.
 
@@ -205,12 +255,12 @@ def already_mailed(rt: Runtime, today: date) -> set[str]:
 def _details(rt: Runtime, ids: Sequence[int]) -> dict[int, Detail]:
     out: dict[int, Detail] = {}
     q = select(Finding.id, Finding.code, Finding.problem, Finding.opinion, Finding.due_date, Finding.state,
-               Finding.closed_at, Finding.reported_at)
+               Finding.closed_at, Finding.reported_at, Finding.inspected_on, Finding.deadline_kind)
     with rt.engine.connect() as conn:
         for i in range(0, len(ids), 5000):
             for r in conn.execute(q.where(Finding.id.in_(ids[i:i + 5000]))):
                 closed_on = r[6].astimezone(rt.tz).date() if r[6] is not None else None
-                out[r[0]] = Detail(r[1], r[2], r[3], r[4], r[5], closed_on, r[7])
+                out[r[0]] = Detail(r[1], r[2], r[3], r[4], r[5], closed_on, r[7], r[8], r[9])
     return out
 
 
@@ -226,16 +276,25 @@ def _colours(rt: Runtime, today: date, actions: Sequence[PlannedAction], details
     with rt.sessions() as s:
         refused = refused_extension_ids(s, ids)
     p = palette(rt, today)
-    return {fid: p.finding(state=details[fid].state, due=details[fid].due_date, level=level[fid],
-                           extension_refused=fid in refused) for fid in ids}
+    out: dict[int, str | None] = {}
+    for fid in ids:
+        try:
+            out[fid] = p.finding(state=details[fid].state, due=details[fid].due_date, level=level[fid],
+                                 extension_refused=fid in refused)
+        except CalendarError:
+            out[fid] = None  # no colour rather than no letter
+    return out
 
 
 def plan_day(rt: Runtime, today: date, now: datetime) -> DayPlan:
     """Load, plan and route today's actions. Reads only; nothing is written."""
     if not rt.calendar.is_working_day(today):
         return DayPlan(today, now, working_day=False)
-    scanned, actions, targets, before = _scan(rt, today)
+    scan = Scan()
+    scanned, actions, targets, before = _scan(rt, today, scan)
+    replan_actions, replan_targets, replan_before, replans = _replans(rt, today)
     for extra, extra_targets, extra_before in (_handovers(rt, today), _rechecks(rt, today), _signoffs(rt, today),
+                                               (replan_actions, replan_targets, replan_before),
                                                *_followups(rt, today)):
         actions += extra
         for fid, t in extra_targets.items():
@@ -260,6 +319,7 @@ def plan_day(rt: Runtime, today: date, now: datetime) -> DayPlan:
     return DayPlan(today, now, True, scanned, routing, directory, before, details, deferred,
                    colours=_colours(rt, today, routing.delivered, details),
                    notice_units=notice_batches(crossed, rt.ladder),
+                   skipped=_named(rt, scan.skipped), provisional=scan.provisional, replans=replans,
                    progress_missed=followup.missed_progress(rt, today),
                    due_days=followup.due_days(rt, sorted({a.finding_id for a in routing.delivered
                                                           if a.kind in followup.EVENTS})))
@@ -268,3 +328,13 @@ def plan_day(rt: Runtime, today: date, now: datetime) -> DayPlan:
 def _followups(rt: Runtime, today: date) -> tuple:
     """签收 requests, 签收超期 to the groups, due progress reports (rectify.services.daily.followup)."""
     return followup.acks(rt, today), followup.ack_overdues(rt, today), followup.progress_requests(rt, today)
+
+
+def _named(rt: Runtime, skipped: Sequence[tuple[int, str]]) -> list[tuple[int, str, str]]:
+    """(id, code, reason) for the skipped findings, the first REPORT_LIMIT of them named."""
+    if not skipped:
+        return []
+    ids = [fid for fid, _ in skipped[:REPORT_LIMIT]]
+    with rt.engine.connect() as conn:
+        codes = dict(conn.execute(select(Finding.id, Finding.code).where(Finding.id.in_(ids))).all())
+    return [(fid, codes.get(fid, str(fid)), why) for fid, why in skipped]

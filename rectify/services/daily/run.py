@@ -16,6 +16,8 @@ from rectify.mail import outbox
 from rectify.mail.deliver import OutboxReport, flush_outbox
 from rectify.runtime import Runtime
 from rectify.services import runrecord
+from rectify.services.calendar import cliff_warning
+from rectify.services.daily.alerts import queue_fault_alert
 from rectify.services.daily.commit import commit_day
 from rectify.services.daily.letters import Spool, issue_day_notices, render_letters
 from rectify.services.daily.plan import (
@@ -46,6 +48,11 @@ class DailyReport:
     ack_overdue: int = 0  # unacknowledged findings past the limit listed to their group
     progress_requests: int = 0  # due 阶段性进展 listed in the units' letters
     progress_missed: int = 0  # due reports not made, recorded once
+    replans: int = 0  # units told that an imported holiday notice moved a deadline
+    provisional: int = 0  # active deadlines resting on a provisional calendar year (暂定)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # findings that could not be computed (code, reason)
+    skipped_total: int = 0
+    calendar_warning: str = ""  # next year has no official schedule yet (from calendar.warn_from)
     notices: list[str] = field(default_factory=list)  # 督办通知 numbers issued (or, on a dry run, units due one)
     deferred: int = 0
     held: int = 0
@@ -92,6 +99,9 @@ PLAIN = Steps()
 
 def summarise(day: DayPlan, report: DailyReport, queued: Sequence[outbox.Queued]) -> None:
     report.scanned = day.scanned
+    report.provisional = day.provisional
+    report.skipped_total = len(day.skipped)
+    report.skipped = [{"code": code, "reason": why} for _, code, why in day.skipped[:REPORT_LIMIT]]
     if day.routing is None:
         return
     d = day.directory
@@ -104,6 +114,7 @@ def summarise(day: DayPlan, report: DailyReport, queued: Sequence[outbox.Queued]
     report.rechecks, report.signoffs = kinds["recheck"], kinds["signoff"]
     report.acks, report.ack_overdue, report.progress_requests = kinds["ack"], kinds["ack_overdue"], kinds["progress"]
     report.progress_missed = len(day.progress_missed)
+    report.replans = kinds["replan"]
     report.notices = ([n.number for n in sorted(day.notices.values(), key=lambda n: n.number)] if day.notices
                       else [d.units.get(u, "") for u in day.notice_units] if report.dry_run else [])
     report.deferred = len(day.deferred)
@@ -143,7 +154,9 @@ def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry
 
 def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, steps: Steps,
          max_attempts: int) -> DailyReport:
-    report = DailyReport(day=today.isoformat(), working_day=rt.calendar.is_working_day(today), dry_run=dry_run)
+    cal = rt.refresh_calendar()  # a notice imported since this process started counts today
+    report = DailyReport(day=today.isoformat(), working_day=cal.is_working_day(today), dry_run=dry_run,
+                         calendar_warning=cliff_warning(cal, today, rt.settings.calendar.warn_from) or "")
     if not report.working_day:
         return report
     for attempt in range(1, max_attempts + 1):
@@ -170,6 +183,8 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
                     raise
         finally:
             queued.close()
+    if day.skipped and not dry_run:
+        queue_fault_alert(rt, day, report)  # the command office is told once a day (outbox dedupe)
     if send:
         result = steps.deliver(rt, now)
         report.delivered = True
