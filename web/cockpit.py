@@ -46,9 +46,10 @@ class GroupLine:
 
 @dataclass(frozen=True)
 class CalendarStatus:
-    years: str  # 2004–2026
-    next_year: int
-    next_year_known: bool
+    years: str  # the years with an official schedule: 2004–2026
+    provisional: list[int]  # years the open deadlines need that are only provisional (暂定)
+    unknown: list[int]  # years they need that the calendar cannot count at all
+    warning: str = ""  # the cliff warning (rectify.services.calendar.cliff_warning)
 
 
 @dataclass
@@ -110,9 +111,26 @@ def _trend(s: Session, viewer: Viewer, rt: Runtime, today: date) -> list[WeekFig
     return [figures(rows, start - timedelta(weeks=k), today) for k in range(WEEKS - 1, -1, -1)]
 
 
+def _ranges(years: list[int]) -> str:
+    runs: list[list[int]] = []
+    for y in sorted(years):
+        if runs and y == runs[-1][-1] + 1:
+            runs[-1].append(y)
+        else:
+            runs.append([y])
+    return "、".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
+
+
 def calendar_status(rt: Runtime, today: date) -> CalendarStatus:
-    cal = rt.calendar
-    return CalendarStatus(cal.describe_years(), today.year + 1, today.year + 1 in cal.years)
+    """What the calendar service (issue 11) says: official years, the years open deadlines need that are
+    provisional or unknown, and the one-line warning the status page and the digest also show."""
+    from rectify.services.calendar import calendar_status as status
+    from rectify.services.calendar import cliff_warning
+
+    st = status(rt, today)
+    cal = rt.refresh_calendar()
+    return CalendarStatus(_ranges([y for y in st.years if y not in cal.provisional]), st.provisional_needed,
+                          st.unknown_needed, cliff_warning(cal, today, rt.settings.calendar.warn_from) or "")
 
 
 def build(s: Session, rt: Runtime, viewer: Viewer, today: date) -> Cockpit:
