@@ -18,6 +18,7 @@ import json
 import os
 import random
 import resource
+import secrets
 import shutil
 import subprocess
 import sys
@@ -348,7 +349,7 @@ def main() -> None:
         sink_proc = subprocess.Popen([sys.executable, __file__, "_sink", str(port)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         assert sink_proc.stdout.readline().strip() == "ready"
-        base_env = {"RECTIFY_DATA_DIR": str(work / "var"), "RECTIFY_SECRET_KEY": "b" * 40,
+        base_env = {"RECTIFY_DATA_DIR": str(work / "var"), "RECTIFY_SECRET_KEY": secrets.token_urlsafe(48),
                     "RECTIFY_COMMAND_OFFICE": json.dumps(OFFICE), "RECTIFY_SMTP__HOST": "127.0.0.1",
                     "RECTIFY_SMTP__PORT": str(port), "RECTIFY_PUBLIC_URL": "https://dc.county.example",
                     "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}

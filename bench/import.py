@@ -16,6 +16,7 @@ import csv
 import io
 import random
 import resource
+import secrets
 import subprocess
 import sys
 import time
@@ -159,7 +160,7 @@ def child(step: str, out: Path, source: str) -> None:
     from rectify.runtime import build_runtime
 
     settings = Settings(data_dir=out / "var", database_url=f"sqlite:///{out / 'bench.db'}", county_prefix="鲁山县",
-                        secret_key="bench-" + "x" * 40)
+                        secret_key=secrets.token_urlsafe(48))
     rt = build_runtime(settings)
     if step == "units":
         migrate(rt.engine)

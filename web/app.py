@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rectify.runtime import Runtime
 from web.actions import Forbidden
 from web.auth import CsrfFailed, SignInRequired
+from web.limits import BodyLimit
 from web.pages import error_page
 
 # For build_runtime(**ENGINE_KWARGS) wherever the app is served: one pooled connection per request thread
@@ -77,6 +78,13 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+class _App(FastAPI):
+    """SecurityHeaders outside Starlette's ServerErrorMiddleware, so a 500 carries the headers too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
     from web import (
         routes_api,
@@ -89,13 +97,13 @@ def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> F
         routes_status,
     )
 
-    app = FastAPI(
+    app = _App(
         title="Rectify 整改督办 API",
         version="1",
         description=routes_docs.API_DESCRIPTION,
         docs_url=None,  # FastAPI's Swagger/ReDoc pages load from a CDN; /docs is served locally instead
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url=None,  # served by routes_docs, behind sign-in unless web.public_docs
     )
     app.state.rt = rt
     app.state.clock = clock or rt.now
@@ -104,7 +112,7 @@ def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> F
     # starting, the first request retries.
     with contextlib.suppress(Exception):
         rt.refresh_calendar()
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_upload_mib=rt.settings.web.max_upload_mib)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (routes_auth, routes_findings, routes_practice, routes_followup, routes_status, routes_api,
                    routes_api_followup, routes_docs):
@@ -142,7 +150,7 @@ def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> F
             return JSONResponse({"error": "not_found" if exc.status_code == 404 else "http_error"},
                                 status_code=exc.status_code)
         kind = {404: "not_found", 405: "bad_request", 413: "too_large"}.get(exc.status_code, "bad_request")
-        return error_page(request, kind, exc.status_code)
+        return error_page(request, kind, exc.status_code, max_mib=rt.settings.web.max_upload_mib)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

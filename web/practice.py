@@ -26,6 +26,7 @@ from rectify.services.access import Decision, Do, Target, Viewer, decide
 from rectify.services.findings import Actor, ConflictError
 from rectify.services.followup import Arrival
 from web.actions import BulkConflict, Forbidden, Missing, Refused, require
+from web.numbers import parse_int
 from web.supervision import extension_block, recheck_on
 
 
@@ -117,7 +118,8 @@ def reassign(s: Session, f: Finding, viewer: Viewer, actor: Actor, now: datetime
     require(viewer, Do.REASSIGN, f)
     if not reason.strip():
         raise Missing("move_reason")
-    unit = s.get(Unit, int(unit_id)) if unit_id.strip().isdigit() else None
+    uid = parse_int(unit_id.strip())
+    unit = s.get(Unit, uid) if uid is not None else None
     if unit is None or unit.id == f.unit_id:
         raise Refused("other_unit")
     with _guard(s, f):

@@ -18,6 +18,7 @@ from rectify.core.palette import Palette
 from rectify.core.workcal import CalendarError, WorkCalendar
 from rectify.services.access import Viewer, visible
 from rectify.services.colours import refused_extension_ids
+from web.numbers import parse_int
 from web.supervision import colour_of, pending_ids
 
 STATES = tuple(s.value for s in State)
@@ -46,10 +47,10 @@ class ListFilter:
         page = params.get("page", "1")
         return cls(
             state=state if state in STATES else "",
-            unit_id=int(unit) if unit.isdigit() else None,
+            unit_id=parse_int(unit),
             overdue=params.get("overdue") in ("1", "on", "true"),
             q=params.get("q", "").strip()[:100],
-            page=max(1, min(int(page), 100_000)) if page.isdigit() else 1,
+            page=max(1, parse_int(page, maximum=100_000) or 1),
             pending=params.get("pending") in ("1", "on", "true"),
             signoff=params.get("signoff") in ("1", "on", "true"),
             recheck=params.get("recheck") in ("1", "on", "true"),

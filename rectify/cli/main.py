@@ -80,12 +80,16 @@ def main(
 def init() -> None:
     """Create the database, or migrate it to the latest schema (safe to run again)."""
     from rectify.db import migrate
-    from rectify.runtime import build_runtime
+    from rectify.runtime import build_runtime, tighten_existing
 
     rt = build_runtime()
     try:
         _ = rt.settings.secret  # generated into the data folder on first run
         before, after = migrate(rt.engine)
+        tightened = tighten_existing(rt.settings)
+        if tightened:
+            console.print(f"made {tightened} file(s) and folder(s) in the data folder private (0600/0700)",
+                          highlight=False)
     finally:
         rt.close()
     url = rt.engine.url.render_as_string(hide_password=True)

@@ -64,7 +64,25 @@ def deactivate_(email: Annotated[str, typer.Argument(help="E-mail address of the
     rt = initialised_runtime()
     try:
         with transaction(rt.sessions) as s:
-            person = deactivate(s, email)
-            console.print(f"deactivated: {person.name} <{person.email}>", highlight=False)
+            person = deactivate(s, email, rt.now())
+            console.print(f"deactivated: {person.name} <{person.email}> (sessions, links and API tokens ended)",
+                          highlight=False)
+    finally:
+        rt.close()
+
+
+@people_app.command("revoke")
+@user_errors
+def revoke(email: Annotated[str, typer.Argument(help="E-mail address of the person.")]) -> None:
+    """End every session, mail link and API token of one person now (they can sign in again by e-mail)."""
+    from rectify.db import transaction
+    from rectify.services.revocation import revoke_person
+
+    rt = initialised_runtime()
+    try:
+        with transaction(rt.sessions) as s:
+            person, tokens = revoke_person(s, email, rt.now())
+            console.print(f"revoked: {person.name} <{person.email}>: sessions and links before now, "
+                          f"{tokens} API token(s)", highlight=False)
     finally:
         rt.close()

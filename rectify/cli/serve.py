@@ -15,11 +15,11 @@ from rectify.config import ConfigError
 class _WebThread:
     """The form (web.app.create_app) under uvicorn in a background thread of this process."""
 
-    def __init__(self, asgi_app: Any, host: str, port: int) -> None:
+    def __init__(self, asgi_app: Any, host: str, port: int, options: dict[str, Any]) -> None:
         import uvicorn
 
         self.server = uvicorn.Server(uvicorn.Config(asgi_app, host=host, port=port, log_level="warning",
-                                                    proxy_headers=True))
+                                                    **options))
         self.thread = threading.Thread(target=self.server.run, name="rectify-web", daemon=True)
 
     def start(self, timeout: float = 20.0) -> None:
@@ -92,7 +92,9 @@ def serve() -> None:
 
         create_app = _load_web()
         if create_app is not None:
-            web = _WebThread(create_app(rt), settings.web.host, settings.web.port)
+            from web.server import uvicorn_options
+
+            web = _WebThread(create_app(rt), settings.web.host, settings.web.port, uvicorn_options(settings))
             web.start()
 
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
