@@ -54,7 +54,7 @@ class ListFilter:
             pending=params.get("pending") in ("1", "on", "true"),
             signoff=params.get("signoff") in ("1", "on", "true"),
             recheck=params.get("recheck") in ("1", "on", "true"),
-            group_id=int(params["group"]) if params.get("group", "").isdigit() else None,
+            group_id=parse_int(params.get("group", "")),
             ack=params.get("ack") in ("1", "on", "true"),
         )
 

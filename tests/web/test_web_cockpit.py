@@ -9,7 +9,7 @@ from datetime import datetime
 from fastapi.testclient import TestClient
 
 from rectify.services import runrecord
-from tests.web.helpers import NOW, client, login_token
+from tests.web.helpers import NOW, api_token, client
 
 
 def _links(html: str) -> set[str]:
@@ -64,7 +64,7 @@ def test_it_shows_a_supervisor_their_group_and_refuses_units(app, rt, world) -> 
 
 def _api(app, person_id: int) -> TestClient:
     c = TestClient(app, follow_redirects=False)
-    c.headers["Authorization"] = f"Bearer {login_token(person_id, purpose='api')}"
+    c.headers["Authorization"] = f"Bearer {api_token(app, person_id)}"
     return c
 
 

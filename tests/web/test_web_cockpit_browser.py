@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.web.helpers import login_token
-from tests.web.test_web_browser import _shoot, site, sqlite_rt  # noqa: F401  (fixtures)
+from tests.web.test_web_browser import _confirm, _shoot, site, sqlite_rt  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -18,6 +18,7 @@ def test_it_shows_the_cockpit_on_a_phone_and_a_desk(site, browser) -> None:  # n
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(f"{url}/auth/{login_token(w.admin)}?next=/cockpit")
+    _confirm(page, "admin@county.example")
     assert page.url == f"{url}/cockpit"
     assert page.locator("svg.chart").count() == 3
     box = page.locator("svg.chart").first.bounding_box()
