@@ -73,6 +73,7 @@ def env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # compiled once per process: no stat of the file on every render (letters, notices, pages)
     )
     e.filters["cn_date"] = cn_date
     e.globals["cn_percent"] = cn_percent

@@ -36,7 +36,8 @@ def test_it_refuses_to_serve_an_empty_database(tmp_path) -> None:
 def test_it_serves_the_form(tmp_path) -> None:
     assert rectify("init", cwd=tmp_path).returncode == 0
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rectify", "web", "--host", "127.0.0.1", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "rectify", "web", "--host", "127.0.0.1", "--port", str(port),
+                             "--workers", "2"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline, page = time.monotonic() + 60, None
@@ -47,9 +48,11 @@ def test_it_serves_the_form(tmp_path) -> None:
             except httpx.HTTPError:
                 time.sleep(0.1)
         assert page is not None and page.status_code == 200 and "发送登录链接" in page.text
+        assert all(httpx.get(f"http://127.0.0.1:{port}/signin", timeout=5).status_code == 200 for _ in range(6))
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.wait(timeout=20)
+    assert "2 worker processes" in proc.stdout.read().decode()
 
 
 def test_it_prints_an_api_token_bound_to_one_person(tmp_path) -> None:

@@ -249,7 +249,7 @@ def test_it_lists_every_bad_row_and_writes_nothing(session, rt, units, tmp_path)
 def test_it_refuses_files_it_cannot_use_with_a_message(session, rt, units, tmp_path) -> None:
     cases = {
         "missing": (csv_file(tmp_path / "m.csv", [["责任单位", "问题描述"], ["城关镇", "x"]]), "整改时限"),
-        "old": (tmp_path / "old.xls", "另存为"),
+        "broken xls": (tmp_path / "old.xls", "无法读取"),
         "no header": (csv_file(tmp_path / "h.csv", [["a", "b"], ["c", "d"]]), "表头"),
         "empty": (csv_file(tmp_path / "e.csv", [["责任单位", "问题描述", "整改时限", "督导日期"]]), "没有数据行"),
         "sheet": (xlsx(tmp_path / "s.xlsx", [HEAD]), "现有：问题清单"),

@@ -7,6 +7,8 @@ from `app.state.clock` (default: rt.now), which tests replace to fix "now".
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -67,11 +69,56 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class WriterQueue:
+    """A lock for this process's threads and, through flock on a file beside the database, for the other
+    worker processes of `rectify web --workers N`: writers queue here instead of meeting SQLite's busy
+    handler, whose sleeps (up to 100 ms each) made the slowest 销号 take seconds under load."""
+
+    def __init__(self, path: Path) -> None:
+        self._thread = threading.Lock()
+        self._path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> WriterQueue:
+        self._thread.acquire()
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            assert self._fd is not None
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread.release()
+
+
 def write_lock(rt: Runtime) -> AbstractContextManager[object]:
-    """SQLite allows one writer: queue this process's writers on a lock instead of letting them meet
-    SQLite's busy handler, whose sleeps (up to 100 ms each) made the slowest 销号 take seconds under load.
-    Other processes (the daily run) still wait on the busy timeout. PostgreSQL needs no lock."""
-    return threading.Lock() if rt.engine.dialect.name == "sqlite" else nullcontext()
+    """SQLite allows one writer: queue the form's writers (every thread of every worker process). Other
+    programs (the daily run) still wait on the busy timeout. PostgreSQL needs no lock."""
+    if rt.engine.dialect.name != "sqlite":
+        return nullcontext()
+    database = rt.engine.url.database
+    if not database or database == ":memory:":
+        return threading.Lock()
+    return WriterQueue(Path(database).with_name(Path(database).name + ".writers"))
+
+
+def from_settings() -> FastAPI:
+    """The app for one worker process of `rectify web --workers N` (uvicorn's factory): each builds its own
+    runtime from the same settings (the config file and RECTIFY_* variables it inherits)."""
+    from rectify.runtime import build_runtime
+    from web.server import HeaderTimeoutH11, install_log_redaction
+
+    rt = build_runtime(**ENGINE_KWARGS)
+    HeaderTimeoutH11.header_timeout = rt.settings.web.header_timeout
+    install_log_redaction()
+    return create_app(rt)
 
 
 def _is_api(request: Request) -> bool:

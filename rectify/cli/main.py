@@ -8,32 +8,57 @@ from functools import wraps
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from rectify import __version__
-from rectify.bulletin.errors import BulletinError
-from rectify.config import ConfigError
-from rectify.core.notices import NoticeError
-from rectify.core.workcal import CalendarError
-from rectify.intake.errors import IntakeError
-from rectify.services.people import PeopleError
-from rectify.serving import ServeError
 
 app = typer.Typer(
     name="rectify",
     help="Rectify: follow-up engine for inspection findings (整改督办).",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: Typer's rich help loads rich.markdown (~0.3 s) for `--help`
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err = Console(stderr=True)
+
+
+class _Console:
+    """A rich Console made on first use, so `rectify --help` does not load rich."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._kwargs = kwargs
+        self._console: Any = None
+
+    def rich(self) -> Any:  # -> rich.console.Console, for rich's own widgets (Progress)
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._kwargs)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.rich(), name)
+
+
+console: Any = _Console()
+err: Any = _Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Errors a user can act on: a clean message and exit code 2, never a traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, CalendarError, BulletinError, IntakeError, ServeError,
-                                            NoticeError, PeopleError)
+
+def user_error_types() -> tuple[type[Exception], ...]:
+    """Errors a user can act on: a clean message and exit code 2, never a traceback.
+
+    Imported when an error is caught, not at start: `rectify --help` must not load SQLAlchemy and pydantic.
+    """
+    from rectify.bulletin.errors import BulletinError
+    from rectify.config import ConfigError
+    from rectify.core.notices import NoticeError
+    from rectify.core.workcal import CalendarError
+    from rectify.intake.errors import IntakeError
+    from rectify.services.people import PeopleError
+    from rectify.serving import ServeError
+
+    return (ConfigError, CalendarError, BulletinError, IntakeError, ServeError, NoticeError, PeopleError)
 
 
 def user_errors(fn: F) -> F:
@@ -41,7 +66,9 @@ def user_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except USER_ERRORS as exc:
+        except Exception as exc:
+            if not isinstance(exc, user_error_types()):
+                raise
             err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
             raise typer.Exit(2) from None
 
@@ -50,6 +77,7 @@ def user_errors(fn: F) -> F:
 
 def initialised_runtime():  # -> rectify.runtime.Runtime
     """The runtime for a command that needs the schema; a clear error before `rectify init`."""
+    from rectify.config import ConfigError
     from rectify.db import is_initialised
     from rectify.runtime import build_runtime
 

@@ -9,7 +9,7 @@ import typer
 from rectify.cli.main import app, console, initialised_runtime, user_errors
 
 outbox_app = typer.Typer(help="The mail outbox: every message is recorded here before it is sent.",
-                         no_args_is_help=True)
+                         no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(outbox_app, name="outbox")
 
 

@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 from rectify.cli.main import app, console, user_errors
-from rectify.config import ConfigError
 
 
 class _WebThread:
@@ -27,6 +26,8 @@ class _WebThread:
         deadline = time.monotonic() + timeout
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
+                from rectify.config import ConfigError
+
                 raise ConfigError("the form could not start: is web.port already in use?")
             time.sleep(0.05)
 
@@ -58,6 +59,7 @@ def serve() -> None:
     """
     import os
 
+    from rectify.config import ConfigError
     from rectify.db import is_initialised
     from rectify.runtime import build_runtime
     from rectify.serving import (

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from rectify.cli.main import app, console, initialised_runtime, user_errors
-from rectify.config import ConfigError
 
 
 @app.command()
@@ -15,10 +14,19 @@ from rectify.config import ConfigError
 def web(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default: web.host).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: web.port).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Worker processes (default: the CPU cores).")
+                       ] = None,
 ) -> None:
-    """Serve the form (units report, supervisors verify and close) and the JSON API."""
+    """Serve the form (units report, supervisors verify and close) and the JSON API.
+
+    Several worker processes share the port (uvicorn's supervisor): a request costs a few ms of CPU under
+    one interpreter lock, so one process cannot use a second core however many threads it has.
+    """
+    import os
+
     import uvicorn
 
+    from rectify.config import ConfigError
     from rectify.db import is_initialised
     from rectify.runtime import build_runtime
     from web.app import ENGINE_KWARGS, create_app
@@ -32,12 +40,22 @@ def web(
         host = host or rt.settings.web.host
         port = port or rt.settings.web.port
         console.print(f"form at http://{host}:{port}/ (links in mails use {rt.settings.public_url})", highlight=False)
-        uvicorn.run(create_app(rt), host=host, port=port, log_level="info", **uvicorn_options(rt.settings))
+        options = uvicorn_options(rt.settings)
+        n = workers or os.cpu_count() or 1
+        if n == 1:
+            uvicorn.run(create_app(rt), host=host, port=port, log_level="info", **options)
+            return
     finally:
         rt.close()
+    console.print(f"{n} worker processes", highlight=False)
+    # Each worker builds its own runtime and protocol settings (web.app.from_settings) from the settings
+    # this process checked; the protocol class goes by name, as uvicorn hands the config to its workers.
+    options["http"] = "web.server:HeaderTimeoutH11"
+    uvicorn.run("web.app:from_settings", factory=True, workers=n, host=host, port=port, log_level="info", **options)
 
 
-api_app = typer.Typer(help="Bearer tokens for the JSON API: issue, list, revoke.", no_args_is_help=True)
+api_app = typer.Typer(help="Bearer tokens for the JSON API: issue, list, revoke.", no_args_is_help=True,
+                      rich_markup_mode=None)
 app.add_typer(api_app, name="api-token")
 
 

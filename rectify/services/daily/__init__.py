@@ -30,10 +30,10 @@ from rectify.services.daily.plan import (
     already_mailed,
     plan_day,
 )
-from rectify.services.daily.run import PLAIN, DailyReport, Steps, deliver, run_daily, summarise
+from rectify.services.daily.run import PLAIN, DailyReport, Steps, deliver, render_day, run_daily, summarise
 
 __all__ = [
     "KIND", "LIST_LIMIT", "PLAIN", "UNIT_TABLE_LIMIT", "DailyReport", "DayPlan", "Detail", "NoticeRef",
     "RunConflict", "Spool", "Steps", "_per_unit", "already_mailed", "commit_day", "deliver", "issue_day_notices",
-    "plan_day", "render_letters", "run_daily", "summarise",
+    "plan_day", "render_day", "render_letters", "run_daily", "summarise",
 ]
