@@ -131,6 +131,26 @@ class BulletinSettings(_Section):
     unit_order: list[str] = []  # explicit order of units in tables; default county depts then townships
 
 
+class AssessmentSettings(_Section):
+    """考评 weights (rectify.core.assessment): points per rate (0..1) and the deduction per counted item.
+    The current deadline's rate weighs 0 by default so that an approved extension cannot raise a score."""
+
+    on_time: float = Field(0.0, ge=0)  # 按期销号率 (current deadline)
+    on_time_original: float = Field(60.0, ge=0)  # 按原时限按期销号率
+    ack: float = Field(20.0, ge=0)  # 签收及时率
+    progress: float = Field(20.0, ge=0)  # 进展按时率
+    overdue: float = Field(2.0, ge=0)  # per 逾期未整改 finding
+    escalation: float = Field(1.0, ge=0)  # per 督办/通报 step
+    rebound: float = Field(3.0, ge=0)  # per 反弹 (reopened after 回头看)
+    period_days: int = Field(30, ge=1)  # `rectify assess` without --from: this many days up to --to
+
+    def weights(self):  # -> rectify.core.assessment.Weights
+        from rectify.core.assessment import Weights
+
+        return Weights(self.on_time, self.on_time_original, self.ack, self.progress, self.overdue,
+                       self.escalation, self.rebound)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RECTIFY_", env_nested_delimiter="__", extra="forbid")
 
@@ -151,6 +171,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     bulletin: BulletinSettings = BulletinSettings()
+    assessment: AssessmentSettings = AssessmentSettings()
 
     @field_validator("timezone")
     @classmethod

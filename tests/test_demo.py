@@ -1,6 +1,7 @@
 """`rectify demo` as a newcomer runs it: one command, then every output opens."""
 
 import email
+import json
 import os
 import re
 import shutil
@@ -47,6 +48,15 @@ def test_it_simulates_a_month_and_every_output_opens(tmp_path: Path) -> None:
     text = "\n".join(p.text for p in bulletin.paragraphs)
     assert "第20期" in text.replace(" ", "") and "整改落实情况" in text
     assert "整改进展" in text and "五、签收和进展反馈" in text
+
+    assert "Glyph" not in res.stderr  # the charts draw Chinese with the shipped font
+    ranked = re.search(r"考评 ranking \((\d+) units", res.stdout)
+    assert ranked and int(ranked.group(1)) > 10 and re.search(r"\n\s+1\. \S+\s+\d+\.\d", res.stdout)
+    ranking = openpyxl.load_workbook(next(out.glob("考评排名-*.xlsx")), read_only=True)
+    assert sum(1 for _ in ranking.worksheets[0].iter_rows()) == int(ranked.group(1)) + 2  # period, header, units
+    assert re.search("[五六]、考评排名", text)  # after 五、签收和进展反馈 when the period had any
+    last_run = json.loads((out / "var" / "last_daily_run.json").read_text(encoding="utf-8"))
+    assert last_run["day"] == "2024-02-08" and last_run["scanned"] > 0
 
     ledger = openpyxl.load_workbook(next(out.glob("整改台账-*.xlsx")), read_only=True)
     assert sum(1 for _ in ledger.worksheets[0].iter_rows()) == 121  # header + 120 findings

@@ -164,6 +164,10 @@ def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> F
     for module in (routes_auth, routes_findings, routes_practice, routes_followup, routes_status, routes_api,
                    routes_api_followup, routes_docs):
         app.include_router(module.router)
+    from web import routes_cockpit, routes_ranking_api  # 驾驶舱 and /api/ranking (考评)
+
+    for extra in (routes_cockpit, routes_ranking_api):
+        app.include_router(extra.router)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:

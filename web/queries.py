@@ -36,6 +36,7 @@ class ListFilter:
     pending: bool = False  # an extension request waits for a decision
     signoff: bool = False  # reported in a two-level round, not yet signed off by the unit head
     recheck: bool = False  # 回头看 due, for the person who closed it (admins: all)
+    group_id: int | None = None  # the supervision group (the 驾驶舱's by-group figures link here)
     ack: bool = False  # 待签收: waiting for the unit's acknowledgement
 
     @classmethod
@@ -53,6 +54,7 @@ class ListFilter:
             pending=params.get("pending") in ("1", "on", "true"),
             signoff=params.get("signoff") in ("1", "on", "true"),
             recheck=params.get("recheck") in ("1", "on", "true"),
+            group_id=parse_int(params.get("group", "")),
             ack=params.get("ack") in ("1", "on", "true"),
         )
 
@@ -61,6 +63,7 @@ class ListFilter:
         out = {"state": self.state, "unit": str(self.unit_id or ""), "overdue": "1" if self.overdue else "",
                "q": self.q, "page": str(self.page), "pending": "1" if self.pending else "",
                "signoff": "1" if self.signoff else "", "recheck": "1" if self.recheck else "",
+               "group": str(self.group_id or ""),
                "ack": "1" if self.ack else ""}
         out.update({k: str(v) for k, v in change.items()})
         return {k: v for k, v in out.items() if v and not (k == "page" and v == "1")}
@@ -142,6 +145,8 @@ def _where(viewer: Viewer, flt: ListFilter, today: date, recheck_before: datetim
         conds.append(Finding.state == flt.state)
     if flt.unit_id:
         conds.append(Finding.unit_id == flt.unit_id)
+    if flt.group_id:
+        conds.append(Finding.group_id == flt.group_id)
     if flt.overdue:
         conds.append(and_(Finding.state.in_([s.value for s in ACTIVE]), Finding.due_date < today))
     if flt.q:

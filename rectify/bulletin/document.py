@@ -8,12 +8,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rectify.bulletin.sections import Article
 from rectify.bulletin.stats import BulletinStats
 from rectify.config import BulletinSettings
 from rectify.templating import cn_date, cn_percent, labels, render
+
+if TYPE_CHECKING:
+    from rectify.services.assessment import Assessment
 
 
 @dataclass
@@ -80,8 +83,21 @@ def followup_part(rows: Sequence[Any]) -> Part | None:
         widths=[2.9, 1.0, 1.1, 1.3, 1.3, 1.4, 1.3]))
 
 
+NUMERALS = "一二三四五六七八九十"
+
+
+def ranking_part(a: Assessment, number: int) -> Part:
+    """N、考评排名: the whole ranking over the bulletin's period (`--section ranking`), numbered after the others."""
+    from rectify.services.assessment_export import header, period_text, text_rows
+
+    return Part(labels()["bulletin"]["ranking"].format(n=NUMERALS[number - 1]), [period_text(a) + "。"],
+                Table(header=header(), rows=text_rows(a.ranking, fractions=False),
+                      widths=[0.7, 2.2, 0.8, 1.2, 1.4, 1.2, 1.2, 1.1, 1.1, 0.7], numeric_from=2))
+
+
 def build_document(stats: BulletinStats, *, series: BulletinSettings, issue_no: int, issued_on: date,
-                   articles: Sequence[Article] = (), followup: Sequence[Any] = ()) -> BulletinDocument:
+                   articles: Sequence[Article] = (), followup: Sequence[Any] = (),
+                   ranking: Assessment | None = None) -> BulletinDocument:
     lab = labels()["bulletin"]
     total = stats.total
     unit_table = Table(
@@ -112,6 +128,8 @@ def build_document(stats: BulletinStats, *, series: BulletinSettings, issue_no: 
     extra = followup_part(followup)
     if extra is not None:
         parts.append(extra)
+    if ranking is not None:
+        parts.append(ranking_part(ranking, len(parts) + 1))
     closing = [(lab[key], text) for key, text in (("bao", series.bao), ("song", series.song), ("fa", series.fa))
                if text.strip()]
     return BulletinDocument(

@@ -59,7 +59,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def compile_issue(rt: Runtime, *, as_of: date, now: datetime, issue_no: int | None = None,
                   out_dir: Path | None = None, draft: bool = False, articles: Sequence[Article] = (),
-                  pdf: bool = True, progress_section: bool = False, progress_top: int = 5) -> IssueResult:
+                  pdf: bool = True, progress_section: bool = False, progress_top: int = 5,
+                  ranking: bool = False) -> IssueResult:
     settings = rt.settings
     series = settings.bulletin
     with rt.sessions() as s:
@@ -85,7 +86,7 @@ def compile_issue(rt: Runtime, *, as_of: date, now: datetime, issue_no: int | No
                     item_list_limit=series.item_list_limit, unit_order=series.unit_order,
                     period_start=period_start)
     doc = build_document(stats, series=series, issue_no=number, issued_on=as_of, articles=articles,
-                         followup=followup)
+                         followup=followup, ranking=_ranking(rt, as_of, period_start) if ranking else None)
 
     folder = Path(out_dir) if out_dir else settings.bulletins_path
     folder.mkdir(parents=True, exist_ok=True)
@@ -114,6 +115,14 @@ def compile_issue(rt: Runtime, *, as_of: date, now: datetime, issue_no: int | No
         shutil.rmtree(tmp_dir, ignore_errors=True)  # whatever was not moved into place
     result.files = {kind: final for kind, (_, final) in staged.items()}
     return result
+
+
+def _ranking(rt: Runtime, as_of: date, period_start: date | None):
+    """考评 over the bulletin's period (from the day after the last issue), else assessment.period_days days."""
+    from rectify.services.assessment import assess_runtime, period
+
+    start, end = period(as_of, period_start, rt.settings.assessment.period_days)
+    return assess_runtime(rt, start=min(start, end), end=end)
 
 
 def _place(staged: dict[str, tuple[Path, Path]]) -> None:

@@ -24,7 +24,8 @@ def bulletin(
     draft: Annotated[bool, typer.Option("--draft", help="Render only; record nothing (can be re-run).")] = False,
     section: Annotated[list[Path] | None, typer.Option("--section", help="An article (Markdown or text) placed "
                                                        "under 工作动态; repeat for several. `progress` adds the "
-                                                       "整改进展 section (newest progress reports by group).")]
+                                                       "整改进展 section (newest progress reports by group), "
+                                                       "`ranking` the 考评排名 over the bulletin's period.")]
     = None,
     top: Annotated[int, typer.Option("--top", min=1, help="Progress reports per group in `--section progress`.")]
     = 5,
@@ -32,18 +33,18 @@ def bulletin(
 ) -> None:
     """Compile the next work bulletin (工作简报) from the findings closed since the last one: DOCX, HTML, PDF."""
     from rectify.bulletin.issue import compile_issue
-    from rectify.bulletin.progress import BUILTIN
-    from rectify.bulletin.sections import load_articles
+    from rectify.bulletin.sections import load_articles, split_sections
     from rectify.runtime import build_runtime
     from rectify.templating import render
 
-    builtin = {str(p) for p in section or [] if str(p) in BUILTIN and not p.exists()}
-    articles = load_articles([p for p in section or [] if str(p) not in builtin])  # a bad file fails first
+    files, named = split_sections(section or [])
+    articles = load_articles(files)  # a bad file fails before anything is read or written
     rt = build_runtime()
     try:
         day = as_of.date() if as_of else rt.today()
         r = compile_issue(rt, as_of=day, now=rt.now(), issue_no=issue, out_dir=out, draft=draft,
-                          articles=articles, pdf=pdf, progress_section="progress" in builtin, progress_top=top)
+                          articles=articles, pdf=pdf, progress_section="progress" in named, progress_top=top,
+                          ranking="ranking" in named)
     finally:
         rt.close()
     state = "draft of" if r.draft else "issued"

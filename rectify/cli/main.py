@@ -132,6 +132,7 @@ def run() -> None:  # pragma: no cover - console entry for `python -m rectify`
 
 
 # Subcommand modules register themselves on `app`.
+from rectify.cli import assess as _assess  # noqa: E402, F401
 from rectify.cli import bulletin as _bulletin  # noqa: E402, F401
 from rectify.cli import calendar as _calendar  # noqa: E402, F401
 from rectify.cli import daily as _daily  # noqa: E402, F401

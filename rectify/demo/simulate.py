@@ -24,6 +24,7 @@ from models import Finding, Notice, OutboxMessage, Person, SupervisionGroup
 from rectify.bulletin.digest import send_weekly_digest
 from rectify.bulletin.issue import compile_issue
 from rectify.config import load_settings
+from rectify.core.assessment import Ranked
 from rectify.core.ladder import is_overdue
 from rectify.core.lifecycle import ACTIVE, State
 from rectify.db import migrate
@@ -33,6 +34,8 @@ from rectify.demo.inputs import write_findings, write_units
 from rectify.intake.service import run_findings_import, run_ledger_export, run_units_import
 from rectify.links import login_url
 from rectify.runtime import Runtime, build_runtime
+from rectify.services.assessment import assess_runtime
+from rectify.services.assessment_export import write_xlsx
 from rectify.services.daily import run_daily
 from rectify.services.findings import Actor, act
 from rectify.services.practice import decide_extension, request_extension
@@ -67,6 +70,9 @@ class DemoResult:
     mails_by_colour: Counter[str] = field(default_factory=Counter)
     notices: int = 0
     notices_dir: Path | None = None
+    ranking: list[Ranked] = field(default_factory=list)  # 考评 over the simulated days: top five, then bottom five
+    ranked_units: int = 0
+    ranking_xlsx: Path | None = None
     followup: dict[str, int] = field(default_factory=dict)  # 签收 and 进展反馈 (rectify.demo.followup.tally)
 
 
@@ -265,7 +271,7 @@ def run_demo(out: Path, *, days: int = 30, end: date | None = None, findings: in
 
 def _finish(rt: Runtime, result: DemoResult, *, pdf: bool) -> None:
     end = result.end
-    issued = compile_issue(rt, as_of=end, now=_at(rt, end, 17), pdf=pdf, progress_section=True)
+    issued = compile_issue(rt, as_of=end, now=_at(rt, end, 17), pdf=pdf, progress_section=True, ranking=True)
     result.followup = tally(rt)
     result.bulletin, result.bulletin_no = dict(issued.files), issued.issue_no
     result.ledger = result.out / f"整改台账-{end.isoformat()}.xlsx"
@@ -283,6 +289,9 @@ def _finish(rt: Runtime, result: DemoResult, *, pdf: bool) -> None:
         digest_id = s.scalar(select(func.max(OutboxMessage.id)).where(OutboxMessage.kind == "digest"))
         sup = s.scalar(select(Person).where(Person.role == "supervisor").order_by(Person.id))
         contact = s.scalar(select(Person).where(Person.role == "unit_contact").order_by(Person.id))
+    assessed = assess_runtime(rt, start=result.start, end=end)
+    result.ranking, result.ranked_units = assessed.top() + assessed.bottom(), len(assessed.ranking)
+    result.ranking_xlsx = write_xlsx(assessed, result.out / f"考评排名-{end.isoformat()}.xlsx")
     if digest_id is not None:
         result.digest_eml = next(iter(sorted(rt.settings.outbox_path.glob(f"{digest_id:08d}-*.eml"))), None)
     # Sign-in links for the real clock: the form checks them against today, not the simulated day.

@@ -90,11 +90,11 @@ class DayPlan:
     colours: dict[int, str | None] = field(default_factory=dict)  # finding id → colour after today's run
     notice_units: dict[int, list[int]] = field(default_factory=dict)  # unit id → findings that reached 督办
     notices: dict[int, NoticeRef] = field(default_factory=dict)  # unit id → today's notice (set by `issue`)
+    progress_missed: list[followup.Missed] = field(default_factory=list)  # recorded by the commit, not mailed
+    due_days: dict[int, dict[str, date | None]] = field(default_factory=dict)  # 签收 / progress due days listed
     skipped: list[tuple[int, str, str]] = field(default_factory=list)  # (id, code, reason): could not be computed
     provisional: int = 0  # active deadlines that depend on a provisional calendar year (暂定)
     replans: dict[int, dict[str, str]] = field(default_factory=dict)  # id → re-plan not yet told {from, to, document}
-    progress_missed: list[followup.Missed] = field(default_factory=list)  # recorded by the commit, not mailed
-    due_days: dict[int, dict[str, date | None]] = field(default_factory=dict)  # 签收 / progress due days listed
 
     @property
     def letters(self) -> list[Letter]:
@@ -326,6 +326,11 @@ def plan_day(rt: Runtime, today: date, now: datetime) -> DayPlan:
                                                           if a.kind in followup.EVENTS})))
 
 
+def _followups(rt: Runtime, today: date) -> tuple:
+    """签收 requests, 签收超期 to the groups, due progress reports (rectify.services.daily.followup)."""
+    return followup.acks(rt, today), followup.ack_overdues(rt, today), followup.progress_requests(rt, today)
+
+
 def _named(rt: Runtime, skipped: Sequence[tuple[int, str]]) -> list[tuple[int, str, str]]:
     """(id, code, reason) for the skipped findings, the first REPORT_LIMIT of them named."""
     if not skipped:
@@ -334,8 +339,3 @@ def _named(rt: Runtime, skipped: Sequence[tuple[int, str]]) -> list[tuple[int, s
     with rt.engine.connect() as conn:
         codes = dict(conn.execute(select(Finding.id, Finding.code).where(Finding.id.in_(ids))).all())
     return [(fid, codes.get(fid, str(fid)), why) for fid, why in skipped]
-
-
-def _followups(rt: Runtime, today: date) -> tuple:
-    """签收 requests, 签收超期 to the groups, due progress reports (rectify.services.daily.followup)."""
-    return followup.acks(rt, today), followup.ack_overdues(rt, today), followup.progress_requests(rt, today)

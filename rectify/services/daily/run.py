@@ -17,6 +17,7 @@ from rectify.core.routing import (
 from rectify.mail import outbox
 from rectify.mail.deliver import OutboxReport, flush_outbox
 from rectify.runtime import Runtime
+from rectify.services import runrecord
 from rectify.services.calendar import cliff_warning
 from rectify.services.daily.alerts import queue_fault_alert
 from rectify.services.daily.commit import commit_day
@@ -45,6 +46,10 @@ class DailyReport:
     handovers: int = 0  # reassigned findings whose new unit was told
     rechecks: int = 0  # 回头看 items sent to the closers
     signoffs: int = 0  # reports sent to the unit head for sign-off (two-level closure)
+    acks: int = 0  # findings whose unit was asked for 签收
+    ack_overdue: int = 0  # unacknowledged findings past the limit listed to their group
+    progress_requests: int = 0  # due 阶段性进展 listed in the units' letters
+    progress_missed: int = 0  # due reports not made, recorded once
     replans: int = 0  # units told that an imported holiday notice moved a deadline
     provisional: int = 0  # active deadlines resting on a provisional calendar year (暂定)
     skipped: list[dict[str, str]] = field(default_factory=list)  # findings that could not be computed (code, reason)
@@ -113,6 +118,8 @@ def summarise(day: DayPlan, report: DailyReport, queued: Sequence[outbox.Queued]
     kinds = Counter(a.kind for a in delivered)
     report.reviews, report.handovers = kinds["review"], kinds["handover"]
     report.rechecks, report.signoffs = kinds["recheck"], kinds["signoff"]
+    report.acks, report.ack_overdue, report.progress_requests = kinds["ack"], kinds["ack_overdue"], kinds["progress"]
+    report.progress_missed = len(day.progress_missed)
     report.replans = kinds["replan"]
     report.acks, report.ack_overdue, report.progress_requests = kinds["ack"], kinds["ack_overdue"], kinds["progress"]
     report.progress_missed = len(day.progress_missed)
@@ -191,7 +198,16 @@ def render_day(rt: Runtime, day: DayPlan, steps: Steps, queued: Spool, *, chunk:
 def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry_run: bool = False,
               steps: Steps = PLAIN, max_attempts: int = 3) -> DailyReport:
     """One daily run. `send=False` stops after queueing (delivery is left to the next run or the
-    `rectify outbox retry` command); `dry_run` plans and renders but writes nothing."""
+    `rectify outbox retry` command); `dry_run` plans and renders but writes nothing. A real run leaves its
+    counts in Rectify's own run record (rectify.services.runrecord) for the 驾驶舱."""
+    report = _run(rt, today, now, send=send, dry_run=dry_run, steps=steps, max_attempts=max_attempts)
+    if not dry_run:
+        runrecord.record(rt.settings.data_dir, report.as_dict(), now)
+    return report
+
+
+def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, steps: Steps,
+         max_attempts: int) -> DailyReport:
     cal = rt.refresh_calendar()  # a notice imported since this process started counts today
     report = DailyReport(day=today.isoformat(), working_day=cal.is_working_day(today), dry_run=dry_run,
                          calendar_warning=cliff_warning(cal, today, rt.settings.calendar.warn_from) or "")
