@@ -42,6 +42,15 @@ class SmtpSettings(_Section):
     timeout: float = Field(30.0, gt=0)
     concurrency: int = Field(4, ge=1, le=32)
     max_attempts: int = Field(5, ge=1)
+    ca_file: Path | None = None  # PEM file of a private CA that signed the server's certificate
+    allow_plain_auth: bool = False  # send the password without TLS (only on a trusted network)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable_ca(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_file():
+            raise ValueError(f"{v} is not a file")
+        return v
 
 
 class DeadlineSettings(_Section):
