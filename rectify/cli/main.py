@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from rectify import __version__
 from rectify.bulletin.errors import BulletinError
@@ -16,6 +17,7 @@ from rectify.config import ConfigError
 from rectify.core.notices import NoticeError
 from rectify.core.workcal import CalendarError
 from rectify.intake.errors import IntakeError
+from rectify.mail.interrupt import SendInterrupted
 from rectify.services.people import PeopleError
 from rectify.serving import ServeError
 
@@ -42,8 +44,11 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except USER_ERRORS as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(2) from None
+        except SendInterrupted as exc:  # a graceful stop: in-flight mail settled, the rest queued
+            err.print(str(exc), highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 

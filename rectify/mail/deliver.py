@@ -29,17 +29,8 @@ import aiosmtplib
 from models import OutboxMessage
 from rectify.config import Settings, SmtpSettings
 from rectify.mail import lease, outbox, smtp
+from rectify.mail.interrupt import SendInterrupted
 from rectify.mail.smtp import SmtpConfigError, describe
-
-
-class SendInterrupted(KeyboardInterrupt):
-    """SIGINT/SIGTERM during a flush: in-flight messages were finished and the rest given back."""
-
-    def __init__(self, signum: int, report: OutboxReport) -> None:
-        name = signal.Signals(signum).name
-        super().__init__(f"stopped by {name}: {report.sent} message(s) sent, {report.released} given back to "
-                         "the queue (`rectify outbox retry` or the next run sends them)")
-        self.signum, self.report = signum, report
 
 
 @dataclass
@@ -62,6 +53,7 @@ class OutboxReport:
     config_error: str = ""  # same for every recipient: nothing more was tried, every row stays pending
     in_flight: list[outbox.InFlight] = field(default_factory=list)  # rows other live senders hold
     released: int = 0  # claimed but not sent (interrupt, configuration problem): back in the queue
+    waiting: int = 0  # rows still pending after the flush (temporary errors, a configuration problem)
     interrupted: int = 0  # the signal number that stopped the flush
 
     def merge(self, other: OutboxReport) -> None:
@@ -71,6 +63,7 @@ class OutboxReport:
         self.config_error = self.config_error or other.config_error
         self.in_flight += other.in_flight
         self.released += other.released
+        self.waiting = other.waiting
 
 
 @dataclass(frozen=True)
@@ -253,6 +246,7 @@ async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, bat
                 break
     with sessions() as s:
         report.in_flight = outbox.in_flight(s, besides=me, where=where)
+        report.waiting = outbox.count_pending(s, where=where)
     return report
 
 
@@ -283,5 +277,5 @@ def flush_outbox(sessions, settings: Settings, now: datetime, **kwargs) -> Outbo
         report.interrupted = received[0]
         if received[0] != signal.SIGINT and callable(saved.get(received[0])):
             signal.raise_signal(received[0])  # e.g. Prefect's or `rectify serve`'s handler, now rows are settled
-        raise SendInterrupted(received[0], report)
+        raise SendInterrupted(received[0], report.sent, report.released)
     return report

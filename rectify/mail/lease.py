@@ -72,14 +72,15 @@ def new_owner() -> str:
     return f"{host_name()}|{pid}|{_start_ticks(pid) or 'na'}|{uuid.uuid4().hex[:8]}"
 
 
-def dead_here(owners: set[str | None]) -> list[str]:
-    """The owners among `owners` that ran on this host and are gone."""
-    out = []
+def on_this_host(owners: set[str | None]) -> tuple[list[str], list[str]]:
+    """(dead, alive): the owners among `owners` that ran on this host and are gone, or still run."""
+    dead, alive = [], []
     for text in owners:
         o = Owner.parse(text)
-        if o is not None and o.alive() is False:
-            out.append(text)  # type: ignore[arg-type]
-    return out
+        state = o.alive() if o is not None else None
+        if state is not None:
+            (alive if state else dead).append(text)  # type: ignore[arg-type]
+    return dead, alive
 
 
 def system_clock() -> datetime:

@@ -79,11 +79,14 @@ def enqueue(session: Session, rows: Iterable[Queued], now: datetime) -> int:
     return sum(len(conn.execute(stmt, values[i:i + 500]).all()) for i in range(0, len(values), 500))
 
 
-def _deliverable(now: datetime, dead: Sequence[str]):
-    """Pending; or `sending` whose lease ran out, whose owner died on this host, or claimed before leases."""
+def _deliverable(now: datetime, dead: Sequence[str], alive: Sequence[str]):
+    """Pending; or `sending` whose owner died on this host, or whose lease ran out (claimed before leases:
+    after LEGACY_STALE) unless its owner is known alive on this host."""
     m = OutboxMessage
     lapsed = or_(m.lease_until < now,
                  and_(m.lease_until.is_(None), m.claimed_at < now - lease.LEGACY_STALE))
+    if alive:
+        lapsed = and_(lapsed, m.claimed_by.not_in(list(alive)))
     if dead:
         lapsed = or_(lapsed, m.claimed_by.in_(list(dead)))
     return or_(m.state == PENDING, and_(m.state == SENDING, lapsed))
@@ -99,7 +102,7 @@ def claim(session: Session, *, worker: str, now: datetime, limit: int = 200,
     """
     owners = set(session.scalars(select(OutboxMessage.claimed_by).where(OutboxMessage.state == SENDING)
                                  .distinct()))
-    deliverable = _deliverable(now, lease.dead_here(owners))
+    deliverable = _deliverable(now, *lease.on_this_host(owners))
     q = select(OutboxMessage.id).where(deliverable).order_by(OutboxMessage.id).limit(limit)
     if where is not None:
         q = q.where(where)
@@ -129,6 +132,11 @@ def claim(session: Session, *, worker: str, now: datetime, limit: int = 200,
         .order_by(OutboxMessage.id)
         .execution_options(populate_existing=True)
     ))
+
+
+def count_pending(session: Session, *, where: ColumnElement[bool] | None = None) -> int:
+    q = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == PENDING)
+    return session.scalar(q.where(where) if where is not None else q) or 0
 
 
 def renew(session: Session, *, worker: str, until: datetime) -> int:

@@ -61,6 +61,9 @@ class DailyReport:
     pending: list[dict[str, str]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
     delivered: bool = False
+    mail_error: str = ""  # a problem the same for every letter (SMTP login, TLS): nothing sent, all kept
+    in_flight: int = 0  # letters another live sender holds right now (reported, never taken from it)
+    waiting: int = 0  # messages still pending in the outbox after delivery
     letters: list[dict[str, Any]] = field(default_factory=list)  # dry run: who would get what
     attempts: int = 1
 
@@ -175,4 +178,7 @@ def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry
         report.sent = result.sent
         report.pending = [{"to": r, "error": e} for _, r, e in result.pending]
         report.failed = [{"to": r, "error": e} for _, r, e in result.failed]
+        report.mail_error = result.config_error
+        report.in_flight = sum(h.count for h in result.in_flight)
+        report.waiting = result.waiting
     return report
