@@ -2,25 +2,46 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from rectify.config import ConfigError
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "models" / "migrations"
+BUSY_TIMEOUT_S = 30  # how long a SQLite connection waits for another writer before giving up
+SQLITE_WRITE = "rectify_sqlite_write"  # execution option: begin IMMEDIATE (see _sqlite_begin)
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
     """An engine with the per-connection settings Rectify relies on."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"database_url {url!r} is not a database URL: use sqlite:////path/rectify.db or "
+                          "postgresql://user:password@host/dbname") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(f"database_url {parsed.render_as_string()!r}: only sqlite and postgresql are supported")
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"cannot create the database folder {folder} ({exc.strerror}): check data_dir "
+                                  "or database_url") from None
+        # isolation_level=None: the driver leaves transactions to us, so `_sqlite_begin` chooses how to begin.
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S, "isolation_level": None}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "commit", _sqlite_end)
+        event.listen(engine, "rollback", _sqlite_end)
         return engine
     if parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
@@ -30,13 +51,41 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
     cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")  # wait for the writer, never fail at once
     cur.execute("PRAGMA journal_mode=WAL")  # readers (the form) never block the daily writer
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
 
+_held = threading.local()  # per thread: how many IMMEDIATE transactions it has open
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Sessions begin IMMEDIATE: they take the write lock up front, waiting (busy timeout) for a writer.
+
+    A deferred transaction that reads and then writes fails at once with "database is locked" when another
+    connection committed in between (its snapshot is stale, and SQLite does not wait for that); a form
+    request that loads a finding and then saves it must never fail because the daily run is writing.
+    Plain connections (the daily run's lean scans, reports) stay deferred: readers never wait in WAL mode.
+    A session opened while this thread already holds the lock begins deferred (it would otherwise wait
+    for itself); it may read, as before.
+    """
+    if conn.get_execution_options().get(SQLITE_WRITE) and not getattr(_held, "n", 0):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.info["rectify_immediate"] = True
+        _held.n = 1
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+def _sqlite_end(conn: Connection) -> None:
+    if conn.info.pop("rectify_immediate", False):
+        _held.n = 0
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    bind = engine.execution_options(**{SQLITE_WRITE: True}) if engine.dialect.name == "sqlite" else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 @contextmanager
@@ -79,3 +128,18 @@ def head_revision() -> str:
 
 def is_initialised(engine: Engine) -> bool:
     return inspect(engine).has_table("findings")
+
+
+def describe_db_error(exc: DBAPIError) -> str:
+    """One line for a database failure a user can act on (server down, read-only file, lost connection)."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    low = text.lower()
+    if "readonly" in low or "read-only" in low:
+        return f"database error: {text}: make the database file and its folder writable for this user"
+    if "unable to open" in low:
+        return f"database error: {text}: check data_dir / database_url and the folder's permissions"
+    if (isinstance(exc.orig, Exception) and type(exc.orig).__module__.startswith("psycopg")) or "connect" in low \
+            or "terminat" in low or "server closed" in low:
+        return f"database unavailable: {text}: is the PostgreSQL server running and database_url right? " \
+               "(run the command again once it is back)"
+    return f"database error: {text}"

@@ -40,7 +40,7 @@ def api_healthy(api_url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def _port_free(host: str, port: int) -> bool:
+def port_free(host: str, port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -61,7 +61,7 @@ class LocalPrefectServer:
 
     def __init__(self, home: Path, port: int = 0, host: str = "127.0.0.1") -> None:
         self.home, self.host = home, host
-        if port and not _port_free(host, port):
+        if port and not port_free(host, port):
             raise ServeError(f"port {port} is already in use: set schedule.prefect_port to another port "
                              "(0 picks a free one), or point PREFECT_API_URL at a running Prefect server")
         self.port = port or free_port(host)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.exc import DBAPIError
 
 from rectify import __version__
 from rectify.bulletin.errors import BulletinError
@@ -45,6 +46,16 @@ def user_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except USER_ERRORS as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except DBAPIError as exc:  # the server down or restarted, a read-only file: one line, no traceback
+            from rectify.db import describe_db_error
+
+            err.print(f"error: {describe_db_error(exc)}", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except OSError as exc:  # a folder that cannot be created or written
+            where = f" {exc.filename}" if exc.filename else ""
+            err.print(f"error: cannot use{where}: {exc.strerror or exc}: check the path and its permissions "
+                      "(data_dir, outbox_dir, the file given)", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except SendInterrupted as exc:  # a graceful stop: in-flight mail settled, the rest queued
             err.print(str(exc), highlight=False, markup=False, soft_wrap=True)

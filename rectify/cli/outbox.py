@@ -73,7 +73,7 @@ def retry(
         console.print(f"requeued {requeued} failed message(s)", highlight=False)
     console.print(f"sent {report.sent} via {where}; still pending {len(report.pending)}; failed "
                   f"{len(report.failed)}; being sent elsewhere {sum(h.count for h in report.in_flight)}",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     for msg_id, rcpt, error in report.failed + report.pending:
         console.print(f"  #{msg_id} {rcpt}: {error}", highlight=False, markup=False)
     for held in report.in_flight:

@@ -66,6 +66,7 @@ class DailyReport:
     waiting: int = 0  # messages still pending in the outbox after delivery
     letters: list[dict[str, Any]] = field(default_factory=list)  # dry run: who would get what
     attempts: int = 1
+    conflict: str = ""  # every attempt lost a race with another run (which recorded the day); still delivered
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,9 +166,10 @@ def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry
             try:
                 steps.commit(rt, day, queued)
                 break
-            except RunConflict:
-                if attempt == max_attempts:
-                    raise
+            except RunConflict as exc:
+                if attempt == max_attempts:  # other runs keep winning: they recorded the day; deliver
+                    report.conflict = str(exc)
+                    break
         finally:
             queued.close()
     if day.skipped and not dry_run:
