@@ -25,6 +25,8 @@ def bulletin(
     section: Annotated[list[Path] | None, typer.Option("--section", help="An article (Markdown or text) placed "
                                                        "under 工作动态; repeat for several.")] = None,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also a PDF when LibreOffice is installed.")] = True,
+    allow_empty: Annotated[bool, typer.Option("--allow-empty", help="Issue even when nothing was closed since "
+                                              "the last issue.")] = False,
 ) -> None:
     """Compile the next work bulletin (工作简报) from the findings closed since the last one: DOCX, HTML, PDF."""
     from rectify.bulletin.issue import compile_issue
@@ -37,7 +39,7 @@ def bulletin(
     try:
         day = as_of.date() if as_of else rt.today()
         r = compile_issue(rt, as_of=day, now=rt.now(), issue_no=issue, out_dir=out, draft=draft,
-                          articles=articles, pdf=pdf)
+                          articles=articles, pdf=pdf, allow_empty=allow_empty)
     finally:
         rt.close()
     state = "draft of" if r.draft else "issued"
