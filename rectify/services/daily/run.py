@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -112,7 +113,8 @@ def summarise(day: DayPlan, report: DailyReport, queued: Sequence[outbox.Queued]
     report.reviews, report.handovers = kinds["review"], kinds["handover"]
     report.rechecks, report.signoffs = kinds["recheck"], kinds["signoff"]
     report.replans = kinds["replan"]
-    report.notices = ([n.number for n in sorted(day.notices.values(), key=lambda n: n.number)] if day.notices
+    report.notices = ([n.number for n in sorted(day.notices.values(), key=lambda n: notice_order(n.number))]
+                      if day.notices
                       else [d.units.get(u, "") for u in day.notice_units] if report.dry_run else [])
     report.deferred = len(day.deferred)
     report.held = len(day.routing.held)
@@ -136,6 +138,11 @@ def summarise(day: DayPlan, report: DailyReport, queued: Sequence[outbox.Queued]
     ]
     report.unreachable_total = len(rows)
     report.unreachable = rows[:REPORT_LIMIT]  # a directory with no leaders at all must not flood the summary
+
+
+def notice_order(number: str) -> tuple[int, ...]:
+    """〔2024〕3号 before 〔2024〕10号: by the numbers in it, not the characters."""
+    return tuple(int(d) for d in re.findall(r"\d+", number))
 
 
 def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry_run: bool = False,
