@@ -83,3 +83,6 @@ def digest(
                       f"retry later {len(run.report.pending)}")
         for _, rcpt, error in run.report.failed:
             err.print(f"  {rcpt}: {error}", highlight=False, soft_wrap=True)
+        if run.report.config_error:
+            err.print(f"error: {run.report.config_error}", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(2)
