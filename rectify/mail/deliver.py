@@ -270,7 +270,8 @@ def flush_outbox(sessions, settings: Settings, now: datetime, **kwargs) -> Outbo
         finally:
             for sig, previous in saved.items():
                 loop.remove_signal_handler(sig)
-                signal.signal(sig, previous)  # type: ignore[arg-type]
+                if previous is not None:  # None: a handler not set from Python, which asyncio leaves alone
+                    signal.signal(sig, previous)  # type: ignore[arg-type]
 
     report = asyncio.run(main())
     if received:
