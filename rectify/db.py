@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,7 +15,6 @@ from rectify.config import ConfigError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "models" / "migrations"
 BUSY_TIMEOUT_S = 30  # how long a SQLite connection waits for another writer before giving up
-SQLITE_WRITE = "rectify_sqlite_write"  # execution option: begin IMMEDIATE (see _sqlite_begin)
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
@@ -36,12 +34,11 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             except OSError as exc:
                 raise ConfigError(f"cannot create the database folder {folder} ({exc.strerror}): check data_dir "
                                   "or database_url") from None
-        # isolation_level=None: the driver leaves transactions to us, so `_sqlite_begin` chooses how to begin.
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S, "isolation_level": None}, **kwargs)
+        # The driver's own transaction handling stays: it begins a transaction at the first write, so a
+        # read never holds a snapshot that a later write in the same session would find stale (that fails
+        # at once, whatever the busy timeout); a write waits up to BUSY_TIMEOUT_S for the other writer.
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
-        event.listen(engine, "commit", _sqlite_end)
-        event.listen(engine, "rollback", _sqlite_end)
         return engine
     if parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
@@ -57,35 +54,8 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur.close()
 
 
-_held = threading.local()  # per thread: how many IMMEDIATE transactions it has open
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    """Sessions begin IMMEDIATE: they take the write lock up front, waiting (busy timeout) for a writer.
-
-    A deferred transaction that reads and then writes fails at once with "database is locked" when another
-    connection committed in between (its snapshot is stale, and SQLite does not wait for that); a form
-    request that loads a finding and then saves it must never fail because the daily run is writing.
-    Plain connections (the daily run's lean scans, reports) stay deferred: readers never wait in WAL mode.
-    A session opened while this thread already holds the lock begins deferred (it would otherwise wait
-    for itself); it may read, as before.
-    """
-    if conn.get_execution_options().get(SQLITE_WRITE) and not getattr(_held, "n", 0):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-        conn.info["rectify_immediate"] = True
-        _held.n = 1
-    else:
-        conn.exec_driver_sql("BEGIN")
-
-
-def _sqlite_end(conn: Connection) -> None:
-    if conn.info.pop("rectify_immediate", False):
-        _held.n = 0
-
-
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    bind = engine.execution_options(**{SQLITE_WRITE: True}) if engine.dialect.name == "sqlite" else engine
-    return sessionmaker(bind, expire_on_commit=False)
+    return sessionmaker(engine, expire_on_commit=False)
 
 
 @contextmanager
