@@ -91,7 +91,9 @@ def test_it_duplicates_at_most_the_connections_after_a_sigkill_and_leaves_nothin
         to = _queue(rt, 120)
         proc.append(_sender(settings, port, tmp_path))
         assert proc[0].wait(60) == -signal.SIGKILL
-        assert _states(rt)["sending"] > 0  # the dead sender's claim is still there
+        assert _states(rt)["sending"] > 0  # the dead sender's claim is still there, and says whose it is
+        with rt.sessions() as s:
+            assert [h.owner.split("|")[1] for h in outbox.in_flight(s)] == [str(proc[0].pid)]
         again = flush_outbox(rt.sessions, _smtp(settings, port), NOW)  # the immediate re-run, same host
     finally:
         server.stop()

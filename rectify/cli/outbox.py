@@ -35,10 +35,15 @@ def list_(
                            (OutboxMessage.state == outbox.PENDING) & (OutboxMessage.last_error != "")))
                 .order_by(OutboxMessage.id.desc()).limit(limit)
             ).all()
+            held = outbox.in_flight(s)
     finally:
         rt.close()
     states = (outbox.PENDING, outbox.SENDING, outbox.SENT, outbox.FAILED)
     console.print("  ".join(f"{st}: {counts.get(st, 0)}" for st in states), highlight=False)
+    for h in held:  # who holds the `sending` rows: a live sender, or one the next run takes back
+        until = f", lease until {h.lease_until:%Y-%m-%d %H:%M:%S %Z}" if h.lease_until else ""
+        console.print(f"  sending: {h.count} claimed by {h.owner}{until}", highlight=False, markup=False,
+                      soft_wrap=True)
     if problems:
         console.print(f"recent problems (newest first, at most {limit}):", highlight=False)
         for p in problems:
