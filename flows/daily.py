@@ -93,6 +93,8 @@ def daily_reminders(as_of: date | None = None, send: bool = True, now: datetime 
     create_markdown_artifact(summary_markdown(report), key=ARTIFACT_KEY,
                              description=render("daily/summary_line.txt", r=report).strip())
     logger.info(render("daily/summary_line.txt", r=report).strip())
+    if report.mail_error:
+        logger.error("nothing was sent, every letter is kept: %s", report.mail_error)
     if report.pending or report.failed:
         logger.warning("%d message(s) left pending, %d failed: see the artifact", len(report.pending),
                        len(report.failed))

@@ -5,6 +5,7 @@ Nested keys use a double underscore in the environment: RECTIFY_SMTP__HOST=mail.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import secrets
@@ -14,10 +15,11 @@ import zlib
 from collections import Counter
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 Audience = Literal["unit_contact", "unit_leader", "group", "command_office"]
 LevelKind = Literal["remind", "urge", "supervise", "notify"]
@@ -42,6 +44,15 @@ class SmtpSettings(_Section):
     timeout: float = Field(30.0, gt=0)
     concurrency: int = Field(4, ge=1, le=32)
     max_attempts: int = Field(5, ge=1)
+    ca_file: Path | None = None  # PEM file of a private CA that signed the server's certificate
+    allow_plain_auth: bool = False  # send the password without TLS (only on a trusted network)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable_ca(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_file():
+            raise ValueError(f"{v} is not a file")
+        return v
 
 
 class DeadlineSettings(_Section):
@@ -160,7 +171,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8400"
     secret_key: SecretStr = SecretStr("")  # default: generated into data_dir/secret_key
     county_prefix: str = ""  # e.g. 鲁山县, stripped when matching unit names
-    command_office: list[str] = []  # e-mail addresses of the command office (指挥部办公室)
+    # e-mail addresses of the command office (指挥部办公室); RECTIFY_COMMAND_OFFICE: JSON or a,b,c
+    command_office: Annotated[list[str], NoDecode] = []
     holidays_file: Path | None = None  # extra years for the working-day calendar
     calendar: CalendarSettings = CalendarSettings()
     outbox_dir: Path | None = None  # default: data_dir/outbox
@@ -172,6 +184,20 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = ScheduleSettings()
     bulletin: BulletinSettings = BulletinSettings()
     assessment: AssessmentSettings = AssessmentSettings()
+
+    @field_validator("command_office", mode="before")
+    @classmethod
+    def _address_list(cls, v: Any) -> Any:
+        """The environment gives a string: a JSON list, or addresses separated by commas."""
+        if not isinstance(v, str):
+            return v
+        text = v.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except ValueError as exc:
+                raise ValueError(f"not a JSON list ({exc.msg}); or give the addresses separated by commas") from None
+        return [a.strip() for a in text.split(",") if a.strip()]
 
     @field_validator("timezone")
     @classmethod
@@ -349,3 +375,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, str(path) if path else "environment")) from None
+    except SettingsError as exc:  # a RECTIFY_* variable that should hold JSON does not
+        field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else "?"
+        var = "RECTIFY_" + field.upper()
+        raise ConfigError(f"{var}: not valid JSON ({os.environ.get(var, '')[:60]!r}); "
+                          f"give {field} as JSON, or set it in rectify.toml") from None

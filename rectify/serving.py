@@ -40,7 +40,7 @@ def api_healthy(api_url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def _port_free(host: str, port: int) -> bool:
+def port_free(host: str, port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -61,7 +61,7 @@ class LocalPrefectServer:
 
     def __init__(self, home: Path, port: int = 0, host: str = "127.0.0.1") -> None:
         self.home, self.host = home, host
-        if port and not _port_free(host, port):
+        if port and not port_free(host, port):
             raise ServeError(f"port {port} is already in use: set schedule.prefect_port to another port "
                              "(0 picks a free one), or point PREFECT_API_URL at a running Prefect server")
         self.port = port or free_port(host)
@@ -90,6 +90,7 @@ class LocalPrefectServer:
                 env=self.env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl+C in the terminal reaches us, not the server: we stop it ourselves
             )
+        write_pid_file(self.home, self.proc.pid)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -104,6 +105,7 @@ class LocalPrefectServer:
 
     def stop(self, timeout: float = 20.0) -> None:
         proc, self.proc = self.proc, None
+        (self.home / PID_FILE).unlink(missing_ok=True)
         if proc is None or proc.poll() is not None:
             return
         try:
@@ -115,6 +117,60 @@ class LocalPrefectServer:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+
+
+PID_FILE = "server.pid"
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def write_pid_file(home: Path, pid: int) -> None:
+    from rectify.mail.lease import _start_ticks
+
+    (home / PID_FILE).write_text(json.dumps({"pid": pid, "start": _start_ticks(pid)}))
+
+
+def stop_orphan(home: Path, timeout: float = 20.0) -> int | None:
+    """Stop the Prefect server a killed `rectify serve` left running (recorded in <home>/server.pid).
+
+    Only a process that is still the one recorded (same start time) and still runs `prefect server start`
+    is stopped, with its process group; a reused pid is left alone. Returns the pid stopped, if any.
+    """
+    from rectify.mail.lease import _start_ticks
+
+    path = home / PID_FILE
+    try:
+        info = json.loads(path.read_text())
+        pid, start = int(info["pid"]), info.get("start")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    args = _cmdline(pid)
+    ours = start is not None and _start_ticks(pid) == start and "prefect" in args and "server" in args
+    path.unlink(missing_ok=True)
+    if not ours:
+        return None
+    try:
+        os.killpg(pid, signal.SIGTERM)  # the server was started as its own process group leader
+    except ProcessLookupError:
+        return None
+    def running() -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state != "Z" and _start_ticks(pid) == start
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and running():
+        time.sleep(0.1)
+    if running():
+        os.killpg(pid, signal.SIGKILL)
+    return pid
 
 
 def record_server(settings: Settings, api_url: str) -> Path:

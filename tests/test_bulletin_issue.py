@@ -149,6 +149,8 @@ def test_it_lets_only_one_of_two_concurrent_issues_through(county) -> None:
         t.join(60)
     assert sorted(o for o in outcomes if isinstance(o, int)) == [20]
     assert [type(o) for o in outcomes if not isinstance(o, int)] == [BulletinError]
+    lost = next(str(o) for o in outcomes if not isinstance(o, int))
+    assert "工作简报第20期 was issued at the same time" in lost and "run the command again" not in lost
     with rt.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Bulletin)) == 1
         assert s.scalar(select(func.count()).select_from(BulletinItem)) == len(data.closed_in_period)

@@ -52,6 +52,12 @@ def test_it_drafts_then_issues_and_refuses_the_same_number(tmp_path, county) -> 
     assert again.returncode == 2 and "Traceback" not in again.stderr
     assert "工作简报第20期 has already been issued" in again.stderr
 
+    empty = rectify("bulletin", "--as-of", "2024-01-19", "--no-pdf", cwd=tmp_path, env=county)
+    assert empty.returncode == 2 and "工作简报第21期 would be empty" in empty.stderr and "--allow-empty" in empty.stderr
+    assert not (tmp_path / "var" / "bulletins" / "工作简报第21期.docx").exists()
+    forced = rectify("bulletin", "--as-of", "2024-01-19", "--no-pdf", "--allow-empty", cwd=tmp_path, env=county)
+    assert forced.returncode == 0 and "issued 工作简报第21期" in forced.stdout
+
 
 def test_it_names_a_bad_article_file_and_a_bad_date(tmp_path, county) -> None:
     res = rectify("bulletin", "--draft", "--section", str(tmp_path / "nope.md"), cwd=tmp_path, env=county)

@@ -19,7 +19,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
+from sqlalchemy import select
 
+from models import OutboxMessage
 from rectify.mail import outbox
 from rectify.mail.compose import build_message_bytes
 from rectify.mail.deliver import flush_outbox
@@ -103,7 +105,7 @@ def test_it_sends_over_starttls_with_a_login(rt, settings, pki, monkeypatch) -> 
     assert {r.envelope_from for r in handler.received} == {"rectify@county.example"}
 
 
-def test_it_fails_permanently_on_a_wrong_password_and_keeps_the_error(rt, settings, pki, monkeypatch) -> None:
+def test_it_keeps_every_row_pending_on_a_wrong_password_and_says_what_to_fix(rt, settings, pki, monkeypatch) -> None:
     ca, ctx = pki
     monkeypatch.setenv("SSL_CERT_FILE", str(ca))
     handler, port = Handler(), free_port()
@@ -111,12 +113,17 @@ def test_it_fails_permanently_on_a_wrong_password_and_keeps_the_error(rt, settin
                         authenticator=Accounts(), auth_required=True, auth_require_tls=True)
     server.start()
     try:
-        queue(rt, "a@unit.example")
+        queue(rt, "a@unit.example", "b@unit.example", "c@unit.example")
         report = flush_outbox(rt.sessions, smtp(settings, port, "starttls", password="wrong"), NOW, backoff=0.01)
     finally:
         server.stop()
-    assert report.sent == 0 and handler.received == []
-    assert [(to, err[:3]) for _, to, err in report.failed] == [("a@unit.example", "535")]
+    assert report.sent == 0 and handler.received == [] and report.failed == []
+    assert "535" in report.config_error and "smtp.password" in report.config_error
+    assert "\n" not in report.config_error
+    with rt.sessions() as s:  # a configuration problem burns no letter and no attempt
+        rows = s.scalars(select(OutboxMessage)).all()
+        assert {(r.state, r.attempts, r.claimed_by) for r in rows} == {("pending", 0, None)}
+        assert all("smtp.password" in r.last_error for r in rows)
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -147,5 +154,23 @@ def test_it_refuses_a_server_whose_certificate_it_does_not_trust(rt, settings, p
         report = flush_outbox(rt.sessions, smtp(settings, port, "tls"), NOW, backoff=0.01)
     finally:
         server.stop()
-    assert report.sent == 0 and handler.received == [] and len(report.pending) == 1  # kept, to retry later
-    assert "certificate" in report.pending[0][2].lower() or "ssl" in report.pending[0][2].lower()
+    assert report.sent == 0 and handler.received == [] and report.failed == []
+    assert "certificate" in report.config_error and "smtp.ca_file" in report.config_error
+    with rt.sessions() as s:  # kept, to retry once the CA is configured
+        assert [r.state for r in s.scalars(select(OutboxMessage))] == ["pending"]
+
+
+def test_it_trusts_a_private_ca_named_in_smtp_ca_file(rt, settings, pki) -> None:
+    ca, ctx = pki  # no SSL_CERT_FILE: only smtp.ca_file names the county CA
+    handler, accounts, port = Handler(), Accounts(), free_port()
+    server = Controller(handler, hostname="127.0.0.1", port=port, tls_context=ctx, require_starttls=True,
+                        authenticator=accounts, auth_required=True, auth_require_tls=True)
+    server.start()
+    try:
+        queue(rt, "a@unit.example")
+        cfg = smtp(settings, port, "starttls")
+        cfg = cfg.model_copy(update={"smtp": cfg.smtp.model_copy(update={"ca_file": ca})})
+        report = flush_outbox(rt.sessions, cfg, NOW, backoff=0.01)
+    finally:
+        server.stop()
+    assert report.sent == 1 and accounts.logins == ["rectify"] and report.config_error == ""

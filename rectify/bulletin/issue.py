@@ -60,7 +60,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def compile_issue(rt: Runtime, *, as_of: date, now: datetime, issue_no: int | None = None,
                   out_dir: Path | None = None, draft: bool = False, articles: Sequence[Article] = (),
                   pdf: bool = True, progress_section: bool = False, progress_top: int = 5,
-                  ranking: bool = False) -> IssueResult:
+                  ranking: bool = False, allow_empty: bool = True) -> IssueResult:
     settings = rt.settings
     series = settings.bulletin
     with rt.sessions() as s:
@@ -85,6 +85,10 @@ def compile_issue(rt: Runtime, *, as_of: date, now: datetime, issue_no: int | No
     stats = compute(data.units, data.findings, as_of=as_of, ladder=rt.ladder,
                     item_list_limit=series.item_list_limit, unit_order=series.unit_order,
                     period_start=period_start)
+    if not draft and not allow_empty and stats.new_closed == 0:
+        after = f"since 第{last.issue_no}期 ({last.as_of})" if last else "yet"
+        raise BulletinError(f"no findings were closed {after}: 工作简报第{number}期 would be empty; pass "
+                            "--allow-empty to issue it anyway, or --draft to look at it")
     doc = build_document(stats, series=series, issue_no=number, issued_on=as_of, articles=articles,
                          followup=followup, ranking=_ranking(rt, as_of, period_start) if ranking else None)
 
@@ -144,7 +148,11 @@ def _record(rt: Runtime, result: IssueResult, closures, files: dict[str, str], n
             for _, final in staged.values():
                 final.unlink(missing_ok=True)
         if isinstance(exc, IntegrityError):
+            with rt.sessions() as s:
+                other = query.last_issue(s)
+            who = f"工作简报第{other.issue_no}期 was issued at the same time" if other else \
+                "another bulletin was issued at the same time"
             raise BulletinError(
-                f"工作简报第{result.issue_no}期 was not recorded: another bulletin was issued at the same time "
-                f"(the number or some of its closed items are taken); run the command again") from None
+                f"工作简报第{result.issue_no}期 was not recorded: {who} and took its number or its closed items; "
+                "nothing is left to issue now (see that issue)") from None
         raise

@@ -30,6 +30,8 @@ def bulletin(
     top: Annotated[int, typer.Option("--top", min=1, help="Progress reports per group in `--section progress`.")]
     = 5,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also a PDF when LibreOffice is installed.")] = True,
+    allow_empty: Annotated[bool, typer.Option("--allow-empty", help="Issue even when nothing was closed since "
+                                              "the last issue.")] = False,
 ) -> None:
     """Compile the next work bulletin (工作简报) from the findings closed since the last one: DOCX, HTML, PDF."""
     from rectify.bulletin.issue import compile_issue
@@ -44,7 +46,7 @@ def bulletin(
         day = as_of.date() if as_of else rt.today()
         r = compile_issue(rt, as_of=day, now=rt.now(), issue_no=issue, out_dir=out, draft=draft,
                           articles=articles, pdf=pdf, progress_section="progress" in named, progress_top=top,
-                          ranking="ranking" in named)
+                          ranking="ranking" in named, allow_empty=allow_empty)
     finally:
         rt.close()
     state = "draft of" if r.draft else "issued"
@@ -88,3 +90,6 @@ def digest(
                       f"retry later {len(run.report.pending)}")
         for _, rcpt, error in run.report.failed:
             err.print(f"  {rcpt}: {error}", highlight=False, soft_wrap=True)
+        if run.report.config_error:
+            err.print(f"error: {run.report.config_error}", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(2)

@@ -59,5 +59,8 @@ def remind(
     console.print(render("daily/summary.txt", r=report, day=day).rstrip(), highlight=False, markup=False)
     if api:
         console.print(f"recorded in Prefect at {api}", highlight=False)
+    if report.mail_error:
+        err.print(f"error: {report.mail_error}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2)
     if report.pending or report.failed:
         raise typer.Exit(1)  # mail left undelivered: `rectify outbox list` shows why, `rectify outbox retry` resends

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from rectify.cli.main import app, console, err, user_errors
+from rectify.config import ConfigError
 
 units_app = typer.Typer(help="The unit directory (单位名录).", no_args_is_help=True,
                   rich_markup_mode=None)
@@ -137,6 +138,10 @@ def ledger_export(
     from rectify.runtime import build_runtime
     from rectify.templating import render
 
+    if file.suffix.lower() != ".xlsx":
+        raise ConfigError(f"{file}: the ledger is written as an Excel workbook; name the file *.xlsx")
+    if not file.parent.is_dir():
+        raise ConfigError(f"{file.parent} is not a folder: create it first, or give another path")
     rt = build_runtime()
     try:
         day = _day(as_of) or rt.today()

@@ -61,16 +61,42 @@ def user_error_types() -> tuple[type[Exception], ...]:
     return (ConfigError, CalendarError, BulletinError, IntakeError, ServeError, NoticeError, PeopleError)
 
 
+def _report(exc: BaseException) -> int | None:
+    """Print one line for an error the user can act on and return the exit code; None for anything else."""
+    from rich.markup import escape
+    from sqlalchemy.exc import DBAPIError
+
+    from rectify.mail.interrupt import SendInterrupted
+
+    if isinstance(exc, user_error_types()):
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
+        return 2
+    if isinstance(exc, DBAPIError):  # the server down or restarted, a read-only file: one line, no traceback
+        from rectify.db import describe_db_error
+
+        err.print(f"error: {describe_db_error(exc)}", highlight=False, markup=False, soft_wrap=True)
+        return 2
+    if isinstance(exc, OSError):  # a folder that cannot be created or written
+        where = f" {exc.filename}" if exc.filename else ""
+        err.print(f"error: cannot use{where}: {exc.strerror or exc}: check the path and its permissions "
+                  "(data_dir, outbox_dir, the file given)", highlight=False, markup=False, soft_wrap=True)
+        return 2
+    if isinstance(exc, SendInterrupted):  # a graceful stop: in-flight mail settled, the rest queued
+        err.print(str(exc), highlight=False, markup=False, soft_wrap=True)
+        return exc.exit_code
+    return None
+
+
 def user_errors(fn: F) -> F:
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except Exception as exc:
-            if not isinstance(exc, user_error_types()):
+        except (Exception, KeyboardInterrupt) as exc:  # SendInterrupted is a KeyboardInterrupt
+            code = _report(exc)
+            if code is None:
                 raise
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(code) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from rectify.cli.main import app, console, initialised_runtime, user_errors
+from rectify.cli.main import app, console, err, initialised_runtime, user_errors
 
 outbox_app = typer.Typer(help="The mail outbox: every message is recorded here before it is sent.",
                          no_args_is_help=True, rich_markup_mode=None)
@@ -35,10 +35,15 @@ def list_(
                            (OutboxMessage.state == outbox.PENDING) & (OutboxMessage.last_error != "")))
                 .order_by(OutboxMessage.id.desc()).limit(limit)
             ).all()
+            held = outbox.in_flight(s)
     finally:
         rt.close()
     states = (outbox.PENDING, outbox.SENDING, outbox.SENT, outbox.FAILED)
     console.print("  ".join(f"{st}: {counts.get(st, 0)}" for st in states), highlight=False)
+    for h in held:  # who holds the `sending` rows: a live sender, or one the next run takes back
+        until = f", lease until {h.lease_until:%Y-%m-%d %H:%M:%S %Z}" if h.lease_until else ""
+        console.print(f"  sending: {h.count} claimed by {h.owner}{until}", highlight=False, markup=False,
+                      soft_wrap=True)
     if problems:
         console.print(f"recent problems (newest first, at most {limit}):", highlight=False)
         for p in problems:
@@ -72,8 +77,16 @@ def retry(
     if failed:
         console.print(f"requeued {requeued} failed message(s)", highlight=False)
     console.print(f"sent {report.sent} via {where}; still pending {len(report.pending)}; failed "
-                  f"{len(report.failed)}", highlight=False)
+                  f"{len(report.failed)}; being sent elsewhere {sum(h.count for h in report.in_flight)}",
+                  highlight=False, soft_wrap=True)
     for msg_id, rcpt, error in report.failed + report.pending:
         console.print(f"  #{msg_id} {rcpt}: {error}", highlight=False, markup=False)
+    for held in report.in_flight:
+        until = f" (lease until {held.lease_until:%Y-%m-%d %H:%M:%S %Z})" if held.lease_until else ""
+        console.print(f"still being sent by {held.owner}: {held.count} message(s){until}; not touched while "
+                      "that sender lives", highlight=False, markup=False)
+    if report.config_error:
+        err.print(f"error: {report.config_error}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2)
     if report.pending or report.failed:
         raise typer.Exit(1)

@@ -70,6 +70,7 @@ def serve() -> None:
         prefect_home,
         record_server,
         schedules,
+        stop_orphan,
     )
 
     rt = build_runtime()
@@ -87,6 +88,10 @@ def serve() -> None:
                 raise ServeError(f"PREFECT_API_URL is {api}, which does not answer; start that server or unset it")
             ui = api.rsplit("/api", 1)[0] + "/"
         else:
+            orphan = stop_orphan(prefect_home(settings))
+            if orphan:
+                console.print(f"stopped the Prefect server (pid {orphan}) a previous `rectify serve` left running",
+                              highlight=False)
             console.print("starting a local Prefect server …", highlight=False)
             server = LocalPrefectServer(prefect_home(settings), port=settings.schedule.prefect_port).start()
             api, ui = server.url, server.ui_url

@@ -29,6 +29,7 @@ def web(
     from rectify.config import ConfigError
     from rectify.db import is_initialised
     from rectify.runtime import build_runtime
+    from rectify.serving import port_free
     from web.app import ENGINE_KWARGS, create_app
     from web.server import uvicorn_options
 
@@ -39,6 +40,9 @@ def web(
             raise ConfigError("the database is empty: run `rectify init` first")
         host = host or rt.settings.web.host
         port = port or rt.settings.web.port
+        if not port_free(host, port):
+            raise ConfigError(f"port {port} on {host} is already in use: stop what listens there, or pass --port "
+                              "(or set web.port)")
         console.print(f"form at http://{host}:{port}/ (links in mails use {rt.settings.public_url})", highlight=False)
         options = uvicorn_options(rt.settings)
         n = workers or os.cpu_count() or 1

@@ -1,7 +1,14 @@
 """Deliver claimed outbox rows: over SMTP with aiosmtplib, or as .eml files when no SMTP host is set.
 
-Bounded concurrency (a few connections), per-message retries with backoff for temporary errors,
-5xx answers recorded as permanent failures. The outbox loop (`flush_outbox`) claims, delivers, marks.
+Bounded concurrency (a few connections), per-message retries with backoff for temporary errors, 5xx to a
+recipient recorded as that row's failure, a problem that is the same for every recipient (login, TLS, a
+refused sender) stopping the flush with every row still pending (rectify.mail.smtp).
+
+Exactly once, as far as SMTP allows: each message is marked sent as soon as the server accepts it (marks
+from the connections are grouped, and a connection waits for its mark before taking the next message),
+so a crash or kill repeats at most `smtp.concurrency` messages. Claims carry a lease renewed while the
+flush works, so a long send is never taken over. SIGINT/SIGTERM stop taking messages, finish the ones on
+the wire, give the rest back to the queue, and then let the signal take its course.
 """
 
 from __future__ import annotations
@@ -9,27 +16,33 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
+import signal
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiosmtplib
 
 from models import OutboxMessage
 from rectify.config import Settings, SmtpSettings
-from rectify.mail import outbox
+from rectify.mail import lease, outbox, smtp
+from rectify.mail.interrupt import SendInterrupted
+from rectify.mail.smtp import SmtpConfigError, describe
 
 
 @dataclass
 class Delivery:
-    """What became of one batch: ids sent, and errors by id (permanent or temporary)."""
+    """What became of one batch: ids sent (already marked), errors by id, ids never tried."""
 
     sent: list[int] = field(default_factory=list)
     permanent: dict[int, str] = field(default_factory=dict)
     temporary: dict[int, str] = field(default_factory=dict)
+    untried: list[int] = field(default_factory=list)
+    config_error: str = ""
+    marked: bool = False  # sent ids already marked (SMTP); .eml files are marked per batch
 
 
 @dataclass
@@ -37,11 +50,20 @@ class OutboxReport:
     sent: int = 0
     failed: list[tuple[int, str, str]] = field(default_factory=list)  # (id, recipient, error)
     pending: list[tuple[int, str, str]] = field(default_factory=list)  # temporary errors, retried next run
+    config_error: str = ""  # same for every recipient: nothing more was tried, every row stays pending
+    in_flight: list[outbox.InFlight] = field(default_factory=list)  # rows other live senders hold
+    released: int = 0  # claimed but not sent (interrupt, configuration problem): back in the queue
+    waiting: int = 0  # rows still pending after the flush (temporary errors, a configuration problem)
+    interrupted: int = 0  # the signal number that stopped the flush
 
     def merge(self, other: OutboxReport) -> None:
         self.sent += other.sent
         self.failed += other.failed
         self.pending += other.pending
+        self.config_error = self.config_error or other.config_error
+        self.in_flight += other.in_flight
+        self.released += other.released
+        self.waiting = other.waiting
 
 
 @dataclass(frozen=True)
@@ -52,64 +74,76 @@ class Outgoing:
     data: bytes
 
 
-def _is_permanent(exc: BaseException) -> bool:
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        return all(500 <= r.code < 600 for r in exc.recipients)
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return 500 <= exc.code < 600 and not isinstance(exc, aiosmtplib.SMTPServerDisconnected)
-    return False
+class Marker:
+    """Marks accepted messages sent in groups: whoever takes the lock marks everything waiting."""
+
+    def __init__(self, mark: Callable[[list[int]], object]) -> None:
+        self._mark = mark
+        self._waiting: list[int] = []
+        self._done: set[int] = set()
+        self._lock = asyncio.Lock()
+
+    async def sent(self, msg_id: int) -> None:
+        self._waiting.append(msg_id)
+        async with self._lock:
+            if msg_id in self._done:
+                return
+            ids, self._waiting = self._waiting, []
+            await asyncio.to_thread(self._mark, ids)
+            self._done.update(ids)
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        return "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return f"{exc.code} {exc.message}"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def _client(cfg: SmtpSettings) -> aiosmtplib.SMTP:
-    return aiosmtplib.SMTP(
-        hostname=cfg.host, port=cfg.port, timeout=cfg.timeout,
-        use_tls=cfg.security == "tls", start_tls=cfg.security == "starttls",
-        username=cfg.username or None, password=cfg.password.get_secret_value() or None,
-    )
-
-
-async def _send_all(items: Sequence[Outgoing], cfg: SmtpSettings, *, tries: int, backoff: float) -> Delivery:
-    result = Delivery()
+async def _send_all(items: Sequence[Outgoing], cfg: SmtpSettings, *, tries: int, backoff: float,
+                    marker: Marker, stop: asyncio.Event) -> Delivery:
+    result = Delivery(marked=True)
     queue: asyncio.Queue[Outgoing] = asyncio.Queue()
     for item in items:
         queue.put_nowait(item)
 
+    def halted() -> bool:
+        return stop.is_set() or bool(result.config_error)
+
     async def worker() -> None:
         client: aiosmtplib.SMTP | None = None
-        while not queue.empty():
+        while not queue.empty() and not halted():
             item = queue.get_nowait()
             for attempt in range(1, tries + 1):
+                if halted():
+                    result.untried.append(item.id)
+                    break
                 try:
                     if client is None or not client.is_connected:
-                        client = _client(cfg)
-                        await client.connect()
+                        client = await smtp.connect(cfg)
                     await client.sendmail(cfg.from_addr, [item.recipient], item.data)
-                    result.sent.append(item.id)
+                except SmtpConfigError as exc:
+                    result.config_error = result.config_error or str(exc)
+                    result.untried.append(item.id)
+                    client = None
                     break
                 except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                    if _is_permanent(exc):
-                        result.permanent[item.id] = _describe(exc)
+                    problem = smtp.config_problem(exc, cfg)
+                    if problem:
+                        result.config_error = result.config_error or problem
+                        result.untried.append(item.id)
+                        break
+                    if smtp.is_permanent(exc):
+                        result.permanent[item.id] = describe(exc)
                         break
                     if client is not None and client.is_connected:
                         client.close()
                     client = None
                     if attempt == tries:
-                        result.temporary[item.id] = _describe(exc)
+                        result.temporary[item.id] = describe(exc)
                         # The server is unreachable: leave the rest for the next run instead of hammering it.
                         if isinstance(exc, OSError | aiosmtplib.SMTPConnectError | TimeoutError):
                             while not queue.empty():
-                                rest = queue.get_nowait()
-                                result.temporary[rest.id] = _describe(exc)
+                                result.temporary[queue.get_nowait().id] = describe(exc)
                     else:
                         await asyncio.sleep(backoff * 2 ** (attempt - 1))
+                else:
+                    await marker.sent(item.id)  # before the next message: ≤ one unmarked per connection
+                    result.sent.append(item.id)
+                    break
         if client is not None and client.is_connected:
             try:
                 await client.quit()
@@ -117,6 +151,8 @@ async def _send_all(items: Sequence[Outgoing], cfg: SmtpSettings, *, tries: int,
                 client.close()
 
     await asyncio.gather(*(worker() for _ in range(min(cfg.concurrency, max(len(items), 1)))))
+    while not queue.empty():
+        result.untried.append(queue.get_nowait().id)
     return result
 
 
@@ -124,7 +160,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")
 
 
 def write_eml(items: Sequence[Outgoing], folder: Path) -> Delivery:
-    """One readable .eml file per message; written atomically, so a crash leaves no half file."""
+    """One readable .eml file per message; written atomically, so a crash leaves no half file (and a
+    repeat after a crash overwrites the same name instead of adding a copy)."""
     folder.mkdir(parents=True, exist_ok=True)
     result = Delivery()
     for item in items:
@@ -136,53 +173,110 @@ def write_eml(items: Sequence[Outgoing], folder: Path) -> Delivery:
             result.sent.append(item.id)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            result.temporary[item.id] = _describe(exc)
+            result.temporary[item.id] = describe(exc)
     return result
 
 
-async def deliver(items: Sequence[Outgoing], settings: Settings, *, tries: int = 3,
-                  backoff: float = 0.5) -> Delivery:
+async def deliver(items: Sequence[Outgoing], settings: Settings, *, marker: Marker, stop: asyncio.Event,
+                  tries: int = 3, backoff: float = 0.5) -> Delivery:
     if not items:
         return Delivery()
     if not settings.smtp_configured:
         return await asyncio.to_thread(write_eml, items, settings.outbox_path)
-    return await _send_all(items, settings.smtp, tries=tries, backoff=backoff)
+    return await _send_all(items, settings.smtp, tries=tries, backoff=backoff, marker=marker, stop=stop)
 
 
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return lease.new_owner()
 
 
 async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, batch: int = 200,
-                             ids: Sequence[int] | None = None, backoff: float = 0.5) -> OutboxReport:
-    """Claim → deliver → mark, batch after batch, until nothing deliverable is left for this worker."""
+                             ids: Sequence[int] | None = None, backoff: float = 0.5,
+                             clock: Callable[[], datetime] | None = None, lease_for: timedelta = lease.LEASE,
+                             renew_every: float | None = None, stop: asyncio.Event | None = None,
+                             where=None) -> OutboxReport:
+    """Claim → deliver (marking each acceptance) → record errors, batch after batch, until nothing
+    deliverable is left for this worker, the server is down, a setting is wrong, or `stop` is set.
+
+    `clock` stamps claims, leases and sends (default: `now`, advancing in real time); `where` narrows the
+    rows (see outbox.claim)."""
     report = OutboxReport()
-    me = worker_id()
+    clock = clock or lease.clock_from(now)
+    stop = stop or asyncio.Event()
+    me = lease.new_owner()
     retry_later: set[int] = set()  # temporary failures wait for the next run
-    while True:
-        with sessions() as s:
-            rows: list[OutboxMessage] = outbox.claim(s, worker=me, now=now, limit=batch, ids=ids, exclude=retry_later)
-            items = [Outgoing(r.id, r.recipient, r.kind, r.message) for r in rows]
-        if not items:
-            return report
-        result = await deliver(items, settings, backoff=backoff)
-        by_id = {i.id: i for i in items}
+    max_attempts = settings.smtp.max_attempts
+
+    def mark(sent_ids: list[int]) -> None:
         with sessions() as s, s.begin():
-            report.sent += outbox.mark_sent(s, result.sent, worker=me, now=now)
-            for msg_id, error in result.permanent.items():
-                outbox.mark_error(s, msg_id, error, worker=me, permanent=True, max_attempts=settings.smtp.max_attempts)
-                report.failed.append((msg_id, by_id[msg_id].recipient, error))
-            for msg_id, error in result.temporary.items():
-                state = outbox.mark_error(s, msg_id, error, worker=me, permanent=False,
-                                          max_attempts=settings.smtp.max_attempts)
-                target = report.failed if state == outbox.FAILED else report.pending
-                target.append((msg_id, by_id[msg_id].recipient, error))
-                retry_later.add(msg_id)
-        # An outage, not one bad mailbox: stop and leave the rest pending for the next run.
-        if (result.temporary and not result.sent) or len(retry_later) > 1000:
-            return report
+            report.sent += outbox.mark_sent(s, sent_ids, worker=me, now=clock())
+
+    def renew() -> None:
+        with sessions() as s, s.begin():
+            outbox.renew(s, worker=me, until=clock() + lease_for)
+
+    marker = Marker(mark)
+    with lease.Renewer(renew, renew_every or lease_for.total_seconds() / 4):
+        while not stop.is_set():
+            with sessions() as s:
+                rows: list[OutboxMessage] = outbox.claim(s, worker=me, now=clock(), limit=batch, ids=ids,
+                                                         exclude=retry_later, lease_for=lease_for, where=where)
+                items = [Outgoing(r.id, r.recipient, r.kind, r.message) for r in rows]
+            if not items:
+                break
+            result = await deliver(items, settings, marker=marker, stop=stop, backoff=backoff)
+            by_id = {i.id: i for i in items}
+            with sessions() as s, s.begin():
+                if not result.marked:
+                    report.sent += outbox.mark_sent(s, result.sent, worker=me, now=clock())
+                for msg_id, error in result.permanent.items():
+                    outbox.mark_error(s, msg_id, error, worker=me, permanent=True, max_attempts=max_attempts)
+                    report.failed.append((msg_id, by_id[msg_id].recipient, error))
+                for msg_id, error in result.temporary.items():
+                    state = outbox.mark_error(s, msg_id, error, worker=me, permanent=False, max_attempts=max_attempts)
+                    target = report.failed if state == outbox.FAILED else report.pending
+                    target.append((msg_id, by_id[msg_id].recipient, error))
+                    retry_later.add(msg_id)
+                report.released += outbox.release(s, result.untried, worker=me, error=result.config_error)
+            if result.config_error:
+                report.config_error = result.config_error
+                break
+            # An outage, not one bad mailbox: stop and leave the rest pending for the next run.
+            if (result.temporary and not result.sent) or len(retry_later) > 1000:
+                break
+    with sessions() as s:
+        report.in_flight = outbox.in_flight(s, besides=me, where=where)
+        report.waiting = outbox.count_pending(s, where=where)
+    return report
 
 
 def flush_outbox(sessions, settings: Settings, now: datetime, **kwargs) -> OutboxReport:
-    """Synchronous entry for CLI commands and Prefect tasks (which run without an event loop)."""
-    return asyncio.run(flush_outbox_async(sessions, settings, now, **kwargs))
+    """Synchronous entry for CLI commands and Prefect tasks (which run without an event loop).
+
+    In the main thread, SIGINT and SIGTERM stop the flush gracefully; afterwards the signal is handed to
+    whoever handled it before (SIGINT raises SendInterrupted, a KeyboardInterrupt)."""
+    received: list[int] = []
+    saved: dict[int, object] = {}
+
+    async def main() -> OutboxReport:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                saved[sig] = signal.getsignal(sig)
+                loop.add_signal_handler(sig, lambda s=sig: (received.append(s), stop.set()))
+        try:
+            return await flush_outbox_async(sessions, settings, now, stop=stop, **kwargs)
+        finally:
+            for sig, previous in saved.items():
+                loop.remove_signal_handler(sig)
+                if previous is not None:  # None: a handler not set from Python, which asyncio leaves alone
+                    signal.signal(sig, previous)  # type: ignore[arg-type]
+
+    report = asyncio.run(main())
+    if received:
+        report.interrupted = received[0]
+        if received[0] != signal.SIGINT and callable(saved.get(received[0])):
+            signal.raise_signal(received[0])  # e.g. Prefect's or `rectify serve`'s handler, now rows are settled
+        raise SendInterrupted(received[0], report.sent, report.released)
+    return report

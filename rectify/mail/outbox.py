@@ -1,7 +1,9 @@
 """The outbox: record, claim, mark. A message is a row before it is ever sent.
 
 Exactly-once per (recipient, day, kind) rests on the unique dedupe key; delivery is claimed with a
-compare-and-set so two workers never send the same row (PostgreSQL: FOR UPDATE SKIP LOCKED).
+compare-and-set so two workers never send the same row (PostgreSQL: FOR UPDATE SKIP LOCKED). A claim has an
+owner and a lease (rectify.mail.lease): the sender renews it while it works, and marks each message sent as
+soon as the server accepts it, so a crash repeats at most the messages that were on the wire.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import OutboxMessage
+from rectify.mail import lease
 from rectify.mail.compose import to_bytes
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
@@ -76,16 +79,33 @@ def enqueue(session: Session, rows: Iterable[Queued], now: datetime) -> int:
     return sum(len(conn.execute(stmt, values[i:i + 500]).all()) for i in range(0, len(values), 500))
 
 
-def claim(session: Session, *, worker: str, now: datetime, limit: int = 200,
-          stale_after: timedelta = timedelta(minutes=10), ids: Sequence[int] | None = None,
-          exclude: Iterable[int] = ()) -> list[OutboxMessage]:
-    """Take up to `limit` deliverable rows for this worker and commit the claim.
+def _deliverable(now: datetime, dead: Sequence[str], alive: Sequence[str]):
+    """Pending; or `sending` whose owner died on this host, or whose lease ran out (claimed before leases:
+    after LEGACY_STALE) unless its owner is known alive on this host."""
+    m = OutboxMessage
+    lapsed = or_(m.lease_until < now,
+                 and_(m.lease_until.is_(None), m.claimed_at < now - lease.LEGACY_STALE))
+    if alive:
+        lapsed = and_(lapsed, m.claimed_by.not_in(list(alive)))
+    if dead:
+        lapsed = or_(lapsed, m.claimed_by.in_(list(dead)))
+    return or_(m.state == PENDING, and_(m.state == SENDING, lapsed))
 
-    Deliverable: pending, or `sending` under a claim older than `stale_after` (its worker died).
+
+def claim(session: Session, *, worker: str, now: datetime, limit: int = 200,
+          lease_for: timedelta = lease.LEASE, ids: Sequence[int] | None = None,
+          exclude: Iterable[int] = (), where: ColumnElement[bool] | None = None) -> list[OutboxMessage]:
+    """Take up to `limit` deliverable rows for this worker under a lease, and commit the claim.
+
+    `where` narrows the rows (a kind, later a channel). A live owner's rows are never taken while its lease
+    runs; a dead owner's rows on this host are taken at once.
     """
-    deliverable = or_(OutboxMessage.state == PENDING,
-                      and_(OutboxMessage.state == SENDING, OutboxMessage.claimed_at < now - stale_after))
+    owners = set(session.scalars(select(OutboxMessage.claimed_by).where(OutboxMessage.state == SENDING)
+                                 .distinct()))
+    deliverable = _deliverable(now, *lease.on_this_host(owners))
     q = select(OutboxMessage.id).where(deliverable).order_by(OutboxMessage.id).limit(limit)
+    if where is not None:
+        q = q.where(where)
     if ids is not None:
         q = q.where(OutboxMessage.id.in_(ids))
     exclude = list(exclude)
@@ -101,7 +121,8 @@ def claim(session: Session, *, worker: str, now: datetime, limit: int = 200,
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(chosen), deliverable)
-        .values(state=SENDING, claimed_by=worker, claimed_at=now, attempts=OutboxMessage.attempts + 1)
+        .values(state=SENDING, claimed_by=worker, claimed_at=now, lease_until=now + lease_for,
+                attempts=OutboxMessage.attempts + 1)
         .execution_options(synchronize_session=False)
     )
     session.commit()
@@ -113,13 +134,58 @@ def claim(session: Session, *, worker: str, now: datetime, limit: int = 200,
     ))
 
 
+def count_pending(session: Session, *, where: ColumnElement[bool] | None = None) -> int:
+    q = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == PENDING)
+    return session.scalar(q.where(where) if where is not None else q) or 0
+
+
+def renew(session: Session, *, worker: str, until: datetime) -> int:
+    """Push this worker's lease forward (its sender is alive and working)."""
+    res = session.execute(update(OutboxMessage)
+                          .where(OutboxMessage.claimed_by == worker, OutboxMessage.state == SENDING)
+                          .values(lease_until=until).execution_options(synchronize_session=False))
+    return res.rowcount or 0
+
+
+def release(session: Session, ids: Sequence[int], *, worker: str, error: str = "") -> int:
+    """Give claimed, unsent rows back to the queue as they were (an interrupt, or a configuration problem)."""
+    if not ids:
+        return 0
+    res = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.state == SENDING, OutboxMessage.claimed_by == worker)
+        .values(state=PENDING, claimed_by=None, claimed_at=None, lease_until=None,
+                attempts=OutboxMessage.attempts - 1, **({"last_error": error[:2000]} if error else {}))
+        .execution_options(synchronize_session=False)
+    )
+    return res.rowcount or 0
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """Rows another sender holds: who, how many, until when (reported, never taken while it lives)."""
+
+    owner: str
+    count: int
+    lease_until: datetime | None
+
+
+def in_flight(session: Session, *, besides: str = "", where: ColumnElement[bool] | None = None) -> list[InFlight]:
+    q = (select(OutboxMessage.claimed_by, func.count(), func.max(OutboxMessage.lease_until))
+         .where(OutboxMessage.state == SENDING, OutboxMessage.claimed_by != besides)
+         .group_by(OutboxMessage.claimed_by).order_by(OutboxMessage.claimed_by))
+    if where is not None:
+        q = q.where(where)
+    return [InFlight(o or "?", n, u) for o, n, u in session.execute(q)]
+
+
 def mark_sent(session: Session, ids: Sequence[int], *, worker: str, now: datetime) -> int:
     if not ids:
         return 0
     res = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids), OutboxMessage.state == SENDING, OutboxMessage.claimed_by == worker)
-        .values(state=SENT, sent_at=now, last_error="")
+        .values(state=SENT, sent_at=now, last_error="", lease_until=None)
         .execution_options(synchronize_session=False)
     )
     return res.rowcount or 0
@@ -135,6 +201,7 @@ def mark_error(session: Session, msg_id: int, error: str, *, worker: str, perman
     row.last_error = error[:2000]
     row.claimed_by = None
     row.claimed_at = None
+    row.lease_until = None
     return row.state
 
 

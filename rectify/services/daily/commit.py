@@ -1,4 +1,9 @@
-"""The day's one transaction: levels, stamps, events and outbox rows, each with compare-and-set."""
+"""The day's one transaction: levels, stamps, events and outbox rows, each with compare-and-set.
+
+The compare-and-set guards only what the run itself writes (the level it raises, the stamps it sets), and
+the run does not bump `version`, the form's optimistic lock: a unit reporting or a supervisor closing an
+item while the run works is not another run, and neither side fails because of the other.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,6 @@ from rectify.mail import outbox
 from rectify.runtime import Runtime
 from rectify.services.daily import followup
 from rectify.services.daily.plan import (
-    ACTIVE_STATES,
     ESCALATE,
     EVENT_OF_KIND,
     SIGNOFF,
@@ -24,22 +28,17 @@ from rectify.services.daily.plan import (
 )
 
 
-def _active(t):
-    return t.c.state.in_(ACTIVE_STATES)
-
-
 def _chunks(ids: list[int], size: int = 5000):
     return (ids[i:i + size] for i in range(0, len(ids), size))
 
 
 def _stamp(s, ids, guard, now: datetime, **values) -> int:
-    """Compare-and-set over chunks of ids: only rows still matching `guard` change (bumping `version`),
-    so a row another run already changed is not changed again. Returns rows changed."""
+    """Compare-and-set over chunks of ids: only rows still matching `guard` change, so a row another run
+    already changed is not changed again. Returns rows changed."""
     t = Finding.__table__
     changed = 0
     for chunk in _chunks(sorted(ids)):
-        changed += s.execute(update(t).where(t.c.id.in_(chunk), guard)
-                             .values(version=t.c.version + 1, updated_at=now, **values)).rowcount
+        changed += s.execute(update(t).where(t.c.id.in_(chunk), guard).values(updated_at=now, **values)).rowcount
     return changed
 
 
@@ -52,15 +51,15 @@ def _apply_levels(s, actions: Sequence[PlannedAction], before: dict, now: dateti
     for a in actions:
         groups[(before[a.finding_id][0], a.level)].append(a.finding_id)
     t = Finding.__table__
-    return sum(_stamp(s, ids, (t.c.level == old) & _active(t), now, level=new)
+    return sum(_stamp(s, ids, t.c.level == old, now, level=new)
                for (old, new), ids in sorted(groups.items()))
 
 
 def _apply_reviews(s, actions: Sequence[PlannedAction], today: date, now: datetime) -> int:
     """Stamp last_review_on = today; a row another run already stamped today does not change."""
     t = Finding.__table__
-    return _stamp(s, (a.finding_id for a in actions),
-                  _active(t) & (t.c.last_review_on.is_(None) | (t.c.last_review_on < today)), now,
+    return _stamp(s, (a.finding_id for a in actions), t.c.last_review_on.is_(None) | (t.c.last_review_on < today),
+                  now,
                   last_review_on=today)
 
 
@@ -71,10 +70,11 @@ def _apply_handovers(s, actions: Sequence[PlannedAction], now: datetime) -> int:
 
 
 def _apply_rechecks(s, actions: Sequence[PlannedAction], today: date, now: datetime) -> int:
-    """Stamp recheck_notified_on = today on closed, unanswered findings."""
+    """Stamp recheck_notified_on = today on the findings asked about (a 回头看 answered meanwhile still
+    records that it was asked)."""
     t = Finding.__table__
-    guard = (t.c.state == "closed") & t.c.rechecked_at.is_(None) & t.c.recheck_notified_on.is_(None)
-    return _stamp(s, (a.finding_id for a in actions), guard, now, recheck_notified_on=today)
+    return _stamp(s, (a.finding_id for a in actions), t.c.recheck_notified_on.is_(None), now,
+                  recheck_notified_on=today)
 
 
 def _asked_for_signoff(s, actions: Sequence[PlannedAction]) -> int:

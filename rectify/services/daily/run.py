@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -72,8 +73,12 @@ class DailyReport:
     pending: list[dict[str, str]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
     delivered: bool = False
+    mail_error: str = ""  # a problem the same for every letter (SMTP login, TLS): nothing sent, all kept
+    in_flight: int = 0  # letters another live sender holds right now (reported, never taken from it)
+    waiting: int = 0  # messages still pending in the outbox after delivery
     letters: list[dict[str, Any]] = field(default_factory=list)  # dry run: who would get what
     attempts: int = 1
+    conflict: str = ""  # every attempt lost a race with another run (which recorded the day); still delivered
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -123,7 +128,8 @@ def summarise(day: DayPlan, report: DailyReport, queued: Sequence[outbox.Queued]
     report.replans = kinds["replan"]
     report.acks, report.ack_overdue, report.progress_requests = kinds["ack"], kinds["ack_overdue"], kinds["progress"]
     report.progress_missed = len(day.progress_missed)
-    report.notices = ([n.number for n in sorted(day.notices.values(), key=lambda n: n.number)] if day.notices
+    report.notices = ([n.number for n in sorted(day.notices.values(), key=lambda n: notice_order(n.number))]
+                      if day.notices
                       else [d.units.get(u, "") for u in day.notice_units] if report.dry_run else [])
     report.deferred = len(day.deferred)
     report.held = len(day.routing.held)
@@ -193,6 +199,9 @@ def render_day(rt: Runtime, day: DayPlan, steps: Steps, queued: Spool, *, chunk:
                 queued.extend(rows)
     finally:
         _FORKED = None
+def notice_order(number: str) -> tuple[int, ...]:
+    """〔2024〕3号 before 〔2024〕10号: by the numbers in it, not the characters."""
+    return tuple(int(d) for d in re.findall(r"\d+", number))
 
 
 def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry_run: bool = False,
@@ -230,9 +239,10 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
             try:
                 steps.commit(rt, day, queued)
                 break
-            except RunConflict:
-                if attempt == max_attempts:
-                    raise
+            except RunConflict as exc:
+                if attempt == max_attempts:  # other runs keep winning: they recorded the day; deliver
+                    report.conflict = str(exc)
+                    break
         finally:
             queued.close()
     if day.skipped and not dry_run:
@@ -243,4 +253,7 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
         report.sent = result.sent
         report.pending = [{"to": r, "error": e} for _, r, e in result.pending]
         report.failed = [{"to": r, "error": e} for _, r, e in result.failed]
+        report.mail_error = result.config_error
+        report.in_flight = sum(h.count for h in result.in_flight)
+        report.waiting = result.waiting
     return report
