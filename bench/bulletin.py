@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
+import secrets
 import sys
 import tempfile
 import time
@@ -78,7 +79,7 @@ def main() -> None:
     ap.add_argument("--pdf", action="store_true", help="also convert to PDF (LibreOffice)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="rectify-bench-") as tmp:
-        settings = Settings(data_dir=Path(tmp), secret_key="bench-" + "x" * 40)
+        settings = Settings(data_dir=Path(tmp), secret_key=secrets.token_urlsafe(48))
         rt = build_runtime(settings)
         migrate(rt.engine)
         print(f"seeding {args.units} units, {args.closed} closed and {args.open} open findings ...", flush=True)

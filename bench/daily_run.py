@@ -1,24 +1,20 @@
 """Bench: one daily run end to end over a synthetic county. Prints figures, asserts nothing.
 
-    .venv/bin/python bench/daily_run.py --findings 100000 [--db sqlite|postgresql] [--catch-up] [--prefect]
-                                        [--channels]
+    .venv/bin/python bench/daily_run.py --findings 100000 [--db sqlite|postgresql] [--catch-up] [--arrived] [--prefect]
 
 N findings over N/20 units (a contact and a leader each), one supervision group of three per twelve
 units, three command-office addresses. Findings were inspected over the last ~130 working days with
 the deadline mix clerks actually type (立行立改, N个工作日内, N日内, month-end dates, 长期坚持); most
 past-due ones are closed, some reported, the rest open. Levels are what yesterday's run left, so the
 run does one realistic day's work; --catch-up starts every level at 0 (a first run after a big import:
-each late finding jumps to its highest level at once).
+each late finding jumps to its highest level at once); --arrived makes every unfinished finding wait
+for 签收 (half past its day) and far or long-term ones owe a progress report (a third missed).
 
 The run itself (`run_daily`, the code the flow runs, with SMTP to an aiosmtpd sink in another process)
 happens in a fresh child process so the peak RSS printed is the run's alone. Beside it: the bare SQL
-query of the open findings (the floor no run can beat) and, with --prefect, the same run as a Prefect
-flow on a copy of the database against a local Prefect server (Prefect's overhead).
-
---channels: the same run again on a copy where every unit contact and leader also has a 企业微信 userid and
-a mobile, with 企业微信 and SMS configured against the fake vendors (tests/support/fake_vendors.py, in its
-own process on 127.0.0.1): the extra cost of two channels over mail alone - rendering and queueing them in
-the day's transaction, and sending them.
+query of the open findings (the floor no run can beat), the bare reference (bench/daily_reference.py:
+the same day's mail done the plainest way, on a copy of the database, to its own sink) and the ratio, and,
+with --prefect, the same run as a Prefect flow on a copy against a local Prefect server.
 """
 
 from __future__ import annotations
@@ -28,6 +24,7 @@ import json
 import os
 import random
 import resource
+import secrets
 import shutil
 import subprocess
 import sys
@@ -37,6 +34,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SINK = ROOT / "bench" / "smtp_sink.py"  # aiosmtpd on loopback in its own process, counting what it accepts
 sys.path.insert(0, str(ROOT))
 
 TODAY = date(2024, 6, 5)  # a Wednesday
@@ -61,7 +59,7 @@ def month_end(d: date, months_on: int) -> date:
     return date(d.year + (m - 1) // 12, (m - 1) % 12 + 1, 1) - timedelta(days=1)
 
 
-def county(n: int, catch_up: bool, seed: int = 7):
+def county(n: int, catch_up: bool, seed: int = 7, arrived: bool = False):
     """Rows for units, people, groups and findings (plain tuples/dicts, no ORM)."""
     from rectify.config import default_ladder
     from rectify.core.ladder import reached_level, steps_from
@@ -114,7 +112,12 @@ def county(n: int, catch_up: bool, seed: int = 7):
                 level = reached_level(cal.working_days_between(due, yesterday), ladder)
             if due is None and state == "open" and not catch_up and inspected < back[20]:
                 last_review = back[rnd.randint(1, 20)]  # reviewed every 20 working days: 1/20 due today
-            yield {"id": i, "code": f"B-{i:07d}", "seq": i, "round_id": 1, "unit_id": unit,
+            follow = {}
+            if arrived and state in ("open", "rejected", "reported"):  # --arrived: all wait for 签收, half late
+                follow["ack_due_on"] = yesterday if i % 2 else TODAY
+                if state != "reported" and (due is None or due > TODAY + timedelta(days=40)):
+                    follow["progress_due_on"] = yesterday if i % 3 == 0 else TODAY  # a third missed
+            yield {**follow, "id": i, "code": f"B-{i:07d}", "seq": i, "round_id": 1, "unit_id": unit,
                    "group_id": (unit - 1) // 12 % n_groups + 1, "inspected_on": inspected,
                    "problem": f"{rnd.choice(PROBLEMS)}（第{i}项）", "problem_key": f"{i:064d}",
                    "opinion": rnd.choice(OPINIONS), "deadline_kind": kind, "deadline_days": days,
@@ -148,7 +151,7 @@ def _fill(row: dict, cols, stamp) -> tuple:
     return tuple(out)
 
 
-def build(url: str, n: int, catch_up: bool) -> float:
+def build(url: str, n: int, catch_up: bool, arrived: bool = False) -> float:
     """Migrate and fill the database with bulk inserts; returns seconds."""
     from sqlalchemy.engine import make_url
 
@@ -158,7 +161,7 @@ def build(url: str, n: int, catch_up: bool) -> float:
     engine = make_engine(url)
     migrate(engine)
     engine.dispose()
-    units, groups, people, findings = county(n, catch_up)
+    units, groups, people, findings = county(n, catch_up, arrived=arrived)
     cols = _finding_columns()
     names = [c.name for c in cols]
     parsed = make_url(url)
@@ -219,72 +222,6 @@ def build(url: str, n: int, catch_up: bool) -> float:
     return time.perf_counter() - t
 
 
-# ------------------------------------------------------------------ the SMTP sink (its own process)
-
-
-def sink(port: int) -> None:
-    """aiosmtpd on 127.0.0.1:port; prints 'ready', then on stdin EOF the counts as JSON."""
-    from aiosmtpd.controller import Controller
-
-    counts = {"messages": 0, "bytes": 0}
-
-    class Handler:
-        async def handle_DATA(self, server, session, envelope):
-            counts["messages"] += 1
-            counts["bytes"] += len(envelope.content)
-            return "250 OK"
-
-    c = Controller(Handler(), hostname="127.0.0.1", port=port)
-    c.start()
-    print("ready", flush=True)
-    sys.stdin.read()
-    c.stop()
-    print(json.dumps(counts), flush=True)
-
-
-# ------------------------------------------------------------------ the fake vendors (their own process)
-
-
-def vendors() -> None:
-    """The tests' fake 企业微信/钉钉/SMS server on 127.0.0.1; prints its URL, then on stdin EOF the counts."""
-    from tests.support.fake_vendors import FakeVendors
-
-    fake = FakeVendors().start()
-    print(fake.url, flush=True)
-    sys.stdin.read()
-    counts: dict[str, int] = {}
-    for d in fake.deliveries:
-        counts[d.vendor] = counts.get(d.vendor, 0) + 1
-    fake.stop()
-    print(json.dumps(counts), flush=True)
-
-
-def channel_env(url: str) -> dict[str, str]:
-    """RECTIFY_CHANNELS__* for 企业微信 + SMS against the fake; 钉钉 and robots stay off."""
-    from tests.support.fake_vendors import channel_settings
-
-    cfg = channel_settings(url)
-    env = {f"RECTIFY_CHANNELS__WECOM__{k.upper()}": str(v) for k, v in cfg["wecom"].items()}
-    env.update({"RECTIFY_CHANNELS__SMS__URL": cfg["sms"]["url"], "RECTIFY_CHANNELS__SMS__TOKEN": cfg["sms"]["token"],
-                "RECTIFY_CHANNELS__SMS__HEADERS": json.dumps(cfg["sms"]["headers"]),
-                "RECTIFY_CHANNELS__SMS__SIGN__KEY": cfg["sms"]["sign"]["key"],
-                "RECTIFY_CHANNELS__CONCURRENCY": "16", "RECTIFY_CHANNELS__BACKOFF": "0"})
-    return env
-
-
-def reach_everyone(url: str) -> None:
-    """Every unit contact and leader gets a 企业微信 userid and a mobile."""
-    from sqlalchemy import text
-
-    from rectify.db import make_engine
-
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE people SET wecom_userid = 'wx' || id, mobile = '138' || substr('0000000' || id, "
-                          "-8, 8) WHERE role IN ('unit_contact', 'unit_leader')"))
-    engine.dispose()
-
-
 # ------------------------------------------------------------------ the run (its own process)
 
 
@@ -325,30 +262,29 @@ def run(env_json: str, prefect: bool) -> None:
                     phases[name] = phases.get(name, 0.0) + time.perf_counter() - t0
             return wrapper
 
-        steps = daily.Steps(timed("plan", daily.plan_day), timed("render", daily.render_letters),
+        # render stays the plain function, so it runs in processes as in production; its time is the rest
+        steps = daily.Steps(timed("plan", daily.plan_day), daily.render_letters,
                             timed("commit", daily.commit_day), timed("send", daily.deliver),
-                            issue=timed("notices", daily.issue_day_notices),
-                            dispatch=timed("channels", daily.dispatch_channels))
+                            issue=timed("notices", daily.issue_day_notices))
         t = time.perf_counter()
         report = daily.run_daily(rt, TODAY, NOW, steps=steps)
         out["run_s"] = time.perf_counter() - t
+        phases["render (the rest)"] = out["run_s"] - sum(phases.values())
         out["phases"] = phases
     rt.close()
     out.update(rss_mib=rss_mib(), messages=report.messages, recipients=report.recipients, items=report.items,
                sent=report.sent, pending=len(report.pending), failed=len(report.failed),
                escalations=report.escalations, reviews=report.reviews, unreachable=report.unreachable_total,
-               notices=len(report.notices), channels=report.channels, channels_sent=report.channels_sent,
-               channels_pending=len(report.channels_pending), channels_failed=len(report.channels_failed),
-               channels_problems=(report.channels_pending + report.channels_failed)[:3],
-               scanned=report.scanned)
+               notices=len(report.notices), scanned=report.scanned,
+               followup=[report.acks, report.ack_overdue, report.progress_requests, report.progress_missed])
     print("RESULT " + json.dumps(out), flush=True)
 
 
 # ------------------------------------------------------------------ orchestration
 
 
-def _child(args: list[str], **kw) -> dict:
-    res = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, **kw)
+def _child(args: list[str], script: Path | None = None, argv: list[str] = ()) -> dict:
+    res = subprocess.run([sys.executable, str(script or __file__), *args, *argv], capture_output=True, text=True)
     line = next((ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if res.returncode or line is None:
         sys.exit(f"child failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
@@ -360,9 +296,9 @@ def main() -> None:
     ap.add_argument("--findings", type=int, default=100_000)
     ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--catch-up", action="store_true", help="every level 0: a first run after a big import")
+    ap.add_argument("--arrived", action="store_true", help="every unfinished finding waits for 签收 (issue 15)")
     ap.add_argument("--prefect", action="store_true", help="also run it as a Prefect flow (on a copy)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    ap.add_argument("--channels", action="store_true", help="also run with 企业微信 + SMS (on a copy)")
     a = ap.parse_args()
 
     from rectify.serving import LocalPrefectServer, free_port
@@ -380,48 +316,45 @@ def main() -> None:
             pg = PgServer().start()
             url = pg.create_database("bench")
         print(f"building {a.findings:,} findings over {max(a.findings // 20, 1):,} units on {a.db} …", flush=True)
-        build_s = build(url, a.findings, a.catch_up)
+        build_s = build(url, a.findings, a.catch_up, a.arrived)
         print(f"  built in {build_s:.1f} s", flush=True)
-        def copy(name: str) -> str:  # the same starting point for another run
+        copies = {}
+        for name in ("ref", "copy") if a.prefect else ("ref",):  # the same starting point for each
             if a.db == "sqlite":
                 shutil.copy(work / "rectify.db", work / f"{name}.db")
-                return f"sqlite:///{work / f'{name}.db'}"
-            import psycopg
+                copies[name] = f"sqlite:///{work / f'{name}.db'}"
+            else:
+                import psycopg
 
-            with psycopg.connect(f"host=127.0.0.1 port={pg.port} user=postgres dbname=postgres",
-                                 autocommit=True) as con:
-                con.execute(f'CREATE DATABASE "{name}" TEMPLATE "bench"')
-            return pg.url(name)
-
-        copy_url = copy("copy") if a.prefect else None
-        channels_url = copy("channels") if a.channels else None
-        if channels_url:
-            reach_everyone(channels_url)
+                with psycopg.connect(f"host=127.0.0.1 port={pg.port} user=postgres dbname=postgres",
+                                     autocommit=True) as con:
+                    con.execute(f'CREATE DATABASE "{name}" TEMPLATE "bench"')
+                copies[name] = pg.url(name)
+        copy_url = copies.get("copy")
 
         port = free_port()
-        sink_proc = subprocess.Popen([sys.executable, __file__, "_sink", str(port)], stdin=subprocess.PIPE,
+        sink_proc = subprocess.Popen([sys.executable, str(SINK), str(port)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         assert sink_proc.stdout.readline().strip() == "ready"
-        base_env = {"RECTIFY_DATA_DIR": str(work / "var"), "RECTIFY_SECRET_KEY": "b" * 40,
+        base_env = {"RECTIFY_DATA_DIR": str(work / "var"), "RECTIFY_SECRET_KEY": secrets.token_urlsafe(48),
                     "RECTIFY_COMMAND_OFFICE": json.dumps(OFFICE), "RECTIFY_SMTP__HOST": "127.0.0.1",
                     "RECTIFY_SMTP__PORT": str(port), "RECTIFY_PUBLIC_URL": "https://dc.county.example",
                     "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
         res = _child(["_run", json.dumps({**base_env, "RECTIFY_DATABASE_URL": url})])
+        ref_port = free_port()
+        ref_sink = subprocess.Popen([sys.executable, str(SINK), str(ref_port)], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
+        assert ref_sink.stdout.readline().strip() == "ready"
+        ref = _child([], script=ROOT / "bench" / "daily_reference.py",
+                     argv=[copies["ref"], str(ref_port), TODAY.isoformat()])
+        ref_sink.stdin.close()
+        ref_got = json.loads(ref_sink.stdout.readline())
+        ref_sink.wait(30)
         flow = None
         if a.prefect:
             prefect_server = LocalPrefectServer(work / "prefect").start()
             flow = _child(["_run", json.dumps({**base_env, "RECTIFY_DATABASE_URL": copy_url,
                                                "BENCH_PREFECT_API": prefect_server.url}), "--prefect"])
-        chan = None
-        if channels_url:
-            vendors_proc = subprocess.Popen([sys.executable, __file__, "_vendors"], stdin=subprocess.PIPE,
-                                            stdout=subprocess.PIPE, text=True)
-            vendors_url = vendors_proc.stdout.readline().strip()
-            chan = _child(["_run", json.dumps({**base_env, "RECTIFY_DATABASE_URL": channels_url,
-                                               **channel_env(vendors_url)})])
-            vendors_proc.stdin.close()
-            chan["vendors"] = json.loads(vendors_proc.stdout.readline())
-            vendors_proc.wait(30)
         sink_proc.stdin.close()
         got = json.loads(sink_proc.stdout.readline())
         sink_proc.wait(30)
@@ -434,30 +367,18 @@ def main() -> None:
               f"peak RSS {res['rss_mib']:.0f} MiB")
         print("    " + "  ".join(f"{k} {v:.2f} s" for k, v in ph.items()))
         print(f"  escalations {res['escalations']}, reviews {res['reviews']}, unreachable {res['unreachable']}, "
-              f"督办通知 {res.get('notices', 0)}")
+              f"督办通知 {res.get('notices', 0)}, 签收/签收超期/进展/未报 {res.get('followup')}")
         print(f"  messages {res['messages']:,} to {res['recipients']:,} recipients listing {res['items']:,} items; "
               f"sent {res['sent']:,}, pending {res['pending']}, failed {res['failed']}")
         if flow:
             print(f"  as a Prefect flow (same data, local server)   {flow['run_s']:7.2f} s   peak RSS "
                   f"{flow['rss_mib']:.0f} MiB, sent {flow['sent']:,}")
-        if chan:
-            cp = chan["phases"]
-            queue_extra = sum(cp[k] for k in ("plan", "render", "commit", "notices")) - sum(
-                ph[k] for k in ("plan", "render", "commit", "notices"))
-            base_s = res["run_s"]
-            print(f"  with 企业微信 + SMS (same data, every contact and leader reachable)  {chan['run_s']:7.2f} s   "
-                  f"peak RSS {chan['rss_mib']:.0f} MiB")
-            print("    " + "  ".join(f"{k} {v:.2f} s" for k, v in cp.items()))
-            print(f"    rows queued {chan['channels']}, sent {chan['channels_sent']}, pending "
-                  f"{chan['channels_pending']}, failed {chan['channels_failed']}; fake vendors received "
-                  f"{chan['vendors']}")
-            for problem in chan["channels_problems"]:
-                print(f"    e.g. {problem}")
-            print(f"    extra cost over mail alone: whole run {100 * (chan['run_s'] - base_s) / base_s:+.1f} %; "
-                  f"rendering and queueing the rows (plan+notices+render+commit) {queue_extra:+.2f} s "
-                  f"({100 * queue_extra / base_s:+.1f} % of the mail-only run); sending them "
-                  f"{cp.get('channels', 0):.2f} s")
         print(f"  SMTP sink accepted {got['messages']:,} messages, {got['bytes'] / 2**20:.1f} MiB")
+        print(f"  bare reference (daily_reference.py)           {ref['run_s']:7.2f} s   peak RSS "
+              f"{ref['rss_mib']:.0f} MiB, {ref['messages']:,} messages ({ref_got['bytes'] / 2**20:.1f} MiB "
+              f"accepted), {ref['notices']:,} DOCX, {ref['escalations']:,} levels raised")
+        print(f"  ratio run / reference: {res['run_s'] / ref['run_s']:.2f}x   (load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     finally:
         if sink_proc and sink_proc.poll() is None:
             sink_proc.kill()
@@ -472,11 +393,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "_sink":
-        sink(int(sys.argv[2]))
-    elif len(sys.argv) > 1 and sys.argv[1] == "_vendors":
-        vendors()
-    elif len(sys.argv) > 1 and sys.argv[1] == "_run":
+    if len(sys.argv) > 1 and sys.argv[1] == "_run":
         run(sys.argv[2], "--prefect" in sys.argv[3:])
     else:
         main()

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -199,7 +200,7 @@ def main() -> None:
             t = time.perf_counter()
             dbs.template(db)
             print(f"{db}: built {a.findings:,} findings in {time.perf_counter() - t:.1f} s", flush=True)
-            base = {"RECTIFY_SECRET_KEY": "f" * 40, "RECTIFY_COMMAND_OFFICE": json.dumps(OFFICE),
+            base = {"RECTIFY_SECRET_KEY": secrets.token_urlsafe(48), "RECTIFY_COMMAND_OFFICE": json.dumps(OFFICE),
                     "RECTIFY_SMTP__HOST": "127.0.0.1", "RECTIFY_SMTP__PORT": str(sink.port),
                     "RECTIFY_PUBLIC_URL": "https://dc.county.example"}
 

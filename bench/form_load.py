@@ -103,13 +103,14 @@ def seed(url: str, clients: int, rounds: int, background: int) -> list[tuple[int
     return work
 
 
-def start_server(url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "RECTIFY_DATA_DIR": str(data_dir), "RECTIFY_DATABASE_URL": url,
            "RECTIFY_SECRET_KEY": SECRET, "RECTIFY_PUBLIC_URL": f"http://127.0.0.1:{port}",
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "RECTIFY_CONFIG": ""}
     env.pop("RECTIFY_CONFIG")
     log = (data_dir / "server.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "rectify", "web", "--host", "127.0.0.1", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "rectify", "web", "--host", "127.0.0.1", "--port", str(port),
+                             "--workers", str(workers)],
                             cwd=data_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -171,7 +172,7 @@ async def drive(base: str, work: list[tuple[int, list[int]]], think: float) -> t
     return timings, time.perf_counter() - t0
 
 
-def run(backend: str, clients: int, rounds: int, background: int, thinks: list[float]) -> None:
+def run(backend: str, clients: int, rounds: int, background: int, thinks: list[float], workers: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f"rectify-bench-{backend}-"))
     pg = None
     if backend == "sqlite":
@@ -184,12 +185,12 @@ def run(backend: str, clients: int, rounds: int, background: int, thinks: list[f
     try:
         work = seed(url, clients, rounds * len(thinks), background)
         port = _free_port()
-        server = start_server(url, tmp, port)
+        server = start_server(url, tmp, port, workers)
         try:
             for n, think in enumerate(thinks):
                 chunk = [(pid, fids[n * rounds:(n + 1) * rounds]) for pid, fids in work]
                 timings, wall = asyncio.run(drive(f"http://127.0.0.1:{port}", chunk, think))
-                report(backend, clients, rounds, background, think, timings, wall)
+                report(f"{backend}, {workers} worker(s)", clients, rounds, background, think, timings, wall)
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -218,11 +219,13 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=20, help="findings each client views and closes")
     ap.add_argument("--background", type=int, default=2000, help="other findings in the database")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="rectify web --workers")
     ap.add_argument("--think", default="0,1", help="comma-separated mean pauses (s) between requests, one pass each")
     args = ap.parse_args()
     thinks = [float(t) for t in args.think.split(",")]
     for backend in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
-        run(backend, args.clients, args.rounds, args.background, thinks)
+        run(backend, args.clients, args.rounds, args.background, thinks, args.workers)
+    print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the clients share them)")
 
 
 if __name__ == "__main__":

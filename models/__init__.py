@@ -3,12 +3,14 @@
 from models.base import Base, UTCDateTime
 from models.bulletin import Bulletin, BulletinItem
 from models.calendar import CalendarYear
-from models.directory import Person, Round, SupervisionGroup, Unit
+from models.directory import ApiToken, Person, Round, SupervisionGroup, Unit
 from models.finding import Event, Evidence, Finding
 from models.outbox import OutboxMessage
 from models.practice import ExtensionRequest, Notice
+from models.progress import ProgressReport
 
 __all__ = [
+    "ApiToken",
     "Base",
     "Bulletin",
     "BulletinItem",
@@ -20,6 +22,7 @@ __all__ = [
     "Notice",
     "OutboxMessage",
     "Person",
+    "ProgressReport",
     "Round",
     "SupervisionGroup",
     "UTCDateTime",

@@ -60,6 +60,30 @@ class Person(Base):
     mobile: Mapped[str | None] = mapped_column(String(20))  # digits, for SMS (手机)
     wecom_userid: Mapped[str | None] = mapped_column(String(64))  # 企业微信账号 (userid in the corp directory)
     dingtalk_userid: Mapped[str | None] = mapped_column(String(64))  # 钉钉账号 (userid in the org)
+    # Sign-in links and sessions issued before this instant are void: moved by signing out (everywhere),
+    # `rectify people revoke` and deactivation (issue 13).
+    valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by `rectify people deactivate` (the person left): a units import never reactivates them;
+    # only `rectify people add` does, on purpose. An import's own retirements leave it empty.
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     unit: Mapped[Unit | None] = relationship(back_populates="people")
     group: Mapped[SupervisionGroup | None] = relationship(back_populates="members")
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API (`rectify api-token`): listed and revoked one by one.
+
+    The signed token carries this row's id; the row says whether it still counts.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+    person: Mapped[Person] = relationship()

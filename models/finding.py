@@ -55,6 +55,15 @@ class Finding(Base):
     rechecked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
 
+    # 签收: the unit acknowledges a new or reassigned finding by ack_due_on (a working day); an
+    # unacknowledged one past it is listed to the group once (ack_overdue_notified_on).
+    ack_due_on: Mapped[date | None] = mapped_column(Date)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    ack_overdue_notified_on: Mapped[date | None] = mapped_column(Date)
+    # 进展反馈: the next 阶段性进展 due day on long work (None when none is owed).
+    progress_due_on: Mapped[date | None] = mapped_column(Date)
+
     measures: Mapped[str] = mapped_column(Text, default="")  # 整改措施
     progress: Mapped[str] = mapped_column(Text, default="")  # 完成情况
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -69,6 +78,7 @@ class Finding(Base):
     group: Mapped[SupervisionGroup | None] = relationship()
     unit: Mapped[Unit] = relationship()
     closed_by: Mapped[Person | None] = relationship(foreign_keys=[closed_by_id])
+    acknowledged_by: Mapped[Person | None] = relationship(foreign_keys=[acknowledged_by_id])
     events: Mapped[list[Event]] = relationship(back_populates="finding", order_by="Event.id")
     evidence: Mapped[list[Evidence]] = relationship(back_populates="finding", order_by="Evidence.id")
 

@@ -1,3 +1,3 @@
-from rectify.cli.main import run
+from rectify.cli import main
 
-run()
+main()

@@ -6,9 +6,13 @@ Nested keys use a double underscore in the environment: RECTIFY_SMTP__HOST=mail.
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
+import string
 import tomllib
+import zlib
+from collections import Counter
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -84,6 +88,9 @@ class SupervisionSettings(_Section):
     red_from: str = "supervise"  # 红 from this ladder step key on
     yellows_make_red: int = Field(2, ge=0)  # a unit with this many 黄 findings is 红 (0: off)
     notice_reply_working_days: int = Field(5, ge=1)  # 督办通知: reply within
+    ack_working_days: int = Field(1, ge=1)  # 签收 due this many working days after import or reassignment
+    progress_threshold_working_days: int = Field(20, ge=1)  # deadline further than this: 阶段性进展 owed
+    progress_every_working_days: int = Field(10, ge=1)  # one 阶段性进展 every this many working days
 
 
 class CalendarSettings(_Section):
@@ -110,6 +117,11 @@ class WebSettings(_Section):
     link_max_age_days: int = Field(14, ge=1)
     session_max_age_hours: int = Field(12, ge=1)
     max_upload_mib: int = Field(20, ge=1)
+    api_token_max_days: int = Field(365, ge=1, le=3660)  # `rectify api-token issue --days` at most this
+    trusted_proxies: list[str] = []  # addresses whose X-Forwarded-For is believed (e.g. ["127.0.0.1"])
+    header_timeout: float = Field(10.0, gt=0)  # seconds a client has to send a request's headers
+    keep_alive_timeout: float = Field(5.0, gt=0)  # seconds an idle connection is kept between requests
+    public_docs: bool = False  # true: /docs and /openapi.json readable without signing in
 
 
 class ScheduleSettings(_Section):
@@ -130,6 +142,26 @@ class BulletinSettings(_Section):
     copies: int = Field(80, ge=0)  # 共印N份
     item_list_limit: int = Field(200, ge=1)  # past this, closed items are summarised per unit
     unit_order: list[str] = []  # explicit order of units in tables; default county depts then townships
+
+
+class AssessmentSettings(_Section):
+    """考评 weights (rectify.core.assessment): points per rate (0..1) and the deduction per counted item.
+    The current deadline's rate weighs 0 by default so that an approved extension cannot raise a score."""
+
+    on_time: float = Field(0.0, ge=0)  # 按期销号率 (current deadline)
+    on_time_original: float = Field(60.0, ge=0)  # 按原时限按期销号率
+    ack: float = Field(20.0, ge=0)  # 签收及时率
+    progress: float = Field(20.0, ge=0)  # 进展按时率
+    overdue: float = Field(2.0, ge=0)  # per 逾期未整改 finding
+    escalation: float = Field(1.0, ge=0)  # per 督办/通报 step
+    rebound: float = Field(3.0, ge=0)  # per 反弹 (reopened after 回头看)
+    period_days: int = Field(30, ge=1)  # `rectify assess` without --from: this many days up to --to
+
+    def weights(self):  # -> rectify.core.assessment.Weights
+        from rectify.core.assessment import Weights
+
+        return Weights(self.on_time, self.on_time_original, self.ack, self.progress, self.overdue,
+                       self.escalation, self.rebound)
 
 
 class Settings(BaseSettings):
@@ -154,6 +186,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = ScheduleSettings()
     bulletin: BulletinSettings = BulletinSettings()
     channels: ChannelSettings = ChannelSettings()  # 企业微信 / 钉钉 / SMS beside mail (rectify/channels/)
+    assessment: AssessmentSettings = AssessmentSettings()
 
     @field_validator("command_office", mode="before")
     @classmethod
@@ -227,18 +260,82 @@ class Settings(BaseSettings):
 
     @cached_property
     def secret(self) -> str:
-        """The signing secret: configured, else generated once into the data folder."""
-        if self.secret_key.get_secret_value():
-            return self.secret_key.get_secret_value()
+        """The signing secret: configured, else generated once into the data folder.
+
+        Generated only when the file is absent: an empty or short file (a disk-full write, a `touch`,
+        a bad restore) is refused, never silently replaced, since replacing it would end every session
+        and link without anyone deciding so, and reading it as empty would let anyone sign links.
+        """
+        configured = self.secret_key.get_secret_value()
+        if configured:
+            return check_secret(configured, "secret_key (RECTIFY_SECRET_KEY)")
         path = self.data_dir / "secret_key"
         if path.exists():
-            return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+            return check_secret(path.read_text(encoding="utf-8", errors="replace").strip(), str(path))
+        ensure_private_dir(self.data_dir)
         key = secrets.token_urlsafe(48)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(key)
         return key
+
+
+MIN_SECRET_BITS = 256  # 32 bytes of entropy
+
+
+_HEX = (set(string.digits + "abcdef"), set(string.digits + "ABCDEF"))
+_B64 = set(string.ascii_letters + string.digits + "+/=-_")
+_EMPTY_ZLIB = len(zlib.compress(b"", 9))
+
+
+def secret_bits(secret: str) -> float:
+    """A conservative estimate of a secret's entropy in bits (no estimate can be exact).
+
+    A string that looks random (its Shannon entropy per character, bias-corrected, is at least 3/4 of
+    what its alphabet allows: hex, base64, or the character classes it uses) counts its alphabet's
+    bits per character, so `token_hex(32)` and `token_urlsafe(32)` reach 256; otherwise only its
+    Shannon entropy counts. Capped by 1.25 × its zlib-compressed size, which catches repetition
+    ("xxxx…", "test-secret-…", "password" × 20).
+    """
+    if not secret:
+        return 0.0
+    n, chars = len(secret), set(secret)
+    counts = Counter(secret).values()
+    shannon = -sum(c / n * math.log2(c / n) for c in counts) + (len(counts) - 1) / (2 * n * math.log(2))
+    if any(chars <= h for h in _HEX):
+        alphabet = 16
+    elif chars <= _B64:
+        alphabet = 64
+    else:
+        alphabet = sum(size for cls, size in ((string.digits, 10), (string.ascii_lowercase, 26),
+                                              (string.ascii_uppercase, 26), (string.punctuation, 32))
+                       if chars & set(cls)) + (128 if not secret.isascii() else 0)
+    full = math.log2(max(alphabet, 2))
+    per_char = full if shannon >= 0.75 * full else shannon
+    compressed = 8 * (len(zlib.compress(secret.encode(), 9)) - _EMPTY_ZLIB)
+    return min(n * min(per_char, 8.0), 1.25 * compressed)
+
+
+def check_secret(secret: str, source: str) -> str:
+    """The secret, or ConfigError (one line) when it is empty or weaker than 32 bytes of entropy."""
+    if not secret:
+        raise ConfigError(f"{source} is empty: restore it, or delete the file so a new one is generated "
+                          "(all sign-in links and sessions then end)")
+    if secret_bits(secret) < MIN_SECRET_BITS:
+        raise ConfigError(f"{source} is too weak (about {secret_bits(secret):.0f} bits; 256 needed): use e.g. "
+                          "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
+    return secret
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create a folder readable by this user only (0700); an existing one is tightened to 0700.
+
+    The data folder holds sign-in links (outbox .eml), evidence and the database.
+    """
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
 
 
 def config_path() -> Path | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import tomllib
@@ -15,7 +16,7 @@ import pendulum
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from rectify.config import ConfigError, Settings, load_settings
+from rectify.config import ConfigError, Settings, ensure_private_dir, load_settings
 from rectify.core.ladder import Step, steps_from
 from rectify.core.provisional import provisional_through
 from rectify.core.workcal import CalendarError, WorkCalendar, package_calendar, parse_holiday_table
@@ -104,8 +105,38 @@ class Runtime:
         self.engine.dispose()
 
 
+def secure_data(settings: Settings) -> None:
+    """Files this process creates are for its user only (umask 077), and the data folder (and an
+    outbox elsewhere) is 0700: the database, outbox .eml files with sign-in links, evidence,
+    bulletins, notices and ledgers are nobody else's to read (issue 13.5)."""
+    os.umask(0o077)
+    ensure_private_dir(settings.data_dir)
+    if settings.outbox_dir is not None:
+        ensure_private_dir(settings.outbox_dir)
+
+
+def tighten_existing(settings: Settings) -> int:
+    """`rectify init` on an older install: folders 0700 and files 0600 under the data folder and the
+    outbox, and the SQLite file. Returns how many modes changed."""
+    changed = 0
+    roots = {settings.data_dir, settings.outbox_path}
+    paths = [p for root in roots if root.exists() for p in (root, *root.rglob("*"))]
+    if settings.db_url.startswith("sqlite:///"):
+        db = Path(settings.db_url.removeprefix("sqlite:///"))
+        paths += [p for p in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")) if p.exists()]
+    for p in paths:
+        if p.is_symlink():
+            continue
+        want = 0o700 if p.is_dir() else 0o600
+        if p.stat().st_mode & 0o777 & ~want:
+            p.chmod(p.stat().st_mode & want)
+            changed += 1
+    return changed
+
+
 def build_runtime(settings: Settings | None = None, **engine_kwargs: object) -> Runtime:
     settings = settings or load_settings()
+    secure_data(settings)
     calendar = load_calendar(settings.holidays_file)  # package < holidays_file; notices merged by Runtime
     engine = make_engine(settings.db_url, **engine_kwargs)
     return Runtime(settings, engine, session_factory(engine), calendar, steps_from(settings.ladder))

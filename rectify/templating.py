@@ -8,7 +8,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined, Template
+
+# A plain-text template imported or included by an HTML template is compiled a second time, escaped,
+# under its name plus this suffix (see _Environment.join_path).
+ESCAPED = "#escaped"
+HTML_SUFFIXES = (".html", ".htm", ".xml")
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -30,16 +35,45 @@ def cn_percent(part: int, whole: int) -> str:
     return f"{(100.0 * part / whole) if whole else 0.0:.1f}%"
 
 
+def autoescaped(name: str | None) -> bool:
+    """.txt and subject templates are plain text; html/htm/xml and templates from strings are escaped."""
+    return name is None or name.endswith(ESCAPED) or name.lower().endswith(HTML_SUFFIXES)
+
+
+class _Loader(FileSystemLoader):
+    def get_source(self, environment: Environment, template: str):  # type: ignore[override]
+        return super().get_source(environment, template.removesuffix(ESCAPED))
+
+
+class _Environment(Environment):
+    """Text macros used by HTML are escaped, whatever the file they live in.
+
+    Jinja2 compiles escaping per template, but marks a macro's result safe according to the CALLER:
+    a macro from a plain-text file (mail/_daily_words.txt, shared by the text and HTML parts) returns
+    its arguments unescaped, and the HTML template then takes that text as safe markup (issue 13: a
+    contact named `甲联系<b>人</b>` rendered live in the daily letter). So when an escaped template
+    imports or includes a plain-text one, it gets that file compiled with escaping on (a separate
+    cache entry); the text parts still get the unescaped compile.
+    """
+
+    def join_path(self, template: str | Template, parent: str) -> str:  # type: ignore[override]
+        name = template if isinstance(template, str) else template.name or ""
+        if autoescaped(parent) and not autoescaped(name):
+            return name + ESCAPED
+        return name
+
+
 @cache
 def env() -> Environment:
-    e = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        # .txt and subject templates are plain text; everything else (html, htm, xml) is escaped.
-        autoescape=select_autoescape(["html", "htm", "xml"], default_for_string=True, default=False),
+    loader: BaseLoader = _Loader(TEMPLATES)
+    e = _Environment(
+        loader=loader,
+        autoescape=autoescaped,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # compiled once per process: no stat of the file on every render (letters, notices, pages)
     )
     e.filters["cn_date"] = cn_date
     e.globals["cn_percent"] = cn_percent

@@ -18,6 +18,7 @@ from models import Base
 from rectify.config import Settings
 from rectify.db import make_engine, migrate
 from rectify.runtime import Runtime, build_runtime
+from tests.support.keys import TEST_SECRET
 from tests.support.pgserver import PgServer, PgUnavailable
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -86,7 +87,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     data = tmp_path / "var"
     # Imported calendar years are re-read on refresh_calendar() (imports, each run), not on a wall-clock TTL:
     # a test's query counts must not depend on how loaded the machine is.
-    return Settings(data_dir=data, database_url=db_url, secret_key="test-secret-" + "x" * 32,
+    return Settings(data_dir=data, database_url=db_url, secret_key=TEST_SECRET,
                     public_url="http://127.0.0.1:8400", command_office=["office@county.example"],
                     calendar={"refresh_seconds": 3600})
 

@@ -40,6 +40,8 @@ ENTITLED = {
     Do.DEADLINE: {"admin", "supervisor"},
     Do.SIGN_OFF: {"leader"},
     Do.RECHECK: {"admin"},  # and the supervisor who closed it: see below
+    Do.ACKNOWLEDGE: {"contact", "leader"},  # 签收: the unit's own people
+    Do.PROGRESS: {"contact"},  # 阶段性进展: the unit contact, like the report
 }
 # The states in which each action is possible (the lifecycle's table).
 POSSIBLE = {
@@ -54,6 +56,8 @@ POSSIBLE = {
     Do.DEADLINE: {State.OPEN, State.REJECTED, State.REPORTED},
     Do.SIGN_OFF: {State.REPORTED},
     Do.RECHECK: {State.CLOSED},
+    Do.ACKNOWLEDGE: {State.OPEN, State.REJECTED, State.REPORTED},
+    Do.PROGRESS: {State.OPEN, State.REJECTED},
 }
 
 

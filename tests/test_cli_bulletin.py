@@ -12,12 +12,13 @@ from rectify.config import Settings
 from rectify.db import migrate
 from rectify.runtime import build_runtime
 from tests.support import bulletin_data
+from tests.support.keys import TEST_SECRET
 
 
 @pytest.fixture
 def county(tmp_path: Path) -> dict[str, str]:
     data = tmp_path / "var"
-    settings = Settings(data_dir=data, secret_key="cli-secret-" + "x" * 32, command_office=["office@county.example"])
+    settings = Settings(data_dir=data, secret_key=TEST_SECRET, command_office=["office@county.example"])
     rt = build_runtime(settings)
     migrate(rt.engine)
     with rt.sessions() as s:

@@ -21,6 +21,25 @@ def test_it_prints_its_version(tmp_path) -> None:
     assert res.returncode == 0 and res.stdout.strip() == f"rectify {__version__}"
 
 
+HEAVY = ("sqlalchemy", "pydantic", "prefect", "docx", "rich.console", "rectify.config")
+
+
+def test_it_answers_version_and_help_without_loading_the_heavy_libraries(tmp_path) -> None:
+    probe = ("import sys; sys.argv = ['rectify', {arg!r}]; from rectify.cli import main\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             f"print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r}))")
+    for arg in ("--version", "--help"):
+        res = subprocess.run([sys.executable, "-c", probe.format(arg=arg)], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.splitlines()[-1] == "LOADED []", arg
+        assert "rectify" in res.stdout
+    people = rectify("people", "add", "--help", cwd=tmp_path)
+    from rectify.services.people import ROLES
+
+    assert all(role in people.stdout for role in ROLES)  # the help's list of roles is the service's
+
+
 def test_it_initialises_once_then_is_a_no_op(tmp_path) -> None:
     first = rectify("init", cwd=tmp_path)
     assert first.returncode == 0, first.stderr

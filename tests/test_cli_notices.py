@@ -11,18 +11,19 @@ from rectify.db import migrate
 from rectify.runtime import build_runtime
 from rectify.services.notices import issue_notices
 from tests.support import factory
+from tests.support.keys import TEST_SECRET
 
 
 def rectify(*args: str, cwd: Path, data: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECTIFY_")} | {
-        "COLUMNS": "400", "RECTIFY_DATA_DIR": str(data), "RECTIFY_SECRET_KEY": "cli-secret-" + "x" * 32}
+        "COLUMNS": "400", "RECTIFY_DATA_DIR": str(data), "RECTIFY_SECRET_KEY": TEST_SECRET}
     return subprocess.run([sys.executable, "-m", "rectify", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=120)
 
 
 def test_it_lists_notices_and_prints_the_path_to_print(tmp_path) -> None:
     data = tmp_path / "var"
-    rt = build_runtime(Settings(data_dir=data, secret_key="cli-secret-" + "x" * 32))
+    rt = build_runtime(Settings(data_dir=data, secret_key=TEST_SECRET))
     migrate(rt.engine)
     with rt.sessions() as s:
         r = factory.round_(s)

@@ -5,8 +5,10 @@ Dates are 2024 working days; Spring Festival 2024 is Feb 10-17, with 调休 work
 
 from __future__ import annotations
 
+import email
 import re
 from datetime import UTC, date, datetime, timedelta
+from email.policy import default
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -15,7 +17,16 @@ from sqlalchemy import func, select
 from models import Event, Finding, OutboxMessage, Person, Round, SupervisionGroup, Unit
 from rectify.links import verify
 from rectify.runtime import build_runtime
-from rectify.services.daily import RunConflict, commit_day, plan_day, render_letters, run_daily
+from rectify.services.daily import (
+    PLAIN,
+    RunConflict,
+    Spool,
+    commit_day,
+    plan_day,
+    render_day,
+    render_letters,
+    run_daily,
+)
 from tests.support import factory
 
 NOW = datetime(2024, 1, 31, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai
@@ -339,3 +350,18 @@ def test_it_tells_the_new_unit_once_when_a_finding_is_reassigned(mail_rt, county
         ev = s.scalars(select(Event).where(Event.finding_id == fid, Event.kind == "handover_notice")).one()
     assert ev.data["to"] == ["li@edu.example"]
     assert run_daily(mail_rt, date(2024, 2, 1), at(date(2024, 2, 1))).handovers == 0  # told once
+
+
+def test_it_renders_the_same_letters_in_worker_processes_as_in_one(mail_rt, county, smtp_sink) -> None:
+    for k in range(6):
+        add(mail_rt, county, ("fin", "edu", "town")[k % 3], date(2024, 1, 16 + k), problem=f"问题{k}<b>")
+    day = plan_day(mail_rt, DAY, NOW)
+    assert len(day.letters) >= 4
+    got = {}
+    for processes in (1, 2):
+        spool = Spool()
+        render_day(mail_rt, day, PLAIN, spool, chunk=2, processes=processes)
+        got[processes] = [(q.recipient, q.subject, q.items, email.message_from_bytes(q.message, policy=default)
+                           .get_body(("plain",)).get_content()) for q in spool]
+        spool.close()
+    assert got[2] == got[1] and [g[0] for g in got[1]] == [letter.email for letter in day.letters]

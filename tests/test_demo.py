@@ -1,6 +1,7 @@
 """`rectify demo` as a newcomer runs it: one command, then every output opens."""
 
 import email
+import json
 import os
 import re
 import shutil
@@ -32,6 +33,12 @@ def test_it_simulates_a_month_and_every_output_opens(tmp_path: Path) -> None:
     for channel in ("wecom", "dingtalk", "sms", "wecom_robot", "dingtalk_robot"):
         counts = re.search(rf"{channel}\s+(\d+) queued, (\d+) sent \((\d+) received", res.stdout)
         assert counts and len(set(counts.groups())) == 1 and int(counts.group(1)) > 0, channel
+    acks = re.search(r"签收 \(acknowledged\)\s+(\d+) on time, (\d+) late, (\d+) waiting; (\d+) listed", res.stdout)
+    progress = re.search(r"进展反馈 \(progress\)\s+(\d+) on time, (\d+) late, (\d+) missed", res.stdout)
+    assert acks and sum(map(int, acks.groups()[:3])) == 120 and int(acks[1]) > int(acks[2]) > 0
+    assert int(acks[4]) == int(acks[2]) + int(acks[3])  # every late one was listed to its group, once
+    assert progress and int(progress[1]) > 0 and int(progress[3]) > 0
+    assert "mails: 签收 (ack)" in res.stdout and "mails: 进展反馈 (progress)" in res.stdout
 
     issued = re.search(r"督办通知 issued\s+(\d+)", res.stdout)
     notices = sorted((out / "var" / "notices" / "2024").glob("督办通知〔2024〕*号（*）.docx"))
@@ -43,9 +50,21 @@ def test_it_simulates_a_month_and_every_output_opens(tmp_path: Path) -> None:
     bulletin = docx.Document(out / "var" / "bulletins" / "工作简报第20期.docx")
     text = "\n".join(p.text for p in bulletin.paragraphs)
     assert "第20期" in text.replace(" ", "") and "整改落实情况" in text
+    assert "整改进展" in text and "五、签收和进展反馈" in text
+
+    assert "Glyph" not in res.stderr  # the charts draw Chinese with the shipped font
+    ranked = re.search(r"考评 ranking \((\d+) units", res.stdout)
+    assert ranked and int(ranked.group(1)) > 10 and re.search(r"\n\s+1\. \S+\s+\d+\.\d", res.stdout)
+    ranking = openpyxl.load_workbook(next(out.glob("考评排名-*.xlsx")), read_only=True)
+    assert sum(1 for _ in ranking.worksheets[0].iter_rows()) == int(ranked.group(1)) + 2  # period, header, units
+    assert re.search("[五六]、考评排名", text)  # after 五、签收和进展反馈 when the period had any
+    last_run = json.loads((out / "var" / "last_daily_run.json").read_text(encoding="utf-8"))
+    assert last_run["day"] == "2024-02-08" and last_run["scanned"] > 0
 
     ledger = openpyxl.load_workbook(next(out.glob("整改台账-*.xlsx")), read_only=True)
     assert sum(1 for _ in ledger.worksheets[0].iter_rows()) == 121  # header + 120 findings
+    head = [c.value for c in next(ledger.worksheets[0].iter_rows(max_row=1))]
+    assert head[-2:] == ["签收时间", "最新进展"]
 
     emls = sorted((out / "var" / "outbox").glob("*.eml"))
     assert len(emls) > 100

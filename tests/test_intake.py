@@ -249,7 +249,7 @@ def test_it_lists_every_bad_row_and_writes_nothing(session, rt, units, tmp_path)
 def test_it_refuses_files_it_cannot_use_with_a_message(session, rt, units, tmp_path) -> None:
     cases = {
         "missing": (csv_file(tmp_path / "m.csv", [["责任单位", "问题描述"], ["城关镇", "x"]]), "整改时限"),
-        "old": (tmp_path / "old.xls", "另存为"),
+        "broken xls": (tmp_path / "old.xls", "无法读取"),
         "no header": (csv_file(tmp_path / "h.csv", [["a", "b"], ["c", "d"]]), "表头"),
         "empty": (csv_file(tmp_path / "e.csv", [["责任单位", "问题描述", "整改时限", "督导日期"]]), "没有数据行"),
         "sheet": (xlsx(tmp_path / "s.xlsx", [HEAD]), "现有：问题清单"),
@@ -374,8 +374,9 @@ def test_it_exports_a_ledger_that_imports_back_unchanged(session, rt, units, tmp
     header = [c.value for c in ws[1]]
     assert header == ["序号", "编号", "督导轮次", "督导组", "督导日期", "责任单位", "问题描述", "整改意见",
                       "现整改时限", "责任人", "备注", "原整改时限", "延期次数", "状态", "预警", "逾期工作日",
-                      "按原时限逾期工作日", "已达督办级别", "反弹次数", "整改情况", "销号时间"]
-    assert ws["A1"].font.b and ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:U6"
+                      "按原时限逾期工作日", "已达督办级别", "反弹次数", "整改情况", "销号时间", "签收时间",
+                      "最新进展"]
+    assert ws["A1"].font.b and ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:W6"
     assert ws.column_dimensions["G"].width >= 40
     line = {r[1].value: r for r in ws.iter_rows(min_row=2)}
     assert line["L-1"][6].value == '=HYPERLINK("x") <b>粗</b>' and line["L-1"][6].data_type == "s"

@@ -8,7 +8,7 @@ from email.policy import default
 
 import pytest
 
-from rectify.mail.compose import build_message, build_message_bytes, to_bytes
+from rectify.mail.compose import Attachment, build_message, build_message_bytes, encode_attachment, to_bytes
 
 NOW = datetime(2024, 1, 31, 0, 30, tzinfo=UTC)
 CASES = [
@@ -47,3 +47,22 @@ def test_it_keeps_lines_short_and_ascii_on_the_wire() -> None:
                                html="<p>" + "文" * 5000 + "</p>", now=NOW)
     assert data.isascii() and max(len(line) for line in data.split(b"\r\n")) <= 78
     assert b"\n" not in data.replace(b"\r\n", b"")  # CRLF only, as SMTP wants
+
+
+def test_it_attaches_files_like_build_message_and_encodes_each_once() -> None:
+    docx = Attachment("督办通知〔2024〕1号（县财政局）.docx", bytes(range(256)) * 40,
+                      subtype="vnd.openxmlformats-officedocument.wordprocessingml.document")
+    plain = Attachment("report.txt", b"hello")
+    encoded = encode_attachment(docx)  # once, for every letter that carries it
+    kw = dict(from_addr="rectify@county.example", from_name="整改督办系统", to="unit@county.example",
+              to_name="张三", subject="【督办】县财政局", text="见附件\n", html="<p>见附件</p>\n", now=NOW)
+    data = build_message_bytes(**kw, attachments=(encoded, plain))
+    fast, slow = parsed(data), parsed(to_bytes(build_message(**kw, attachments=(docx, plain))))
+    assert [p.get_content_type() for p in fast.walk()] == [p.get_content_type() for p in slow.walk()]
+    got = [(p.get_filename(), p.get_content()) for p in fast.iter_attachments()]
+    assert got == [(p.get_filename(), p.get_content()) for p in slow.iter_attachments()]
+    assert got == [(docx.filename, docx.data), (plain.filename, b"hello")]
+    assert fast.get_body(("plain",)).get_content().strip() == "见附件"
+    assert not fast.defects and all(not p.defects for p in fast.walk())
+    long = [line for line in data.split(b"\r\n") if len(line) > 78]  # the DOCX type is one unfoldable word
+    assert data.isascii() and long == [b"Content-Type: application/" + docx.subtype.encode()]

@@ -1,20 +1,26 @@
 """督办通知 on SQLite and PostgreSQL: who gets one, per-year numbering, the DOCX as the office opens it, re-runs,
 concurrent runs, and the attachment for the unit's mail."""
 
+import re
 import threading
+import time
+import zipfile
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import docx
 import pytest
 from sqlalchemy import func, select
 
 from models import Event, Notice
+from rectify.bulletin.pdf import soffice, to_pdf
 from rectify.config import default_ladder
 from rectify.core.ladder import steps_from
 from rectify.core.notices import NoticeError, crossed_supervise, next_number, notice_batches, reply_by
 from rectify.mail.compose import build_message
 from rectify.runtime import load_calendar
 from rectify.services.notices import find_notice, issue_notices, list_notices, notice_attachment, notice_number
+from tests.conftest import missing
 from tests.support import factory
 from tests.support import practice as step
 
@@ -137,6 +143,7 @@ def test_it_gives_concurrent_runs_distinct_numbers_and_one_notice_per_unit_and_d
 def test_it_attaches_the_notice_to_a_mail(session, rt, county) -> None:
     finance, _, a, _, _ = county
     (notice,) = issue_notices(session, rt, TODAY, NOW, {finance.id: [a.id]})
+    session.commit()
     att = notice_attachment(notice)
     assert att.filename == "督办通知〔2024〕1号（县财政局）.docx" and att.data[:2] == b"PK"
     msg = build_message(from_addr="rectify@county.example", from_name="整改督办系统", to="unit@county.example",
@@ -147,3 +154,65 @@ def test_it_attaches_the_notice_to_a_mail(session, rt, county) -> None:
     notice.file = str(rt.settings.data_dir / "gone.docx")
     with pytest.raises(NoticeError, match="cannot read"):
         notice_attachment(notice)
+
+
+def _files(rt) -> list[Path]:
+    folder = rt.settings.data_dir / "notices" / "2024"
+    return sorted(p for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def test_it_names_the_file_only_once_the_notice_is_committed(session, rt, county) -> None:
+    finance, police, a, _, c = county
+    (notice,) = issue_notices(session, rt, TODAY, NOW, {finance.id: [a.id]})
+    assert not Path(notice.file).exists()  # rendered, but waiting under a hidden name for the commit
+    assert [p.name.startswith(".notice-") for p in _files(rt)] == [True]
+    session.commit()
+    assert _files(rt) == [Path(notice.file)]
+    issue_notices(session, rt, TODAY, NOW, {police.id: [c.id]})
+    session.rollback()  # the row is gone, and so is its file
+    assert _files(rt) == [Path(notice.file)]
+    assert session.scalar(select(func.count()).select_from(Notice)) == 1
+
+
+def test_it_takes_the_number_free_at_the_commit_when_another_run_numbered_meanwhile(rt, county) -> None:
+    finance, police, a, _, c = county
+    got: list[object] = []
+    with rt.sessions() as first, rt.sessions() as second:
+        (theirs,) = issue_notices(first, rt, TODAY, NOW, {finance.id: [a.id]})  # holds the numbering lock
+
+        def run() -> None:  # reads the highest number (0), renders under 1, then waits for the lock
+            try:
+                got.extend(issue_notices(second, rt, TODAY, NOW, {police.id: [c.id]}))
+                second.commit()
+            except Exception as exc:  # reported below
+                got.append(exc)
+
+        t = threading.Thread(target=run)
+        t.start()
+        deadline = time.monotonic() + 30
+        while len(_files(rt)) < 2 and time.monotonic() < deadline:  # the second run's file is rendered
+            time.sleep(0.01)
+        first.commit()
+        t.join(60)
+    (ours,) = got
+    assert (theirs.number, ours.number) == (1, 2)
+    assert docx.Document(ours.file).paragraphs[2].text == "〔2024〕2号"
+    assert not [p for p in _files(rt) if p.name.startswith(".")]
+
+
+def test_it_writes_a_small_docx_that_word_tools_open(session, rt, county) -> None:
+    finance, _, a, b, _ = county
+    (notice,) = issue_notices(session, rt, TODAY, NOW, {finance.id: [a.id, b.id]})
+    session.commit()
+    path = Path(notice.file)
+    assert path.stat().st_size <= 15_000
+    with zipfile.ZipFile(path) as z:
+        assert z.testzip() is None and "word/document.xml" in z.namelist()
+        assert "word/stylesWithEffects.xml" not in z.namelist()
+    d = docx.Document(str(path))
+    assert d.core_properties.title == "督办通知 〔2024〕1号" and d.core_properties.subject == "县财政局"
+    assert d.sections[0].footer.paragraphs[0].text.startswith("— ")
+    if soffice() is None:
+        missing("LibreOffice", "soffice is not on PATH (apt-get install libreoffice-writer-nogui)")
+    pdf = to_pdf(path, rt.settings.data_dir).read_bytes()
+    assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", pdf)) >= 1

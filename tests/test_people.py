@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -53,7 +54,7 @@ def test_it_names_what_is_wrong(session, kw, message) -> None:
 def test_it_deactivates_and_lists(session) -> None:
     add_person(session, name="王建国", email="wang@county.example", role="supervisor", group="第一督导组")
     add_person(session, name="管理员", email="admin@county.example", role="admin")
-    deactivate(session, "wang@county.example")
+    deactivate(session, "wang@county.example", datetime(2024, 1, 20, tzinfo=UTC))
     rows = [(p.role, where, p.active) for p, where in list_people(session)]
     assert rows == [("admin", "", True), ("supervisor", "第一督导组", False)]
 

@@ -22,6 +22,7 @@ from rectify.config import Settings
 from rectify.runtime import build_runtime
 from rectify.serving import LocalPrefectServer
 from tests.support import factory
+from tests.support.keys import TEST_SECRET
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -47,13 +48,13 @@ def test_it_runs_daily_reminders_through_a_prefect_server_worker_and_postgresql(
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "RECTIFY_"))}
     rectify_env = {
         "RECTIFY_DATABASE_URL": rectify_db, "RECTIFY_DATA_DIR": str(tmp_path / "var"),
-        "RECTIFY_SECRET_KEY": "p" * 48, "RECTIFY_PUBLIC_URL": "https://dudao.county.example",
+        "RECTIFY_SECRET_KEY": TEST_SECRET, "RECTIFY_PUBLIC_URL": "https://dudao.county.example",
         "RECTIFY_SMTP__HOST": "127.0.0.1", "RECTIFY_SMTP__PORT": str(smtp_sink.port),
         "RECTIFY_SMTP__FROM_ADDR": "dudao@county.example", "RECTIFY_COMMAND_OFFICE": '["office@county.example"]',
     }
     # 1. Rectify's schema on PostgreSQL, the way an upgrade runs it: `rectify init`.
     run([sys.executable, "-m", "rectify", "init"], {**base, **rectify_env})
-    rt = build_runtime(Settings(database_url=rectify_db, secret_key="p" * 48))
+    rt = build_runtime(Settings(database_url=rectify_db, secret_key=TEST_SECRET))
     try:
         with rt.sessions() as s, s.begin():
             g, r = factory.group(s, members=1), factory.round_(s)

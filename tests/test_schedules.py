@@ -23,6 +23,7 @@ from rectify.db import make_engine, migrate
 from rectify.runtime import build_runtime
 from rectify.serving import LocalPrefectServer, api_healthy, free_port
 from tests.support import factory
+from tests.support.keys import TEST_SECRET
 
 REPO = Path(__file__).resolve().parent.parent
 RECTIFY = str(Path(sys.executable).with_name("rectify"))
@@ -79,7 +80,7 @@ def _county(url: str) -> None:
     engine = make_engine(url)
     migrate(engine)
     engine.dispose()
-    rt = build_runtime(Settings(database_url=url, secret_key="s" * 40))
+    rt = build_runtime(Settings(database_url=url, secret_key=TEST_SECRET))
     try:
         with rt.sessions() as s, s.begin():
             g, r = factory.group(s, members=1), factory.round_(s)
@@ -92,7 +93,7 @@ def _county(url: str) -> None:
 def test_it_serves_the_schedules_and_the_form_and_stops_cleanly(tmp_path, smtp_sink) -> None:
     web_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "RECTIFY_"))}
-    env.update(RECTIFY_DATA_DIR=str(tmp_path / "var"), RECTIFY_SECRET_KEY="s" * 40,
+    env.update(RECTIFY_DATA_DIR=str(tmp_path / "var"), RECTIFY_SECRET_KEY=TEST_SECRET,
                RECTIFY_COMMAND_OFFICE='["office@county.example"]', RECTIFY_SCHEDULE__PREFECT_PORT="0",
                RECTIFY_WEB__PORT=str(web_port), RECTIFY_SMTP__HOST="127.0.0.1", RECTIFY_SMTP__PORT=str(smtp_sink.port),
                PREFECT_SERVER_ANALYTICS_ENABLED="false")

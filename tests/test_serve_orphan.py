@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from rectify.serving import PID_FILE, stop_orphan, write_pid_file
 
@@ -18,6 +19,9 @@ def test_it_stops_the_server_a_killed_serve_left_behind(tmp_path) -> None:
     proc = subprocess.Popen(STAND_IN, start_new_session=True)
     try:
         write_pid_file(tmp_path, proc.pid)
+        deadline = time.monotonic() + 10
+        while b"prefect" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the child has exec'd (before that its command line is ours)
         t0 = time.monotonic()
         assert stop_orphan(tmp_path) == proc.pid
         assert proc.wait(5) == -15 and time.monotonic() - t0 < 5

@@ -7,6 +7,8 @@ from `app.state.clock` (default: rt.now), which tests replace to fix "now".
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -24,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rectify.runtime import Runtime
 from web.actions import Forbidden
 from web.auth import CsrfFailed, SignInRequired
+from web.limits import BodyLimit
 from web.pages import error_page
 
 # For build_runtime(**ENGINE_KWARGS) wherever the app is served: one pooled connection per request thread
@@ -66,27 +69,88 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class WriterQueue:
+    """A lock for this process's threads and, through flock on a file beside the database, for the other
+    worker processes of `rectify web --workers N`: writers queue here instead of meeting SQLite's busy
+    handler, whose sleeps (up to 100 ms each) made the slowest 销号 take seconds under load."""
+
+    def __init__(self, path: Path) -> None:
+        self._thread = threading.Lock()
+        self._path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> WriterQueue:
+        self._thread.acquire()
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            assert self._fd is not None
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread.release()
+
+
 def write_lock(rt: Runtime) -> AbstractContextManager[object]:
-    """SQLite allows one writer: queue this process's writers on a lock instead of letting them meet
-    SQLite's busy handler, whose sleeps (up to 100 ms each) made the slowest 销号 take seconds under load.
-    Other processes (the daily run) still wait on the busy timeout. PostgreSQL needs no lock."""
-    return threading.Lock() if rt.engine.dialect.name == "sqlite" else nullcontext()
+    """SQLite allows one writer: queue the form's writers (every thread of every worker process). Other
+    programs (the daily run) still wait on the busy timeout. PostgreSQL needs no lock."""
+    if rt.engine.dialect.name != "sqlite":
+        return nullcontext()
+    database = rt.engine.url.database
+    if not database or database == ":memory:":
+        return threading.Lock()
+    return WriterQueue(Path(database).with_name(Path(database).name + ".writers"))
+
+
+def from_settings() -> FastAPI:
+    """The app for one worker process of `rectify web --workers N` (uvicorn's factory): each builds its own
+    runtime from the same settings (the config file and RECTIFY_* variables it inherits)."""
+    from rectify.runtime import build_runtime
+    from web.server import HeaderTimeoutH11, install_log_redaction
+
+    rt = build_runtime(**ENGINE_KWARGS)
+    HeaderTimeoutH11.header_timeout = rt.settings.web.header_timeout
+    install_log_redaction()
+    return create_app(rt)
 
 
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
-    from web import routes_api, routes_auth, routes_docs, routes_findings, routes_practice, routes_status
+class _App(FastAPI):
+    """SecurityHeaders outside Starlette's ServerErrorMiddleware, so a 500 carries the headers too."""
 
-    app = FastAPI(
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
+def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    from web import (
+        routes_api,
+        routes_api_followup,
+        routes_auth,
+        routes_docs,
+        routes_findings,
+        routes_followup,
+        routes_practice,
+        routes_status,
+    )
+
+    app = _App(
         title="Rectify 整改督办 API",
         version="1",
         description=routes_docs.API_DESCRIPTION,
         docs_url=None,  # FastAPI's Swagger/ReDoc pages load from a CDN; /docs is served locally instead
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url=None,  # served by routes_docs, behind sign-in unless web.public_docs
     )
     app.state.rt = rt
     app.state.clock = clock or rt.now
@@ -95,10 +159,15 @@ def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> F
     # starting, the first request retries.
     with contextlib.suppress(Exception):
         rt.refresh_calendar()
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_upload_mib=rt.settings.web.max_upload_mib)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (routes_auth, routes_findings, routes_practice, routes_status, routes_api, routes_docs):
+    for module in (routes_auth, routes_findings, routes_practice, routes_followup, routes_status, routes_api,
+                   routes_api_followup, routes_docs):
         app.include_router(module.router)
+    from web import routes_cockpit, routes_ranking_api  # 驾驶舱 and /api/ranking (考评)
+
+    for extra in (routes_cockpit, routes_ranking_api):
+        app.include_router(extra.router)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
@@ -128,7 +197,7 @@ def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> F
             return JSONResponse({"error": "not_found" if exc.status_code == 404 else "http_error"},
                                 status_code=exc.status_code)
         kind = {404: "not_found", 405: "bad_request", 413: "too_large"}.get(exc.status_code, "bad_request")
-        return error_page(request, kind, exc.status_code)
+        return error_page(request, kind, exc.status_code, max_mib=rt.settings.web.max_upload_mib)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -6,14 +6,17 @@ token and the expiry, which sits inside the signed payload and is checked agains
 carries a CSRF token, so the sign-in form is protected too.
 
 API clients send `Authorization: Bearer <token>`, a token from rectify.links.sign with purpose
-"api" (`rectify api-token`), never a mail login link: a forwarded mail cannot drive the API.
+"api" (`rectify api-token issue`), never a mail login link: a forwarded mail cannot drive the API.
+
+Sessions and tokens carry their issue time: one issued before the person's `valid_after` (sign-out,
+`rectify people revoke`, deactivation) no longer counts (rectify.services.revocation.still_valid).
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -22,12 +25,12 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
 from models import Person
-from rectify.links import BadLink, verify
+from rectify.links import BadLink, Token, issued_stamp, read_token
 from rectify.services.access import Viewer
 from rectify.services.findings import Actor
+from rectify.services.revocation import API_PURPOSE, still_valid
 
 COOKIE = "rectify_session"
-API_PURPOSE = "api"
 
 
 class SignInRequired(Exception):
@@ -43,6 +46,7 @@ class WebSession:
     person_id: int | None
     csrf: str
     expires: int  # unix seconds
+    issued: float = 0.0  # unix seconds; compared with the person's valid_after
 
 
 @dataclass(frozen=True)
@@ -83,23 +87,28 @@ def read_session(request: Request) -> WebSession | None:
         return None
     if not isinstance(data, dict):
         return None
-    pid, csrf, exp = data.get("p"), data.get("c"), data.get("e")
+    pid, csrf, exp, issued = data.get("p"), data.get("c"), data.get("e"), data.get("i", 0)
     if not (pid is None or isinstance(pid, int)) or not isinstance(csrf, str) or not isinstance(exp, int):
+        return None
+    if not isinstance(issued, int | float) or isinstance(issued, bool):
         return None
     if now(request).timestamp() > exp:
         return None
-    return WebSession(pid, csrf, exp)
+    return WebSession(pid, csrf, exp, float(issued))
 
 
 def new_session(request: Request, person_id: int | None) -> WebSession:
     """A fresh session with a new CSRF token (set it on a response with set_session_cookie)."""
     hours = request.app.state.rt.settings.web.session_max_age_hours
-    return WebSession(person_id, secrets.token_urlsafe(24), int((now(request) + timedelta(hours=hours)).timestamp()))
+    at = now(request)
+    return WebSession(person_id, secrets.token_urlsafe(24), int((at + timedelta(hours=hours)).timestamp()),
+                      issued_stamp(at))
 
 
 def set_session_cookie(request: Request, response: Response, session: WebSession) -> None:
     settings = request.app.state.rt.settings
-    value = _serializer(request).dumps({"p": session.person_id, "c": session.csrf, "e": session.expires})
+    value = _serializer(request).dumps({"p": session.person_id, "c": session.csrf, "e": session.expires,
+                                        "i": session.issued})
     response.set_cookie(COOKIE, value, max_age=settings.web.session_max_age_hours * 3600, path="/",
                         httponly=True, samesite="lax", secure=settings.public_url.startswith("https://"))
 
@@ -116,21 +125,24 @@ def end_session(response: Response) -> None:
 
 
 def client_ip(request: Request) -> str:
+    """The peer's address (uvicorn has already applied X-Forwarded-For from web.trusted_proxies only)."""
     return request.client.host if request.client else ""
 
 
-def _person(s: Session, person_id: int) -> Person | None:
-    person = s.get(Person, person_id)
-    return person if person is not None and person.active else None
+def session_person(request: Request, s: Session, session: WebSession | None) -> Person | None:
+    """The active person a session belongs to, unless it was issued before their last revocation."""
+    if session is None or session.person_id is None:
+        return None
+    token = Token(session.person_id, datetime.fromtimestamp(session.issued, UTC),
+                  datetime.fromtimestamp(session.expires, UTC))
+    return still_valid(s, token, now(request))
 
 
 def signed_in(request: Request, s: Session) -> Me:
-    """The person behind the session cookie; SignInRequired if there is none (or they left)."""
+    """The person behind the session cookie; SignInRequired if there is none (or they left, or signed out)."""
     session = read_session(request)
-    if session is None or session.person_id is None:
-        raise SignInRequired
-    person = _person(s, session.person_id)
-    if person is None:
+    person = session_person(request, s, session)
+    if session is None or person is None:
         raise SignInRequired
     return Me(person, Viewer.of(person), session.csrf, client_ip(request))
 
@@ -143,11 +155,11 @@ def api_caller(request: Request, s: Session) -> Me:
         if scheme.lower() != "bearer" or not token.strip():
             raise SignInRequired
         try:
-            pid = verify(request.app.state.rt.settings.secret, token.strip(), now=now(request),
-                         purpose=API_PURPOSE)
+            parsed = read_token(request.app.state.rt.settings.secret, token.strip(), now=now(request),
+                                purpose=API_PURPOSE)
         except BadLink:
             raise SignInRequired from None
-        person = _person(s, pid)
+        person = still_valid(s, parsed, now(request)) if parsed.token_id is not None else None
         if person is None:
             raise SignInRequired
         return Me(person, Viewer.of(person), "", client_ip(request))
@@ -159,6 +171,21 @@ def api_caller(request: Request, s: Session) -> Me:
 
 def check_csrf(expected: str, given: str | None) -> None:
     if not expected or not given or not secrets.compare_digest(expected.encode(), str(given).encode()):
+        raise CsrfFailed
+
+
+def check_origin(request: Request) -> None:
+    """CsrfFailed when the browser says the request comes from another site (Origin header).
+
+    Browsers send Origin on every form POST; a request without one (a script, an old client) still
+    needs the CSRF token. Checked before the body is read.
+    """
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    own = {f"{request.url.scheme}://{request.url.netloc}",
+           request.app.state.rt.settings.public_url.rstrip("/")}
+    if origin.rstrip("/") not in own:
         raise CsrfFailed
 
 

@@ -74,11 +74,17 @@ def sniff(data: bytes) -> Kind | None:
 
 
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+# Bidirectional controls (U+202E shows "report\u202Efdp.exe" as "reportexe.pdf") and invisible marks.
+_BIDI = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def strip_bidi(name: str) -> str:
+    return _BIDI.sub("", name)
 
 
 def clean_filename(name: str) -> str:
     """The last path part, without control or path characters, at most 200 characters."""
-    base = re.split(r"[/\\]", name or "")[-1]
+    base = re.split(r"[/\\]", strip_bidi(name or ""))[-1]
     base = _UNSAFE_NAME.sub("_", base).strip(" .") or "file"
     stem, dot, ext = base.rpartition(".")
     if dot and len(base) > 200:

@@ -24,7 +24,9 @@ from rectify.runtime import Runtime
 from rectify.services import practice
 from rectify.services.access import Decision, Do, Target, Viewer, decide
 from rectify.services.findings import Actor, ConflictError
+from rectify.services.followup import Arrival
 from web.actions import BulkConflict, Forbidden, Missing, Refused, require
+from web.numbers import parse_int
 from web.supervision import extension_block, recheck_on
 
 
@@ -111,16 +113,17 @@ def decide_extension(s: Session, f: Finding, viewer: Viewer, actor: Actor, now: 
 
 
 def reassign(s: Session, f: Finding, viewer: Viewer, actor: Actor, now: datetime, *, version: int, unit_id: str,
-             reason: str) -> None:
+             reason: str, arrive: Arrival | None = None) -> None:
     """Move the finding to another owner unit (admins), with a reason."""
     require(viewer, Do.REASSIGN, f)
     if not reason.strip():
         raise Missing("move_reason")
-    unit = s.get(Unit, int(unit_id)) if unit_id.strip().isdigit() else None
+    uid = parse_int(unit_id.strip())
+    unit = s.get(Unit, uid) if uid is not None else None
     if unit is None or unit.id == f.unit_id:
         raise Refused("other_unit")
     with _guard(s, f):
-        practice.reassign(s, f, unit, actor, now, reason=reason, expected_version=version)
+        practice.reassign(s, f, unit, actor, now, reason=reason, expected_version=version, arrive=arrive)
 
 
 def change_deadline(s: Session, f: Finding, viewer: Viewer, actor: Actor, now: datetime, *, version: int,

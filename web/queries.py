@@ -18,6 +18,7 @@ from rectify.core.palette import Palette
 from rectify.core.workcal import CalendarError, WorkCalendar
 from rectify.services.access import Viewer, visible
 from rectify.services.colours import refused_extension_ids
+from web.numbers import parse_int
 from web.supervision import colour_of, pending_ids
 
 STATES = tuple(s.value for s in State)
@@ -35,6 +36,8 @@ class ListFilter:
     pending: bool = False  # an extension request waits for a decision
     signoff: bool = False  # reported in a two-level round, not yet signed off by the unit head
     recheck: bool = False  # 回头看 due, for the person who closed it (admins: all)
+    group_id: int | None = None  # the supervision group (the 驾驶舱's by-group figures link here)
+    ack: bool = False  # 待签收: waiting for the unit's acknowledgement
 
     @classmethod
     def parse(cls, params: dict[str, str]) -> ListFilter:
@@ -44,20 +47,24 @@ class ListFilter:
         page = params.get("page", "1")
         return cls(
             state=state if state in STATES else "",
-            unit_id=int(unit) if unit.isdigit() else None,
+            unit_id=parse_int(unit),
             overdue=params.get("overdue") in ("1", "on", "true"),
             q=params.get("q", "").strip()[:100],
-            page=max(1, min(int(page), 100_000)) if page.isdigit() else 1,
+            page=max(1, parse_int(page, maximum=100_000) or 1),
             pending=params.get("pending") in ("1", "on", "true"),
             signoff=params.get("signoff") in ("1", "on", "true"),
             recheck=params.get("recheck") in ("1", "on", "true"),
+            group_id=parse_int(params.get("group", "")),
+            ack=params.get("ack") in ("1", "on", "true"),
         )
 
     def query(self, **change: Any) -> dict[str, str]:
         """These filters as query parameters (for pagination links), with `change` applied."""
         out = {"state": self.state, "unit": str(self.unit_id or ""), "overdue": "1" if self.overdue else "",
                "q": self.q, "page": str(self.page), "pending": "1" if self.pending else "",
-               "signoff": "1" if self.signoff else "", "recheck": "1" if self.recheck else ""}
+               "signoff": "1" if self.signoff else "", "recheck": "1" if self.recheck else "",
+               "group": str(self.group_id or ""),
+               "ack": "1" if self.ack else ""}
         out.update({k: str(v) for k, v in change.items()})
         return {k: v for k, v in out.items() if v and not (k == "page" and v == "1")}
 
@@ -107,6 +114,7 @@ class Row:
     pending: bool = False  # an extension request waits for a decision
     needs_signoff: bool = False  # two-level round: the unit head has not signed the report off
     recheck_due: bool = False  # closed, its 回头看 is due and not done
+    awaits_ack: bool = False  # 待签收 (rectify.services.followup.waits_for_ack)
 
 
 @dataclass
@@ -137,6 +145,8 @@ def _where(viewer: Viewer, flt: ListFilter, today: date, recheck_before: datetim
         conds.append(Finding.state == flt.state)
     if flt.unit_id:
         conds.append(Finding.unit_id == flt.unit_id)
+    if flt.group_id:
+        conds.append(Finding.group_id == flt.group_id)
     if flt.overdue:
         conds.append(and_(Finding.state.in_([s.value for s in ACTIVE]), Finding.due_date < today))
     if flt.q:
@@ -150,7 +160,14 @@ def _where(viewer: Viewer, flt: ListFilter, today: date, recheck_before: datetim
         conds.append(_awaiting_signoff())
     if flt.recheck:
         conds.append(_recheck_due(viewer, recheck_before))
+    if flt.ack:
+        conds.append(_awaiting_ack())
     return conds
+
+
+def _awaiting_ack() -> ColumnElement[bool]:
+    """待签收 as SQL: agrees with rectify.services.followup.waits_for_ack."""
+    return and_(Finding.ack_due_on.is_not(None), Finding.acknowledged_at.is_(None), Finding.state.in_(_UNFINISHED))
 
 
 def list_findings(s: Session, viewer: Viewer, flt: ListFilter, today: date, cal: WorkCalendar,
@@ -166,7 +183,8 @@ def list_findings(s: Session, viewer: Viewer, flt: ListFilter, today: date, cal:
     rank = case((Finding.state.in_([s.value for s in ACTIVE]), 0), (Finding.state == State.REPORTED, 1), else_=2)
     q = (select(Finding.id, Finding.code, Unit.name, Finding.problem, Finding.state, Finding.due_date,
                 Finding.level, Finding.version, Finding.original_due_date, Round.two_level_closure,
-                Finding.head_signed_at, Finding.closed_at, Finding.closed_by_id, Finding.rechecked_at)
+                Finding.head_signed_at, Finding.closed_at, Finding.closed_by_id, Finding.rechecked_at,
+                Finding.ack_due_on, Finding.acknowledged_at)
          .join(Unit, Unit.id == Finding.unit_id).join(Round, Round.id == Finding.round_id)
          .where(*conds)
          .order_by(rank, Finding.due_date.asc().nulls_last(), Finding.id)
@@ -185,7 +203,8 @@ def list_findings(s: Session, viewer: Viewer, flt: ListFilter, today: date, cal:
                 needs_signoff=bool(r.two_level_closure) and r.state == State.REPORTED and r.head_signed_at is None,
                 recheck_due=(rechecker and recheck_before is not None and r.state == State.CLOSED
                              and r.rechecked_at is None and r.closed_at is not None and r.closed_at < recheck_before
-                             and (viewer.role == "admin" or r.closed_by_id == viewer.person_id)))
+                             and (viewer.role == "admin" or r.closed_by_id == viewer.person_id)),
+                awaits_ack=r.ack_due_on is not None and r.acknowledged_at is None and r.state in _UNFINISHED)
             for r in found]
     units = [(uid, name) for uid, name in s.execute(
         select(Unit.id, Unit.name).where(Unit.id.in_(select(Finding.unit_id).where(visible(viewer))))

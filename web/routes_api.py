@@ -2,7 +2,7 @@
 or decide an extension (延期).
 
 Same rules as the form: the same policy decides, the same actions write, the same audit events.
-Authentication: `Authorization: Bearer <api token>` (made by `rectify api-token EMAIL`), or the
+Authentication: `Authorization: Bearer <api token>` (made by `rectify api-token issue EMAIL`), or the
 form's session cookie plus an `X-CSRF-Token` header on writes. Errors are JSON {"error": code}.
 """
 
@@ -28,6 +28,7 @@ from rectify.services.findings import ConflictError
 from web import actions, practice
 from web.actions import Forbidden, Missing, Refused
 from web.auth import Me, api_caller, now
+from web.numbers import Id
 from web.queries import ListFilter, evidence_of, level_kind, list_findings, load_finding, timing
 from web.supervision import colour_of
 
@@ -76,6 +77,9 @@ class FindingOut(BaseModel):
     reported_at: datetime | None
     closed_at: datetime | None
     version: int = Field(description="send it back with every action (optimistic locking)")
+    ack_due_on: date | None = Field(None, description="签收 due by this working day (null: none asked)")
+    acknowledged_at: datetime | None = Field(None, description="签收 time (null: not acknowledged)")
+    progress_due_on: date | None = Field(None, description="next 阶段性进展 due (null: none owed)")
     evidence: list[EvidenceOut]
     extensions: list[ExtensionOut]
 
@@ -102,30 +106,30 @@ class FindingPage(BaseModel):
 
 
 class ReportIn(BaseModel):
-    version: int
+    version: Id
     measures: str = Field(max_length=20000, description="整改措施 (required)")
     progress: str = Field(max_length=20000, description="完成情况 (required)")
 
 
 class VerifyIn(BaseModel):
-    version: int
+    version: Id
     note: str = Field("", max_length=20000)
 
 
 class RejectIn(BaseModel):
-    version: int
+    version: Id
     reason: str = Field(max_length=20000, description="required")
 
 
 class ExtensionIn(BaseModel):
-    version: int
+    version: Id
     proposed_due: date = Field(description="拟延期至: after the current deadline")
     reason: str = Field(max_length=20000, description="延期理由 (required)")
 
 
 class ExtensionDecisionIn(BaseModel):
-    version: int
-    request_id: int = Field(description="the pending request's id (FindingOut.extensions)")
+    version: Id
+    request_id: Id = Field(description="the pending request's id (FindingOut.extensions)")
     approve: bool
     due: date | None = Field(None, description="on approval: another date than the one asked for")
     note: str = Field("", max_length=20000, description="required when refusing")
@@ -165,7 +169,8 @@ def _out(s: Session, rt: Runtime, f: Finding, today: date) -> FindingOut:
         original_due_date=f.original_due_date, extensions_used=f.extensions_used, colour=colour,
         working_days=t.days, overdue=t.overdue, level=f.level, level_kind=level_kind(f.level, rt.ladder),
         measures=f.measures, progress=f.progress, reported_at=f.reported_at, closed_at=f.closed_at,
-        version=f.version,
+        version=f.version, ack_due_on=f.ack_due_on, acknowledged_at=f.acknowledged_at,
+        progress_due_on=f.progress_due_on,
         evidence=[EvidenceOut(id=e.id, filename=e.filename, content_type=e.content_type, size=e.size,
                               url=f"/evidence/{e.id}") for e in evidence_of(s, f.id)],
         extensions=[ExtensionOut(id=r.id, state=r.state, reason=r.reason, previous_due=r.previous_due,
@@ -200,8 +205,8 @@ def _error(error: str, status: int, **extra: object) -> JSONResponse:
 
 
 @router.get("/findings", response_model=FindingPage, responses=ERRORS, summary="The findings I may see")
-def api_list(request: Request, who: Caller, state: str = "", unit: int | None = None, overdue: bool = False,
-             q: str = "", page: Annotated[int, Query(ge=1)] = 1) -> FindingPage:
+def api_list(request: Request, who: Caller, state: str = "", unit: Id | None = None, overdue: bool = False,
+             q: str = "", page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> FindingPage:
     s, me = who
     rt = request.app.state.rt
     flt = ListFilter.parse({"state": state, "unit": str(unit or ""), "overdue": "1" if overdue else "", "q": q,
@@ -216,7 +221,7 @@ def api_list(request: Request, who: Caller, state: str = "", unit: int | None = 
 
 
 @router.get("/findings/{finding_id}", response_model=FindingOut, responses=ERRORS, summary="One finding")
-def api_get(finding_id: int, request: Request, who: Caller) -> FindingOut | JSONResponse:
+def api_get(finding_id: Id, request: Request, who: Caller) -> FindingOut | JSONResponse:
     s, me = who
     try:
         return _out(s, request.app.state.rt, _visible(s, me, finding_id), _today(request))
@@ -224,7 +229,7 @@ def api_get(finding_id: int, request: Request, who: Caller) -> FindingOut | JSON
         return _error("not_found", 404)
 
 
-def _act(request: Request, who: tuple[Session, Me], finding_id: int, work) -> FindingOut | JSONResponse:
+def _act(request: Request, who: tuple[Session, Me], finding_id: Id, work) -> FindingOut | JSONResponse:
     s, me = who
     rt = request.app.state.rt
     try:
@@ -255,7 +260,7 @@ def _act(request: Request, who: tuple[Session, Me], finding_id: int, work) -> Fi
 
 @router.post("/findings/{finding_id}/report", response_model=FindingOut, responses=ERRORS,
              summary="报送整改情况 (unit contact)")
-def api_report(finding_id: int, body: ReportIn, request: Request, who: Caller) -> FindingOut | JSONResponse:
+def api_report(finding_id: Id, body: ReportIn, request: Request, who: Caller) -> FindingOut | JSONResponse:
     at = now(request)
     return _act(request, who, finding_id, lambda s, f, me: actions.report(
         s, f, me.viewer, me.actor, at, version=body.version, measures=body.measures, progress=body.progress,
@@ -264,7 +269,7 @@ def api_report(finding_id: int, body: ReportIn, request: Request, who: Caller) -
 
 @router.post("/findings/{finding_id}/verify", response_model=FindingOut, responses=ERRORS,
              summary="销号 (supervisor of the finding's group)")
-def api_verify(finding_id: int, body: VerifyIn, request: Request, who: Caller) -> FindingOut | JSONResponse:
+def api_verify(finding_id: Id, body: VerifyIn, request: Request, who: Caller) -> FindingOut | JSONResponse:
     at = now(request)
     return _act(request, who, finding_id, lambda s, f, me: actions.verify(
         s, f, me.viewer, me.actor, at, version=body.version, note=body.note))
@@ -272,7 +277,7 @@ def api_verify(finding_id: int, body: VerifyIn, request: Request, who: Caller) -
 
 @router.post("/findings/{finding_id}/reject", response_model=FindingOut, responses=ERRORS,
              summary="退回 with a reason (supervisor of the finding's group)")
-def api_reject(finding_id: int, body: RejectIn, request: Request, who: Caller) -> FindingOut | JSONResponse:
+def api_reject(finding_id: Id, body: RejectIn, request: Request, who: Caller) -> FindingOut | JSONResponse:
     at = now(request)
     return _act(request, who, finding_id, lambda s, f, me: actions.reject(
         s, f, me.viewer, me.actor, at, version=body.version, reason=body.reason))
@@ -280,7 +285,7 @@ def api_reject(finding_id: int, body: RejectIn, request: Request, who: Caller) -
 
 @router.post("/findings/{finding_id}/extension", response_model=FindingOut, responses=ERRORS,
              summary="延期申请 before the deadline (unit contact)")
-def api_extension(finding_id: int, body: ExtensionIn, request: Request, who: Caller) -> FindingOut | JSONResponse:
+def api_extension(finding_id: Id, body: ExtensionIn, request: Request, who: Caller) -> FindingOut | JSONResponse:
     at, today = now(request), _today(request)
     limit = request.app.state.rt.settings.supervision.max_extensions
     return _act(request, who, finding_id, lambda s, f, me: practice.request_extension(
@@ -291,7 +296,7 @@ def api_extension(finding_id: int, body: ExtensionIn, request: Request, who: Cal
 @router.post("/findings/{finding_id}/extension/decide", response_model=FindingOut, responses=ERRORS,
              summary="同意 (optionally with another date) or 不同意 (with a reason) the pending 延期申请 "
                      "(supervisor of the finding's group, admin)")
-def api_extension_decision(finding_id: int, body: ExtensionDecisionIn, request: Request,
+def api_extension_decision(finding_id: Id, body: ExtensionDecisionIn, request: Request,
                            who: Caller) -> FindingOut | JSONResponse:
     at, today = now(request), _today(request)
     return _act(request, who, finding_id, lambda s, f, me: practice.decide_extension(

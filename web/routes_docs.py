@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from rectify.templating import render
+from web.auth import api_caller
 from web.pages import page
 
 router = APIRouter(include_in_schema=False)
@@ -53,8 +54,25 @@ def operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return ops
 
 
+def _may_read(request: Request) -> None:
+    """The API's description is for signed-in people (issue 13.9) unless web.public_docs is set:
+    a session cookie or a bearer token, as for the API itself."""
+    rt = request.app.state.rt
+    if rt.settings.web.public_docs:
+        return
+    with rt.sessions() as s:
+        api_caller(request, s)
+
+
+@router.get("/openapi.json")
+def openapi_json(request: Request) -> Response:
+    _may_read(request)
+    return JSONResponse(request.app.openapi())
+
+
 @router.get("/docs")
 def docs(request: Request) -> Response:
+    _may_read(request)
     spec = request.app.openapi()
     models = {name: _schema_fields(spec, f"#/components/schemas/{name}")
               for name in ("FindingOut", "FindingSummary", "FindingPage", "EvidenceOut", "Problem")}

@@ -25,18 +25,29 @@ from rectify.services.colours import palette
 from rectify.services.findings import ConflictError
 from web import actions, evidence
 from web.actions import BulkConflict, Forbidden, Missing, Refused, Upload
-from web.auth import Me, SignInRequired, check_csrf, now, read_session, signed_in
+from web.auth import (
+    Me,
+    SignInRequired,
+    WebSession,
+    check_csrf,
+    check_origin,
+    now,
+    read_session,
+    session_person,
+    signed_in,
+)
 from web.evidence import EvidenceError
+from web.followup import followup_of
+from web.limits import MAX_FILES, MIB
+from web.numbers import Id, parse_int
 from web.pages import error_page, page
 from web.queries import ListFilter, evidence_of, history, level_kind, list_findings, load_finding, timing
 from web.supervision import event_facts, practice_of, recheck_before
 
 router = APIRouter(include_in_schema=False)
 
-MIB = 1024 * 1024
-MAX_FILES = 10  # per report
 DONE = ("report", "verify", "reject", "cancel", "extension", "extension_approved", "extension_refused", "reassign",
-        "deadline", "signoff", "recheck_ok", "reopen")  # flash messages a redirect may ask for
+        "deadline", "signoff", "recheck_ok", "reopen", "acknowledge", "progress")  # flashes a redirect may ask for
 
 
 def _rt(request: Request) -> Runtime:
@@ -66,6 +77,7 @@ def finding_context(s: Session, rt: Runtime, me: Me, f: Finding, today: date, **
         "events": [(e, e.at.astimezone(rt.tz), event_facts(e)) for e in history(s, f.id)],
         "can": can,
         "practice": practice_of(s, rt, f, today, may_reassign=can[Do.REASSIGN]),
+        "followup": followup_of(s, f, today),  # 签收 and 进展反馈 (web.followup)
         "today": today,
         "tz": rt.tz,
         "form": {},
@@ -89,16 +101,34 @@ def _show(s: Session, request: Request, me: Me, finding_id: int, status: int = 2
 
 
 def _version(form: dict[str, str]) -> int:
-    raw = form.get("version", "")
-    if not raw.isdigit():
+    version = parse_int(form.get("version", ""))
+    if version is None:
         raise HTTPException(400)
-    return int(raw)
+    return version
 
 
 async def _read_form(request: Request, max_files: int = 0) -> FormData:
-    if read_session(request) is None:  # before reading a large upload for nobody
+    """The form, read only for a signed-in person posting from this site (issue 13.3).
+
+    Before a byte of the body is read: a session that belongs to an active, unrevoked person (an
+    anonymous sign-in cookie is not enough) and, when the browser sends Origin, this site's origin.
+    The CSRF token travels in the body, so it is checked right after, before anything is acted on;
+    web.limits.BodyLimit caps how much that read can take.
+    """
+    session = read_session(request)
+    if session is None or session.person_id is None:
         raise SignInRequired
-    return await request.form(max_files=max_files, max_fields=50)
+    if not await run_in_threadpool(_still_signed_in, request, session):
+        raise SignInRequired
+    check_origin(request)
+    form = await request.form(max_files=max_files, max_fields=50)
+    check_csrf(session.csrf, form.get("csrf_token") if isinstance(form.get("csrf_token"), str) else "")
+    return form
+
+
+def _still_signed_in(request: Request, session: WebSession) -> bool:
+    with _rt(request).sessions() as s:
+        return session_person(request, s, session) is not None
 
 
 def _text_fields(form: FormData, *names: str) -> dict[str, str]:
@@ -128,12 +158,15 @@ def finding_list(request: Request) -> Response:
     bulk = {"supervisor": "verify", "unit_leader": "signoff"}.get(me.viewer.role, "")
     if bulk == "signoff" and not any(r.needs_signoff for r in result.rows):
         bulk = ""
+    # 一键签收 for the unit's own people when some of the listed findings wait for it.
+    ack_all = me.viewer.role in ("unit_contact", "unit_leader") and any(r.awaits_ack for r in result.rows)
     return page("list.html", me, result=result, flt=flt, today=today, bulk=bulk, can_bulk=bulk == "verify",
-                done=done if done in ("bulk", "bulk_signoff") else "", n=int(n) if n.isdigit() else 0)
+                done=done if done in ("bulk", "bulk_signoff", "ack_all") else "",
+                n=parse_int(n, maximum=10_000) or 0, ack_all=ack_all)
 
 
 @router.get("/findings/{finding_id}")
-def finding_page(finding_id: int, request: Request) -> Response:
+def finding_page(finding_id: Id, request: Request) -> Response:
     with _rt(request).sessions() as s:
         me = signed_in(request, s)
         done = request.query_params.get("done", "")
@@ -141,7 +174,7 @@ def finding_page(finding_id: int, request: Request) -> Response:
 
 
 @router.get("/evidence/{evidence_id}")
-def download(evidence_id: int, request: Request) -> Response:
+def download(evidence_id: Id, request: Request) -> Response:
     rt = _rt(request)
     with rt.sessions() as s:
         me = signed_in(request, s)
@@ -151,7 +184,7 @@ def download(evidence_id: int, request: Request) -> Response:
         if decide(me.viewer, Do.VIEW, Target.of(ev.finding)) != "ok":
             raise Forbidden
         path = evidence.blob_path(rt.settings.evidence_path, ev.sha256)
-        name, media = ev.filename, ev.content_type
+        name, media = evidence.strip_bidi(ev.filename), ev.content_type
     if not path.is_file():
         raise HTTPException(404)
     # attachment: the browser saves the file and never renders it in our origin.
@@ -196,12 +229,9 @@ def _do(request: Request, finding_id: int, form: dict[str, str], work, done: str
 
 
 @router.post("/findings/{finding_id}/report")
-async def post_report(finding_id: int, request: Request) -> Response:
+async def post_report(finding_id: Id, request: Request) -> Response:
     rt = _rt(request)
     limit = rt.settings.web.max_upload_mib * MIB
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit * MAX_FILES + MIB:
-        return error_page(request, "too_large", 413, max_mib=rt.settings.web.max_upload_mib)
     form = await _read_form(request, max_files=MAX_FILES)
     uploads = []
     for item in form.getlist("files"):
@@ -219,7 +249,7 @@ async def post_report(finding_id: int, request: Request) -> Response:
 
 
 @router.post("/findings/{finding_id}/verify")
-async def post_verify(finding_id: int, request: Request) -> Response:
+async def post_verify(finding_id: Id, request: Request) -> Response:
     """One form, two buttons: 销号 (decision=close, note optional) or 退回 (decision=reject, reason required)."""
     fields = _text_fields(await _read_form(request), "csrf_token", "version", "decision", "note")
     at = now(request)
@@ -235,7 +265,7 @@ async def post_verify(finding_id: int, request: Request) -> Response:
 
 
 @router.post("/findings/{finding_id}/cancel")
-async def post_cancel(finding_id: int, request: Request) -> Response:
+async def post_cancel(finding_id: Id, request: Request) -> Response:
     fields = _text_fields(await _read_form(request), "csrf_token", "version", "reason")
     at = now(request)
 
@@ -250,9 +280,10 @@ def _picks(values: list[str]) -> list[tuple[int, int]]:
     out = []
     for v in values:
         fid, _, ver = v.partition(":")
-        if not (fid.isdigit() and ver.isdigit()):
+        pair = parse_int(fid), parse_int(ver)
+        if pair[0] is None or pair[1] is None:
             raise HTTPException(400)
-        out.append((int(fid), int(ver)))
+        out.append((pair[0], pair[1]))
     return out
 
 

@@ -15,8 +15,11 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from models import Finding
+from rectify.core.followup import FollowupRules
+from rectify.services.followup import Arrival
 from web import practice
 from web.auth import Me, now
+from web.numbers import Id, parse_int
 from web.routes_findings import _do, _read_form, _rt, _text_fields, bulk
 
 router = APIRouter(include_in_schema=False)
@@ -27,7 +30,7 @@ def _today(request: Request) -> date:
 
 
 @router.post("/findings/{finding_id}/extension")
-async def post_extension(finding_id: int, request: Request) -> Response:
+async def post_extension(finding_id: Id, request: Request) -> Response:
     """The unit contact asks for more time: a later date and a reason, before the deadline."""
     fields = _text_fields(await _read_form(request), "csrf_token", "version", "proposed", "ext_reason")
     at, today = now(request), _today(request)
@@ -42,13 +45,13 @@ async def post_extension(finding_id: int, request: Request) -> Response:
 
 
 @router.post("/findings/{finding_id}/extension/decide")
-async def post_extension_decision(finding_id: int, request: Request) -> Response:
+async def post_extension_decision(finding_id: Id, request: Request) -> Response:
     """One form, two buttons: 同意 (decision=approve, another date optional) or 不同意 (reason required)."""
     fields = _text_fields(await _read_form(request), "csrf_token", "version", "request", "decision",
                           "approved_due", "decision_note")
     at, today = now(request), _today(request)
     approve = fields["decision"] != "refuse"
-    request_id = int(fields["request"]) if fields["request"].isdigit() else None
+    request_id = parse_int(fields["request"])
 
     def work(s: Session, f: Finding, me: Me, version: int) -> None:
         practice.decide_extension(s, f, me.viewer, me.actor, at, today, version=version, request_id=request_id,
@@ -61,19 +64,20 @@ async def post_extension_decision(finding_id: int, request: Request) -> Response
 
 
 @router.post("/findings/{finding_id}/reassign")
-async def post_reassign(finding_id: int, request: Request) -> Response:
+async def post_reassign(finding_id: Id, request: Request) -> Response:
     fields = _text_fields(await _read_form(request), "csrf_token", "version", "unit", "move_reason")
-    at = now(request)
+    at, rt = now(request), _rt(request)
+    arrive = Arrival(_today(request), rt.calendar, FollowupRules.of(rt.settings.supervision))  # a new 签收
 
     def work(s: Session, f: Finding, me: Me, version: int) -> None:
         practice.reassign(s, f, me.viewer, me.actor, at, version=version, unit_id=fields["unit"],
-                          reason=fields["move_reason"])
+                          reason=fields["move_reason"], arrive=arrive)
 
     return await run_in_threadpool(_do, request, finding_id, fields, work, "reassign")
 
 
 @router.post("/findings/{finding_id}/deadline")
-async def post_deadline(finding_id: int, request: Request) -> Response:
+async def post_deadline(finding_id: Id, request: Request) -> Response:
     fields = _text_fields(await _read_form(request), "csrf_token", "version", "new_due", "deadline_reason")
     at = now(request)
 
@@ -85,7 +89,7 @@ async def post_deadline(finding_id: int, request: Request) -> Response:
 
 
 @router.post("/findings/{finding_id}/signoff")
-async def post_sign_off(finding_id: int, request: Request) -> Response:
+async def post_sign_off(finding_id: Id, request: Request) -> Response:
     fields = _text_fields(await _read_form(request), "csrf_token", "version", "signoff_note")
     at = now(request)
 
@@ -102,7 +106,7 @@ async def post_bulk_sign_off(request: Request) -> Response:
 
 
 @router.post("/findings/{finding_id}/recheck")
-async def post_recheck(finding_id: int, request: Request) -> Response:
+async def post_recheck(finding_id: Id, request: Request) -> Response:
     """回头看: decision=confirm (note optional) or decision=reopen (reason and a new deadline)."""
     fields = _text_fields(await _read_form(request), "csrf_token", "version", "decision", "recheck_note",
                           "reopen_due")

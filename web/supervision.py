@@ -140,8 +140,9 @@ def _day(raw: Any) -> date | None:
 def event_facts(e: Event) -> dict[str, Any]:
     """An event's data as the history wording needs it: dates as dates (events store ISO strings)."""
     data = e.data or {}
-    facts: dict[str, Any] = {k: _day(data.get(k)) for k in ("due", "new_due", "proposed", "reply_by")}
-    facts.update({k: data.get(k) for k in ("from_unit", "to_unit", "kind", "days", "reason")})
+    facts: dict[str, Any] = {k: _day(data.get(k)) for k in ("due", "new_due", "proposed", "reply_by", "due_on",
+                                                            "ack_due_on")}
+    facts.update({k: data.get(k) for k in ("from_unit", "to_unit", "kind", "days", "reason", "on_time")})
     return facts
 
 

@@ -1,7 +1,8 @@
-"""The digest's charts as PNG bytes (matplotlib, Agg), with a CJK font when the machine has one.
+"""The digest's charts as PNG bytes (matplotlib, Agg), drawn with the CJK font Rectify ships.
 
-Debian's fonts-noto-cjk provides "Noto Sans CJK SC"; without any CJK font the charts still render
-(the Chinese labels then show as boxes) rather than failing the digest.
+The font comes from a package dependency (noto-cjk-sans-otc: Google's Noto Sans CJK, SIL Open Font
+License 1.1), so the Chinese labels read on any machine, with or without fonts-noto-cjk; matplotlib is
+pointed at its Simplified Chinese face explicitly instead of searching the system's fonts.
 """
 
 from __future__ import annotations
@@ -18,36 +19,25 @@ from matplotlib.figure import Figure  # pyplot is never imported: figures render
 from rectify.bulletin.weekly import UnitRate, WeekFigures
 from rectify.templating import cn_date, labels
 
-PREFERRED = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans CJK JP", "WenQuanYi Micro Hei",
-             "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "Noto Serif CJK SC")
-FONT_DIRS = (Path("/usr/share/fonts/opentype/noto"), Path("/usr/share/fonts/truetype/noto"),
-             Path("/usr/share/fonts/opentype"), Path("/usr/share/fonts/truetype"))
+FAMILY = "Noto Sans CJK SC"  # the collection's Simplified Chinese face (it also holds JP, KR, TC, HK)
+
+
+def font_path() -> Path:
+    """The shipped OpenType collection (Noto Sans CJK Regular)."""
+    import noto_cjk_sans_otc
+
+    return Path(str(noto_cjk_sans_otc.FONT_PATH))
 
 
 @cache
-def cjk_font() -> str | None:
-    """The first CJK family matplotlib can use; fonts installed after matplotlib built its cache are added."""
-    known = {f.name for f in font_manager.fontManager.ttflist}
-    for name in PREFERRED:
-        if name in known:
-            return name
-    for folder in FONT_DIRS:
-        if folder.is_dir():
-            for path in sorted(folder.rglob("*CJK*")):
-                try:
-                    font_manager.fontManager.addfont(str(path))
-                except (OSError, RuntimeError, ValueError):
-                    continue
-    known = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in PREFERRED if name in known), None)
+def cjk_font() -> str:
+    """Register the shipped collection with matplotlib (each face by its index) and name the SC face."""
+    font_manager.fontManager.addfont(str(font_path()))
+    return FAMILY
 
 
 def _rc() -> dict[str, object]:
-    font = cjk_font()
-    rc: dict[str, object] = {"axes.unicode_minus": False}
-    if font:
-        rc |= {"font.family": "sans-serif", "font.sans-serif": [font, "DejaVu Sans"]}
-    return rc
+    return {"axes.unicode_minus": False, "font.family": "sans-serif", "font.sans-serif": [cjk_font(), "DejaVu Sans"]}
 
 
 def _png(fig: Figure) -> bytes:

@@ -24,6 +24,7 @@ from rectify.mail.deliver import OutboxReport, flush_outbox
 from rectify.mail.outbox import Queued, enqueue
 from rectify.runtime import Runtime
 from rectify.services.colours import refused_extension_ids
+from rectify.services.followup_stats import followup_by_unit
 from rectify.templating import render, render_subject
 
 KIND = "digest"
@@ -75,14 +76,32 @@ def build(rt: Runtime, *, week_of: date, today: date) -> Digest:
     from rectify.services.calendar import cliff_warning
 
     cal = rt.refresh_calendar()
-    try:
-        d = compute_digest(units, rows, week_of=week_of, today=today, cal=cal,
-                           unit_order=rt.settings.bulletin.unit_order, ladder=rt.ladder,
-                           supervision=rt.settings.supervision)
-    except ValueError as exc:  # a week that has not started
-        raise BulletinError(str(exc)) from None
+    with rt.sessions() as s:
+        try:
+            d = compute_digest(units, rows, week_of=week_of, today=today, cal=cal,
+                               unit_order=rt.settings.bulletin.unit_order, ladder=rt.ladder,
+                               supervision=rt.settings.supervision)
+        except ValueError as exc:  # a week that has not started
+            raise BulletinError(str(exc)) from None
+        # 签收及时率 and missed progress reports per unit, this week up to today (issue 15)
+        d.followup = followup_by_unit(s, d.week_start, d.as_of, rt.settings.timezone,
+                                      rt.settings.bulletin.unit_order)
     d.calendar_warning = cliff_warning(cal, today, rt.settings.calendar.warn_from) or ""
+    # 签收及时率 and missed progress reports per unit, this week up to today (issue 15)
+    with rt.sessions() as s:
+        d.followup = followup_by_unit(s, d.week_start, d.as_of, rt.settings.timezone,
+                                      rt.settings.bulletin.unit_order)
+    add_ranking(rt, d)
     return d
+
+
+def add_ranking(rt: Runtime, d: Digest, n: int = 5) -> None:
+    """红黑榜: the top and bottom `n` of the 考评 ranking over `assessment.period_days` days up to the digest's day."""
+    from rectify.services.assessment import assess_runtime, period
+
+    start, end = period(d.as_of, None, rt.settings.assessment.period_days)
+    a = assess_runtime(rt, start=start, end=end)
+    d.ranking_start, d.honour, d.shame = start, a.top(n), a.bottom(n)
 
 
 def cids(d: Digest) -> dict[str, str]:

@@ -8,11 +8,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from rectify.bulletin.sections import Article
 from rectify.bulletin.stats import BulletinStats
 from rectify.config import BulletinSettings
 from rectify.templating import cn_date, cn_percent, labels, render
+
+if TYPE_CHECKING:
+    from rectify.services.assessment import Assessment
 
 
 @dataclass
@@ -63,8 +67,37 @@ def file_stem(issue_no: int, draft: bool = False) -> str:
     return _text("bulletin/filename.txt", issue_no=issue_no, draft=draft)
 
 
+def followup_part(rows: Sequence[Any]) -> Part | None:
+    """五、签收和进展反馈: 签收及时率 and 进展按时率 per unit (rectify.services.followup_stats.UnitFollowup rows)."""
+    if not rows:
+        return None
+    lab = labels()["bulletin"]
+
+    def pct(part: int, whole: int) -> str:
+        return cn_percent(part, whole) if whole else "—"
+
+    return Part(lab["followup"], table=Table(
+        header=list(lab["followup_table"]),
+        rows=[[u.unit, str(u.ack_due), str(u.ack_on_time), pct(u.ack_on_time, u.ack_due), str(u.reports_on_time),
+               str(u.missed), pct(u.reports_on_time, u.reports_on_time + u.missed)] for u in rows],
+        widths=[2.9, 1.0, 1.1, 1.3, 1.3, 1.4, 1.3]))
+
+
+NUMERALS = "一二三四五六七八九十"
+
+
+def ranking_part(a: Assessment, number: int) -> Part:
+    """N、考评排名: the whole ranking over the bulletin's period (`--section ranking`), numbered after the others."""
+    from rectify.services.assessment_export import header, period_text, text_rows
+
+    return Part(labels()["bulletin"]["ranking"].format(n=NUMERALS[number - 1]), [period_text(a) + "。"],
+                Table(header=header(), rows=text_rows(a.ranking, fractions=False),
+                      widths=[0.7, 2.2, 0.8, 1.2, 1.4, 1.2, 1.2, 1.1, 1.1, 0.7], numeric_from=2))
+
+
 def build_document(stats: BulletinStats, *, series: BulletinSettings, issue_no: int, issued_on: date,
-                   articles: Sequence[Article] = ()) -> BulletinDocument:
+                   articles: Sequence[Article] = (), followup: Sequence[Any] = (),
+                   ranking: Assessment | None = None) -> BulletinDocument:
     lab = labels()["bulletin"]
     total = stats.total
     unit_table = Table(
@@ -92,6 +125,11 @@ def build_document(stats: BulletinStats, *, series: BulletinSettings, issue_no: 
         Part(lab["closed_items"], [_text("bulletin/items_note.txt", s=stats)], items_table),
         Part(lab["notify"], [_text("bulletin/notify.txt", s=stats)]),
     ]
+    extra = followup_part(followup)
+    if extra is not None:
+        parts.append(extra)
+    if ranking is not None:
+        parts.append(ranking_part(ranking, len(parts) + 1))
     closing = [(lab[key], text) for key, text in (("bao", series.bao), ("song", series.song), ("fa", series.fa))
                if text.strip()]
     return BulletinDocument(

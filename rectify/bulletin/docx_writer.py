@@ -301,3 +301,32 @@ def write_docx(d: BulletinDocument, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     doc.save(str(path))
     return path
+
+
+def slim_styles(styles_xml: bytes, used_in: list[str]) -> bytes:
+    """styles.xml with only the styles the given parts use (and those they are based on or link to).
+
+    python-docx's template carries ~160 styles and the latent-style table (350 KB); a notice uses a dozen.
+    """
+    root = etree.fromstring(styles_xml)
+    styles = {s.get(qn("w:styleId")): s for s in root.findall(qn("w:style"))}
+    wanted = {s for s, el in styles.items() if el.get(qn("w:default")) in ("1", "true")}
+    for xml in used_in:
+        wanted |= set(re.findall(r'<w:(?:pStyle|rStyle|tblStyle) w:val="([^"]+)"', xml))
+    todo = list(wanted)
+    while todo:
+        el = styles.get(todo.pop())
+        if el is None:
+            continue
+        for tag in ("w:basedOn", "w:link", "w:next"):
+            ref = el.find(qn(tag))
+            if ref is not None and ref.get(qn("w:val")) not in wanted:
+                wanted.add(ref.get(qn("w:val")))
+                todo.append(ref.get(qn("w:val")))
+    for sid, el in styles.items():
+        if sid not in wanted:
+            root.remove(el)
+    latent = root.find(qn("w:latentStyles"))
+    if latent is not None:
+        root.remove(latent)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)

@@ -23,9 +23,11 @@ from rectify.bulletin.document import BulletinDocument, build_document, file_ste
 from rectify.bulletin.docx_writer import write_docx
 from rectify.bulletin.errors import BulletinError
 from rectify.bulletin.pdf import PdfUnavailable, to_pdf
+from rectify.bulletin.progress import progress_article
 from rectify.bulletin.sections import Article
 from rectify.bulletin.stats import BulletinStats, compute
 from rectify.runtime import Runtime
+from rectify.services.followup_stats import followup_by_unit, latest_reports_by_group
 from rectify.templating import render
 
 
@@ -57,7 +59,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def compile_issue(rt: Runtime, *, as_of: date, now: datetime, issue_no: int | None = None,
                   out_dir: Path | None = None, draft: bool = False, articles: Sequence[Article] = (),
-                  pdf: bool = True, allow_empty: bool = True) -> IssueResult:
+                  pdf: bool = True, progress_section: bool = False, progress_top: int = 5,
+                  ranking: bool = False, allow_empty: bool = True) -> IssueResult:
     settings = rt.settings
     series = settings.bulletin
     with rt.sessions() as s:
@@ -72,15 +75,22 @@ def compile_issue(rt: Runtime, *, as_of: date, now: datetime, issue_no: int | No
             raise BulletinError(f"the last bulletin (第{last.issue_no}期) already covers up to {last.as_of}; "
                                 f"--as-of {as_of} is earlier")
         data = query.load_period(s, as_of=as_of, tz=settings.timezone)
-    period_start = last.as_of + timedelta(days=1) if last else None
+        period_start = last.as_of + timedelta(days=1) if last else None
+        # 签收及时率 / 进展按时率 per unit, and on request the 整改进展 section (issue 15)
+        since = period_start or date(1970, 1, 2)
+        followup = followup_by_unit(s, since, as_of, settings.timezone, series.unit_order)
+        if progress_section:
+            articles = [*articles, progress_article(
+                latest_reports_by_group(s, since, as_of, settings.timezone, progress_top))]
     stats = compute(data.units, data.findings, as_of=as_of, ladder=rt.ladder,
                     item_list_limit=series.item_list_limit, unit_order=series.unit_order,
                     period_start=period_start)
     if not draft and not allow_empty and stats.new_closed == 0:
-        since = f"since 第{last.issue_no}期 ({last.as_of})" if last else "yet"
-        raise BulletinError(f"no findings were closed {since}: 工作简报第{number}期 would be empty; pass "
+        after = f"since 第{last.issue_no}期 ({last.as_of})" if last else "yet"
+        raise BulletinError(f"no findings were closed {after}: 工作简报第{number}期 would be empty; pass "
                             "--allow-empty to issue it anyway, or --draft to look at it")
-    doc = build_document(stats, series=series, issue_no=number, issued_on=as_of, articles=articles)
+    doc = build_document(stats, series=series, issue_no=number, issued_on=as_of, articles=articles,
+                         followup=followup, ranking=_ranking(rt, as_of, period_start) if ranking else None)
 
     folder = Path(out_dir) if out_dir else settings.bulletins_path
     folder.mkdir(parents=True, exist_ok=True)
@@ -109,6 +119,14 @@ def compile_issue(rt: Runtime, *, as_of: date, now: datetime, issue_no: int | No
         shutil.rmtree(tmp_dir, ignore_errors=True)  # whatever was not moved into place
     result.files = {kind: final for kind, (_, final) in staged.items()}
     return result
+
+
+def _ranking(rt: Runtime, as_of: date, period_start: date | None):
+    """考评 over the bulletin's period (from the day after the last issue), else assessment.period_days days."""
+    from rectify.services.assessment import assess_runtime, period
+
+    start, end = period(as_of, period_start, rt.settings.assessment.period_days)
+    return assess_runtime(rt, start=min(start, end), end=end)
 
 
 def _place(staged: dict[str, tuple[Path, Path]]) -> None:

@@ -97,3 +97,20 @@ def load_articles(paths: Iterable[Path]) -> list[Article]:
             raise SectionError(f"{path}: not UTF-8 text (save it as UTF-8)") from None
         articles.append(parse_article(text, str(path)))
     return articles
+
+
+# Sections Rectify writes itself, named instead of a file: `--section progress` (整改进展, rectify.bulletin.progress)
+# and `--section ranking` (考评排名).
+BUILT_IN = ("progress", "ranking")
+
+
+def split_sections(values: Iterable[Path | str]) -> tuple[list[Path], set[str]]:
+    """Article files and built-in section names from `--section` values; an existing file wins over a name."""
+    files: list[Path] = []
+    named: set[str] = set()
+    for v in values:
+        if str(v) in BUILT_IN and not Path(v).is_file():
+            named.add(str(v))
+        else:
+            files.append(Path(v))
+    return files, named

@@ -23,9 +23,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from rectify.bulletin.stats import UnitRow, unit_sort_key
 from rectify.config import SupervisionSettings
+from rectify.core.assessment import Ranked
 from rectify.core.ladder import Step
 from rectify.core.lateness import original_of
 from rectify.core.lifecycle import ACTIVE
@@ -133,8 +135,16 @@ class Digest:
     unit_colours: dict[str, int] = field(default_factory=dict)  # red/yellow/blue → number of units
     red_units: list[UnitWarning] = field(default_factory=list)
     rechecks: Rechecks = field(default_factory=Rechecks)
+    # 考评 红黑榜: the five best and the five last units over the assessment period ending at as_of
+    ranking_start: date | None = None
+    honour: list[Ranked] = field(default_factory=list)
+    shame: list[Ranked] = field(default_factory=list)
+    # 签收 and 进展反馈 per unit this week (rectify.services.followup_stats.UnitFollowup), set by the digest's edge
+    followup: list[Any] = field(default_factory=list)
     provisional: int = 0  # open deadlines resting on a provisional calendar year (暂定)
     calendar_warning: str = ""  # next year has no official schedule yet (set by the service)
+    # 签收 and 进展反馈 per unit this week (rectify.services.followup_stats.UnitFollowup), set by the digest's edge
+    followup: list[Any] = field(default_factory=list)
 
     def change(self, name: str) -> int:
         return getattr(self.this, name) - getattr(self.last, name)

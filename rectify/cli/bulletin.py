@@ -23,23 +23,30 @@ def bulletin(
                                              "(default <data_dir>/bulletins).")] = None,
     draft: Annotated[bool, typer.Option("--draft", help="Render only; record nothing (can be re-run).")] = False,
     section: Annotated[list[Path] | None, typer.Option("--section", help="An article (Markdown or text) placed "
-                                                       "under 工作动态; repeat for several.")] = None,
+                                                       "under 工作动态; repeat for several. `progress` adds the "
+                                                       "整改进展 section (newest progress reports by group), "
+                                                       "`ranking` the 考评排名 over the bulletin's period.")]
+    = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Progress reports per group in `--section progress`.")]
+    = 5,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also a PDF when LibreOffice is installed.")] = True,
     allow_empty: Annotated[bool, typer.Option("--allow-empty", help="Issue even when nothing was closed since "
                                               "the last issue.")] = False,
 ) -> None:
     """Compile the next work bulletin (工作简报) from the findings closed since the last one: DOCX, HTML, PDF."""
     from rectify.bulletin.issue import compile_issue
-    from rectify.bulletin.sections import load_articles
+    from rectify.bulletin.sections import load_articles, split_sections
     from rectify.runtime import build_runtime
     from rectify.templating import render
 
-    articles = load_articles(section or [])  # a bad file fails before anything is read or written
+    files, named = split_sections(section or [])
+    articles = load_articles(files)  # a bad file fails before anything is read or written
     rt = build_runtime()
     try:
         day = as_of.date() if as_of else rt.today()
         r = compile_issue(rt, as_of=day, now=rt.now(), issue_no=issue, out_dir=out, draft=draft,
-                          articles=articles, pdf=pdf, allow_empty=allow_empty)
+                          articles=articles, pdf=pdf, progress_section="progress" in named, progress_top=top,
+                          ranking="ranking" in named, allow_empty=allow_empty)
     finally:
         rt.close()
     state = "draft of" if r.draft else "issued"

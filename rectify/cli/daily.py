@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from rectify.cli.main import app, console, err, user_errors
-from rectify.config import ConfigError
 
 
 def _via_prefect(api_url: str, as_of) -> dict:
@@ -37,6 +36,7 @@ def remind(
     With a Prefect server (PREFECT_API_URL, or the one `rectify serve` runs) the run is recorded there;
     otherwise the same steps run in this process. A second run on the same day sends nothing new.
     """
+    from rectify.config import ConfigError
     from rectify.db import is_initialised
     from rectify.runtime import build_runtime
     from rectify.services.daily import DailyReport, run_daily

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from rectify.cli.main import app, console, user_errors
 
@@ -26,6 +25,8 @@ def demo(
     """Simulate a month of supervision on a demo county: daily mails, reports, 销号, digests, a bulletin."""
     import shutil
 
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     from rectify.demo.simulate import run_demo
     from rectify.templating import render
 
@@ -34,7 +35,7 @@ def demo(
             raise typer.BadParameter(f"{out} exists and is not a demo folder; choose another --out")
         shutil.rmtree(out)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[note]}"), console=console, transient=False) as bar:
+                  TextColumn("{task.fields[note]}"), console=console.rich(), transient=False) as bar:
         task = bar.add_task("simulating", total=days, note="")
 
         def on_day(day, note: str) -> None:

@@ -11,14 +11,17 @@ import typer
 from rectify.cli.main import app, console, err, user_errors
 from rectify.config import ConfigError
 
-units_app = typer.Typer(help="The unit directory (单位名录).", no_args_is_help=True)
-findings_app = typer.Typer(help="Findings (督导发现的问题).", no_args_is_help=True)
-ledger_app = typer.Typer(help="The rectification ledger (整改台账).", no_args_is_help=True)
+units_app = typer.Typer(help="The unit directory (单位名录).", no_args_is_help=True,
+                  rich_markup_mode=None)
+findings_app = typer.Typer(help="Findings (督导发现的问题).", no_args_is_help=True,
+                  rich_markup_mode=None)
+ledger_app = typer.Typer(help="The rectification ledger (整改台账).", no_args_is_help=True,
+                  rich_markup_mode=None)
 app.add_typer(units_app, name="units")
 app.add_typer(findings_app, name="findings")
 app.add_typer(ledger_app, name="ledger")
 
-FileArg = Annotated[Path, typer.Argument(help="An .xlsx workbook or a .csv file (UTF-8, UTF-8 with BOM or GBK).")]
+FileArg = Annotated[Path, typer.Argument(help="A workbook (.xlsx, .xls, .ods) or a .csv file (UTF-8, BOM or GBK).")]
 SheetOpt = Annotated[str | None, typer.Option("--sheet", help="Worksheet to read (default: the first).")]
 PROGRESS_FROM = 2000  # rows; smaller files finish before a bar is worth drawing
 
@@ -56,7 +59,7 @@ class _Bar:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), console=err, transient=True)
+                                     TimeElapsedColumn(), console=err.rich(), transient=True)
             self.progress.start()
         if stage not in self.tasks:
             from rectify.templating import labels

@@ -8,7 +8,8 @@ import typer
 
 from rectify.cli.main import app, console, initialised_runtime, user_errors
 
-notices_app = typer.Typer(help="督办通知: the numbered supervision notices sent to units.", no_args_is_help=True)
+notices_app = typer.Typer(help="督办通知: the numbered supervision notices sent to units.", no_args_is_help=True,
+                  rich_markup_mode=None)
 app.add_typer(notices_app, name="notices")
 
 

@@ -9,7 +9,7 @@ import typer
 from rectify.cli.main import app, console, err, initialised_runtime, user_errors
 
 outbox_app = typer.Typer(help="The outbox: every message (mail, 企业微信, 钉钉, SMS) is recorded here before it "
-                              "is sent.", no_args_is_help=True)
+                              "is sent.", no_args_is_help=True, rich_markup_mode=None)
 CHANNEL_HELP = "Only this channel: mail, wecom, dingtalk, sms, wecom_robot, dingtalk_robot."
 app.add_typer(outbox_app, name="outbox")
 

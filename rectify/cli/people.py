@@ -7,10 +7,9 @@ from typing import Annotated
 import typer
 
 from rectify.cli.main import app, console, initialised_runtime, user_errors
-from rectify.services.people import ROLES
 
 people_app = typer.Typer(help="People who sign in: supervisors (督导组成员) and admins; unit contacts come "
-                              "from `rectify units import`.", no_args_is_help=True)
+                              "from `rectify units import`.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(people_app, name="people")
 
 @people_app.command("add")
@@ -18,7 +17,7 @@ app.add_typer(people_app, name="people")
 def add(
     name: Annotated[str, typer.Argument(help="Full name, as it appears in mails and the audit trail.")],
     email: Annotated[str, typer.Argument(help="E-mail address: where mail and sign-in links go.")],
-    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")] = "supervisor",
+    role: Annotated[str, typer.Option(help="One of: admin, supervisor, unit_contact, unit_leader.")] = "supervisor",
     group: Annotated[str | None, typer.Option(help="Supervision group, for a supervisor (e.g. 第一督导组).")] = None,
     unit: Annotated[str | None, typer.Option(help="Unit, for a unit contact or leader.")] = None,
     mobile: Annotated[str | None, typer.Option(help="Mobile number for SMS (手机); '' clears it.")] = None,
@@ -68,7 +67,25 @@ def deactivate_(email: Annotated[str, typer.Argument(help="E-mail address of the
     rt = initialised_runtime()
     try:
         with transaction(rt.sessions) as s:
-            person = deactivate(s, email)
-            console.print(f"deactivated: {person.name} <{person.email}>", highlight=False)
+            person = deactivate(s, email, rt.now())
+            console.print(f"deactivated: {person.name} <{person.email}> (sessions, links and API tokens ended)",
+                          highlight=False)
+    finally:
+        rt.close()
+
+
+@people_app.command("revoke")
+@user_errors
+def revoke(email: Annotated[str, typer.Argument(help="E-mail address of the person.")]) -> None:
+    """End every session, mail link and API token of one person now (they can sign in again by e-mail)."""
+    from rectify.db import transaction
+    from rectify.services.revocation import revoke_person
+
+    rt = initialised_runtime()
+    try:
+        with transaction(rt.sessions) as s:
+            person, tokens = revoke_person(s, email, rt.now())
+            console.print(f"revoked: {person.name} <{person.email}>: sessions and links before now, "
+                          f"{tokens} API token(s)", highlight=False)
     finally:
         rt.close()

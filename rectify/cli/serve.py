@@ -9,17 +9,16 @@ import time
 from typing import Any
 
 from rectify.cli.main import app, console, user_errors
-from rectify.config import ConfigError
 
 
 class _WebThread:
     """The form (web.app.create_app) under uvicorn in a background thread of this process."""
 
-    def __init__(self, asgi_app: Any, host: str, port: int) -> None:
+    def __init__(self, asgi_app: Any, host: str, port: int, options: dict[str, Any]) -> None:
         import uvicorn
 
         self.server = uvicorn.Server(uvicorn.Config(asgi_app, host=host, port=port, log_level="warning",
-                                                    proxy_headers=True))
+                                                    **options))
         self.thread = threading.Thread(target=self.server.run, name="rectify-web", daemon=True)
 
     def start(self, timeout: float = 20.0) -> None:
@@ -27,6 +26,8 @@ class _WebThread:
         deadline = time.monotonic() + timeout
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
+                from rectify.config import ConfigError
+
                 raise ConfigError("the form could not start: is web.port already in use?")
             time.sleep(0.05)
 
@@ -58,6 +59,7 @@ def serve() -> None:
     """
     import os
 
+    from rectify.config import ConfigError
     from rectify.db import is_initialised
     from rectify.runtime import build_runtime
     from rectify.serving import (
@@ -97,7 +99,9 @@ def serve() -> None:
 
         create_app = _load_web()
         if create_app is not None:
-            web = _WebThread(create_app(rt), settings.web.host, settings.web.port)
+            from web.server import uvicorn_options
+
+            web = _WebThread(create_app(rt), settings.web.host, settings.web.port, uvicorn_options(settings))
             web.start()
 
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from rectify.cli.main import app, console, user_errors
 
 
@@ -11,6 +9,8 @@ from rectify.cli.main import app, console, user_errors
 @user_errors
 def status() -> None:
     """Print counts of units, people and findings by state."""
+    from sqlalchemy import func, select
+
     from models import Finding, Person, Unit
     from rectify.db import is_initialised
     from rectify.runtime import build_runtime

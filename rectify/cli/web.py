@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 import typer
 
-from rectify.cli.main import app, console, user_errors
-from rectify.config import ConfigError
+from rectify.cli.main import app, console, initialised_runtime, user_errors
 
 
 @app.command()
@@ -16,53 +14,106 @@ from rectify.config import ConfigError
 def web(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default: web.host).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: web.port).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Worker processes (default: the CPU cores).")
+                       ] = None,
 ) -> None:
-    """Serve the form (units report, supervisors verify and close) and the JSON API."""
+    """Serve the form (units report, supervisors verify and close) and the JSON API.
+
+    Several worker processes share the port (uvicorn's supervisor): a request costs a few ms of CPU under
+    one interpreter lock, so one process cannot use a second core however many threads it has.
+    """
+    import os
+
     import uvicorn
 
+    from rectify.config import ConfigError
     from rectify.db import is_initialised
     from rectify.runtime import build_runtime
     from rectify.serving import port_free
     from web.app import ENGINE_KWARGS, create_app
+    from web.server import uvicorn_options
 
     rt = build_runtime(**ENGINE_KWARGS)
     try:
+        _ = rt.settings.secret  # sessions and links are signed with it: refused when empty or weak
         if not is_initialised(rt.engine):
             raise ConfigError("the database is empty: run `rectify init` first")
-        _ = rt.settings.secret  # sessions and links are signed with it
         host = host or rt.settings.web.host
         port = port or rt.settings.web.port
         if not port_free(host, port):
             raise ConfigError(f"port {port} on {host} is already in use: stop what listens there, or pass --port "
                               "(or set web.port)")
         console.print(f"form at http://{host}:{port}/ (links in mails use {rt.settings.public_url})", highlight=False)
-        uvicorn.run(create_app(rt), host=host, port=port, log_level="info", proxy_headers=True)
+        options = uvicorn_options(rt.settings)
+        n = workers or os.cpu_count() or 1
+        if n == 1:
+            uvicorn.run(create_app(rt), host=host, port=port, log_level="info", **options)
+            return
     finally:
         rt.close()
+    console.print(f"{n} worker processes", highlight=False)
+    # Each worker builds its own runtime and protocol settings (web.app.from_settings) from the settings
+    # this process checked; the protocol class goes by name, as uvicorn hands the config to its workers.
+    options["http"] = "web.server:HeaderTimeoutH11"
+    uvicorn.run("web.app:from_settings", factory=True, workers=n, host=host, port=port, log_level="info", **options)
 
 
-@app.command("api-token")
+api_app = typer.Typer(help="Bearer tokens for the JSON API: issue, list, revoke.", no_args_is_help=True,
+                      rich_markup_mode=None)
+app.add_typer(api_app, name="api-token")
+
+
+@api_app.command("issue")
 @user_errors
-def api_token(
+def api_token_issue(
     email: Annotated[str, typer.Argument(help="The person the token acts as.")],
-    days: Annotated[int, typer.Option(min=1, max=3660, help="Valid for this many days.")] = 90,
+    days: Annotated[int, typer.Option(help="Valid for this many days (at most web.api_token_max_days).")] = 90,
+    note: Annotated[str, typer.Option(help="What the token is for (shown by `list`).")] = "",
 ) -> None:
     """Print a bearer token for the JSON API, bound to one person (same rights as on the form)."""
-    from sqlalchemy import func, select
+    from rectify.db import transaction
+    from rectify.services.revocation import issue_api_token
 
-    from models import Person
-    from rectify.links import sign
-    from rectify.runtime import build_runtime
-    from web.auth import API_PURPOSE
-
-    rt = build_runtime()
+    rt = initialised_runtime()
     try:
-        with rt.sessions() as s:
-            person = s.scalar(select(Person).where(func.lower(Person.email) == email.strip().lower()))
-            if person is None or not person.active:
-                raise ConfigError(f"no active person with the e-mail address {email!r}")
-            token = sign(rt.settings.secret, person.id, now=rt.now(), max_age=timedelta(days=days),
-                         purpose=API_PURPOSE)
+        with transaction(rt.sessions) as s:
+            issued = issue_api_token(s, rt.settings.secret, email, rt.now(), days=days,
+                                     max_days=rt.settings.web.api_token_max_days, note=note)
     finally:
         rt.close()
-    typer.echo(token)
+    typer.echo(issued.token)
+
+
+@api_app.command("list")
+@user_errors
+def api_token_list(email: Annotated[str | None, typer.Argument(help="Only this person's tokens.")] = None) -> None:
+    """Every API token: id, person, issued, expires, and whether it was revoked."""
+    from rectify.services.revocation import list_api_tokens
+
+    rt = initialised_runtime()
+    try:
+        now = rt.now()
+        with rt.sessions() as s:
+            for t, p in list_api_tokens(s, email):
+                state = ("revoked " + t.revoked_at.astimezone(rt.tz).strftime("%Y-%m-%d %H:%M") if t.revoked_at
+                         else "expired" if t.expires_at < now else "active")
+                console.print(f"{t.id:>5}  {p.email:<32} {t.created_at.astimezone(rt.tz):%Y-%m-%d} → "
+                              f"{t.expires_at.astimezone(rt.tz):%Y-%m-%d}  {state}  {t.note}", highlight=False)
+    finally:
+        rt.close()
+
+
+@api_app.command("revoke")
+@user_errors
+def api_token_revoke(token_id: Annotated[int, typer.Argument(help="The id `rectify api-token list` shows.")]) -> None:
+    """Revoke one API token now."""
+    from rectify.db import transaction
+    from rectify.services.revocation import revoke_api_token
+
+    rt = initialised_runtime()
+    try:
+        with transaction(rt.sessions) as s:
+            row = revoke_api_token(s, token_id, rt.now())
+            console.print(f"revoked API token {row.id}", highlight=False)
+    finally:
+        rt.close()

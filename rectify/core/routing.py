@@ -23,13 +23,17 @@ REVIEW_AUDIENCE = (UNIT_CONTACT,)  # 长期坚持 reviews go to the unit's conta
 HANDOVER_AUDIENCE = (UNIT_CONTACT,)  # a reassigned finding: the new unit's contact is told once
 REPLAN_AUDIENCE = (UNIT_CONTACT,)  # a deadline re-planned by an imported holiday notice: told once
 AUDIENCE_OF_KIND = {"review": REVIEW_AUDIENCE, "handover": HANDOVER_AUDIENCE, "recheck": (CLOSER,),
-                    "signoff": (UNIT_LEADER,), "replan": REPLAN_AUDIENCE}  # items that are not ladder steps
+                    "signoff": (UNIT_LEADER,), "replan": REPLAN_AUDIENCE,
+                    # 签收 and 进展反馈 (issue 15): the unit's contact is asked to acknowledge a new finding and to
+                    # make a due progress report; an acknowledgement past its day goes to the group, like a 催办.
+                    "ack": (UNIT_CONTACT,), "progress": (UNIT_CONTACT,), "ack_overdue": (GROUP,)}
 OVERSEERS = frozenset({GROUP, COMMAND_OFFICE, CLOSER})
 
 # Urgency of an action kind: the subject names the most urgent kind in a letter.
-RANK = {"review": 0, "replan": 1, "recheck": 2, "signoff": 3, "handover": 4, "remind": 5, "urge": 6, "supervise": 7,
-        "notify": 8}
-KINDS_BY_URGENCY = ("notify", "supervise", "urge", "remind", "handover", "signoff", "recheck", "replan", "review")
+RANK = {"review": 0, "progress": 1, "replan": 2, "recheck": 3, "signoff": 4, "ack": 5, "handover": 6, "remind": 7,
+        "ack_overdue": 8, "urge": 9, "supervise": 10, "notify": 11}
+KINDS_BY_URGENCY = ("notify", "supervise", "urge", "ack_overdue", "remind", "handover", "ack", "signoff", "recheck",
+                    "replan", "progress", "review")
 
 
 @dataclass(frozen=True, slots=True)

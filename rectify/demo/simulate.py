@@ -25,15 +25,19 @@ from rectify.bulletin.digest import send_weekly_digest
 from rectify.bulletin.issue import compile_issue
 from rectify.channels.dispatch import dispatch
 from rectify.config import load_settings
+from rectify.core.assessment import Ranked
 from rectify.core.ladder import is_overdue
 from rectify.core.lifecycle import ACTIVE, State
 from rectify.db import migrate
 from rectify.demo.county import GROUPS, person_name
+from rectify.demo.followup import FollowupHabits, followup_day, tally
 from rectify.demo.inputs import write_findings, write_units
 from rectify.demo.vendors import DEMO_SECRET, DemoVendors
 from rectify.intake.service import run_findings_import, run_ledger_export, run_units_import
 from rectify.links import login_url
 from rectify.runtime import Runtime, build_runtime
+from rectify.services.assessment import assess_runtime
+from rectify.services.assessment_export import write_xlsx
 from rectify.services.daily import Steps, run_daily
 from rectify.services.findings import Actor, act
 from rectify.services.practice import decide_extension, request_extension
@@ -71,6 +75,10 @@ class DemoResult:
     channels_queued: Counter[str] = field(default_factory=Counter)  # IM/SMS rows the daily runs queued
     channels_sent: Counter[str] = field(default_factory=Counter)  # … and sent, as the runs reported
     channels_received: Counter[str] = field(default_factory=Counter)  # … as the in-process vendors counted
+    ranking: list[Ranked] = field(default_factory=list)  # 考评 over the simulated days: top five, then bottom five
+    ranked_units: int = 0
+    ranking_xlsx: Path | None = None
+    followup: dict[str, int] = field(default_factory=dict)  # 签收 and 进展反馈 (rectify.demo.followup.tally)
 
 
 def _texts() -> dict[str, list[str]]:
@@ -243,6 +251,7 @@ def run_demo(out: Path, *, days: int = 30, end: date | None = None, findings: in
         texts, contacts, members = _texts(), _unit_contacts(rt), _group_members(rt)
         vendors = DemoVendors()  # IM and SMS answered in process: nothing leaves the machine
         steps = Steps(dispatch=lambda rt, now: dispatch(rt, now, transport=vendors.transport))
+        habits = FollowupHabits(random.Random(seed + 1))
         day = start
         while day <= end:
             if rt.calendar.is_working_day(day) and day >= inspected:
@@ -252,6 +261,7 @@ def run_demo(out: Path, *, days: int = 30, end: date | None = None, findings: in
                 result.channels_queued.update(report.channels)
                 result.channels_sent.update(report.channels_sent)
                 _work_day(rt, day, plan, texts, contacts, members, result)
+                followup_day(rt, day, habits, texts, contacts, lambda h, m, d=day: _at(rt, d, h, m))
                 _extensions(rt, day, plan, texts, contacts, members, result)
                 note = f"{report.messages} mails"
             else:
@@ -271,7 +281,8 @@ def run_demo(out: Path, *, days: int = 30, end: date | None = None, findings: in
 
 def _finish(rt: Runtime, result: DemoResult, *, pdf: bool) -> None:
     end = result.end
-    issued = compile_issue(rt, as_of=end, now=_at(rt, end, 17), pdf=pdf)
+    issued = compile_issue(rt, as_of=end, now=_at(rt, end, 17), pdf=pdf, progress_section=True, ranking=True)
+    result.followup = tally(rt)
     result.bulletin, result.bulletin_no = dict(issued.files), issued.issue_no
     result.ledger = result.out / f"整改台账-{end.isoformat()}.xlsx"
     run_ledger_export(rt, result.ledger, as_of=end)
@@ -289,6 +300,9 @@ def _finish(rt: Runtime, result: DemoResult, *, pdf: bool) -> None:
         digest_id = s.scalar(select(func.max(OutboxMessage.id)).where(OutboxMessage.kind == "digest"))
         sup = s.scalar(select(Person).where(Person.role == "supervisor").order_by(Person.id))
         contact = s.scalar(select(Person).where(Person.role == "unit_contact").order_by(Person.id))
+    assessed = assess_runtime(rt, start=result.start, end=end)
+    result.ranking, result.ranked_units = assessed.top() + assessed.bottom(), len(assessed.ranking)
+    result.ranking_xlsx = write_xlsx(assessed, result.out / f"考评排名-{end.isoformat()}.xlsx")
     if digest_id is not None:
         result.digest_eml = next(iter(sorted(rt.settings.outbox_path.glob(f"{digest_id:08d}-*.eml"))), None)
     # Sign-in links for the real clock: the form checks them against today, not the simulated day.

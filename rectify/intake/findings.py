@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from models import Event, Finding, Round, SupervisionGroup, Unit
 from rectify.core.deadlines import DeadlineKind, due_date
+from rectify.core.followup import FollowupRules
 from rectify.core.workcal import CalendarError, WorkCalendar
 from rectify.intake.cells import (
     CellError,
@@ -51,6 +52,7 @@ from rectify.intake.errors import ImportRejected, IntakeError, RowError, shown
 from rectify.intake.headers import finding_spec
 from rectify.intake.read import Source, read_table
 from rectify.services.findings import SYSTEM, Actor, record_event
+from rectify.services.followup import Arrival, mark_arrival
 
 Progress = Callable[[str, int, int | None], None]
 CHUNK = 5000
@@ -163,7 +165,8 @@ def import_findings(session: Session, source: Source, *, calendar: WorkCalendar,
                     filename: str | None = None, sheet: str | None = None, round_name: str | None = None,
                     inspected_on: date | None = None, group_name: str | None = None, dry_run: bool = False,
                     county_prefix: str = "", immediate_days: int = 3, actor: Actor = SYSTEM,
-                    on_progress: Progress | None = None) -> FindingImport:
+                    on_progress: Progress | None = None, followup: FollowupRules | None = None,
+                    today: date | None = None) -> FindingImport:
     """Read, check and (unless dry_run) write findings. Raises IntakeError / ImportRejected; the caller commits."""
     spec = finding_spec()
     table = read_table(source, spec, filename=filename, sheet=sheet)
@@ -214,8 +217,11 @@ def import_findings(session: Session, source: Source, *, calendar: WorkCalendar,
     if dry_run:
         return report
 
-    _write(session, table.name, rows, matches, changes, rounds, groups, now, actor, on_progress)
+    # 签收 and 进展反馈 start on the day the findings arrive (the office's local day, when given).
+    arrive = Arrival(today or now.date(), calendar, followup) if followup is not None else None
+    _write(session, table.name, rows, matches, changes, rounds, groups, now, actor, on_progress, arrive)
     return report
+
 
 
 def _parse(table: Any, header: Any, units: UnitMatcher, cal: WorkCalendar, immediate_days: int,
@@ -431,7 +437,8 @@ def _diff(row: _Row, s: _Stored, groups: dict[str, tuple[int, str]]) -> dict[str
 
 def _write(session: Session, source: str, rows: list[_Row], matches: dict[int, _Stored],
            changes: dict[int, dict[str, list[Any]]], rounds: dict[str, tuple[int, str]],
-           groups: dict[str, tuple[int, str]], now: datetime, actor: Actor, on_progress: Progress | None) -> None:
+           groups: dict[str, tuple[int, str]], now: datetime, actor: Actor, on_progress: Progress | None,
+           arrive: Arrival | None = None) -> None:
     new_rows = [r for r in rows if r.number not in matches]
     # Rounds and groups first: few rows, plain ORM.
     started: dict[str, date] = {}
@@ -466,6 +473,7 @@ def _write(session: Session, source: str, rows: list[_Row], matches: dict[int, _
             "deadline_kind": r.kind, "deadline_days": r.days, "deadline_text": r.text,
             "due_date": r.due, "original_due_date": r.due, "state": "open", "level": 0, "extensions_used": 0,
             "measures": "", "progress": "", "version": 1, "created_at": stamp, "updated_at": stamp,
+            **(arrive(r.due) if arrive is not None else {}),
         } for r in chunk]
         # Core executemany: the ORM's bulk insert with RETURNING goes row by row on SQLite.
         session.execute(insert(Finding.__table__), values)
@@ -487,6 +495,8 @@ def _write(session: Session, source: str, rows: list[_Row], matches: dict[int, _
         for f in session.scalars(select(Finding).where(Finding.id.in_(list(ids)))):
             n = ids[f.id]
             _apply(f, by_number[n], changes[n], groups)
+            if arrive is not None and "unit_id" in changes[n]:  # moved to another unit: a new 签收
+                mark_arrival(f, arrive.day, arrive.cal, arrive.rules)
             record_event(session, f, "update", actor, now, note="import",
                          data={"source": source, "row": n, "changes": changes[n]})
         session.flush()

@@ -2,7 +2,8 @@
 
 Columns (labels.toml [ledger]): 序号, 编号, 督导轮次, 督导组, 督导日期, 责任单位, 问题描述, 整改意见, 现整改时限,
 责任人, 备注, then 原整改时限, 延期次数, 状态, 预警, 逾期工作日, 按原时限逾期工作日, 已达督办级别, 反弹次数, 整改情况,
-销号时间. The first eleven are exactly what `findings import` reads (it takes 现整改时限 as its 整改时限), so the
+销号时间, 签收时间, 最新进展 (the newest 阶段性进展 with its day). The first eleven are exactly what
+`findings import` reads (it takes 现整改时限 as its 整改时限), so the
 ledger imports back without errors or changes: 督导日期 and the deadlines are real date cells (长期坚持 is
 written as such), and the rest is ignored by the importer. Text is written as text: a problem starting
 with "=" never becomes a formula.
@@ -29,7 +30,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from models import Finding, Round, SupervisionGroup, Unit
+from models import Finding, ProgressReport, Round, SupervisionGroup, Unit
 from rectify.config import SupervisionSettings
 from rectify.core.ladder import Step, is_overdue
 from rectify.core.lateness import done_on_time, original_of
@@ -46,7 +47,7 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("seq", 6), ("code", 14), ("round", 18), ("group", 12), ("date", 12), ("unit", 22), ("problem", 50),
     ("opinion", 40), ("current_deadline", 12), ("owner", 10), ("note", 20), ("original_deadline", 12),
     ("extensions", 9), ("state", 8), ("colour", 10), ("overdue_days", 11), ("overdue_days_original", 13),
-    ("level", 13), ("reopens", 9), ("progress", 40), ("closed_at", 17),
+    ("level", 13), ("reopens", 9), ("progress", 40), ("closed_at", 17), ("ack_at", 17), ("latest_progress", 40),
 )
 SUMMARY_COLUMNS: tuple[tuple[str, int], ...] = (
     ("unit", 24), ("colour", 10), ("found", 10), ("closed", 10), ("on_time", 10), ("on_time_original", 12),
@@ -161,7 +162,7 @@ def export_ledger(session: Session, dest: Path | str | IO[bytes], *, calendar: W
                     Finding.opinion, Finding.due_date, Finding.owner_name, Finding.note,
                     Finding.state, Finding.level, Finding.measures, Finding.progress, Finding.closed_at,
                     Finding.id, Finding.original_due_date, Finding.extensions_used, Finding.reopen_count,
-                    Finding.reported_at)
+                    Finding.reported_at, Finding.acknowledged_at)
              .join(Round, Round.id == Finding.round_id).join(Unit, Unit.id == Finding.unit_id)
              .outerjoin(group, group.id == Finding.group_id)
              .order_by(Round.id, Finding.id))
@@ -185,6 +186,7 @@ def export_ledger(session: Session, dest: Path | str | IO[bytes], *, calendar: W
     palette = (Palette.from_settings(sv, today=as_of, cal=calendar, ladder=ladder) if ladder else None)
     refused = refused_extension_ids(session) if palette else set()
     long_term = labels()["deadline"]["long_term"]
+    latest = _latest_progress(session, tz)
 
     def late(state: str, d: date | None) -> int | None:
         """Working days past `d` on as_of for what the unit still owes (0: not late), else None."""
@@ -209,7 +211,8 @@ def export_ledger(session: Session, dest: Path | str | IO[bytes], *, calendar: W
             calendar.is_provisional(d) or calendar.provisional_between(d, as_of))
 
     for (code, round_, group_name, inspected, unit_id, unit, problem, opinion, due, owner, note, state,
-         level, measures, progress, closed_at, fid, original, extensions, reopens, reported_at) in session.execute(
+         level, measures, progress, closed_at, fid, original, extensions, reopens, reported_at,
+         acked_at) in session.execute(
             query.execution_options(yield_per=2000)):
         report.rows += 1
         t = totals.get(unit_id)
@@ -238,6 +241,8 @@ def export_ledger(session: Session, dest: Path | str | IO[bytes], *, calendar: W
             state_words.get(state, state), _colour(ws, colour), overdue_days, overdue_original,
             level_words.get(step_kind, "") if step_kind else "", reopens, _text(ws, progress or measures),
             _dated(ws, closed_local, DATETIME_FORMAT),
+            _dated(ws, acked_at.astimezone(tz).replace(tzinfo=None) if acked_at else None, DATETIME_FORMAT),
+            _text(ws, latest.get(fid)),
         ])
     ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{report.rows + 1}"
 
@@ -255,6 +260,15 @@ def export_ledger(session: Session, dest: Path | str | IO[bytes], *, calendar: W
     summary.auto_filter.ref = f"A1:{get_column_letter(len(SUMMARY_COLUMNS))}{len(report.units) + 1}"
     wb.save(dest)
     return report
+
+
+def _latest_progress(session: Session, tz: Any) -> dict[int, str]:
+    """最新进展: each finding's newest progress report as "YYYY-MM-DD text" (one query over the reports)."""
+    out: dict[int, str] = {}
+    for fid, at, text in session.execute(select(ProgressReport.finding_id, ProgressReport.at, ProgressReport.text)
+                                         .order_by(ProgressReport.id)):
+        out[fid] = f"{at.astimezone(tz).date().isoformat()} {text}"
+    return out
 
 
 def _sum(name: str, units: list[UnitTotals]) -> UnitTotals:

@@ -9,6 +9,7 @@ from typing import IO, Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from rectify.core.followup import FollowupRules
 from rectify.db import is_initialised, transaction
 from rectify.intake.errors import IntakeError
 from rectify.intake.findings import FindingImport, Progress, import_findings
@@ -44,7 +45,8 @@ def run_findings_import(rt: Runtime, source: Source, *, filename: str | None = N
                 session, source, calendar=rt.calendar, now=rt.now(), filename=filename, sheet=sheet,
                 round_name=round_name, inspected_on=inspected_on, group_name=group_name, dry_run=dry_run,
                 county_prefix=rt.settings.county_prefix,
-                immediate_days=rt.settings.deadlines.immediate_working_days, actor=actor, on_progress=on_progress)
+                immediate_days=rt.settings.deadlines.immediate_working_days, actor=actor, on_progress=on_progress,
+                followup=FollowupRules.of(rt.settings.supervision), today=rt.today())
     except (IntegrityError, StaleDataError):
         # Someone wrote the same findings meanwhile (a second import, the form): all rolled back; run it again.
         raise IntakeError("conflict") from None

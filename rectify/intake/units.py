@@ -59,10 +59,12 @@ class UnitImport:
     unchanged: int = 0
     people: Counter[str] = field(default_factory=Counter)  # created / updated / deactivated
     ignored_columns: list[str] = field(default_factory=list)
+    kept_inactive: list[str] = field(default_factory=list)  # e-mails of people who left (people deactivate)
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "rows": self.rows, "created": self.created, "updated": self.updated,
-                "unchanged": self.unchanged, "people": dict(self.people), "ignored_columns": self.ignored_columns}
+                "unchanged": self.unchanged, "people": dict(self.people), "ignored_columns": self.ignored_columns,
+                "kept_inactive": self.kept_inactive}
 
 
 @dataclass
@@ -268,7 +270,10 @@ def _write(session: Session, rows: list[_Row], by_key: dict[str, Unit], persons:
                 changed.add(id(u))
             else:
                 before = (p.name, p.email, p.role, p.unit_id, p.active, *(getattr(p, a) for a in reach))
-                p.name, p.email, p.role, p.unit_id, p.active = name, email, role, u.id, True
+                active = p.left_at is None  # someone removed with `people deactivate` stays removed
+                if not active and email not in report.kept_inactive:
+                    report.kept_inactive.append(email)
+                p.name, p.email, p.role, p.unit_id, p.active = name, email, role, u.id, active
                 for attr, value in reach.items():
                     setattr(p, attr, value)
                 if before != (p.name, p.email, p.role, p.unit_id, p.active, *(getattr(p, a) for a in reach)):

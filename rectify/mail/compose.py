@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
@@ -11,6 +12,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
+from urllib.parse import quote
 
 
 @dataclass(frozen=True)
@@ -68,18 +70,51 @@ def _b64(text: str) -> bytes:
     return base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
 
 
+def _filename_param(name: str) -> str:
+    """filename= as the stdlib writes it: plain when short ASCII, else RFC 2231 continuations under 78 columns."""
+    if name.isascii() and len(name) < 60 and '"' not in name and "\\" not in name:
+        return f'attachment; filename="{name}"'
+    encoded = "utf-8''" + quote(name, safe="")
+    chunks, i = [], 0
+    while i < len(encoded):
+        j = min(i + 60, len(encoded))
+        while j < len(encoded) and "%" in encoded[j - 2:j]:  # never split a %XX escape
+            j -= 1
+        chunks.append(encoded[i:j])
+        i = j
+    return "attachment;" + ";".join(f"\r\n filename*{n}*={c}" for n, c in enumerate(chunks))
+
+
+def encode_attachment(att: Attachment) -> bytes:
+    """One attachment as a MIME part (headers and base64 body, no boundary).
+
+    Encode it once and pass the bytes to every letter that carries it: a unit's 督办通知 goes to its contact
+    and its leader, and re-encoding the DOCX per recipient would cost as much as the letter itself.
+    """
+    head = (f"Content-Type: {att.maintype}/{att.subtype}\r\nContent-Transfer-Encoding: base64\r\n"
+            f"Content-Disposition: {_filename_param(att.filename)}\r\nMIME-Version: 1.0\r\n\r\n")
+    return head.encode("ascii") + base64.encodebytes(att.data).replace(b"\n", b"\r\n")
+
+
 def build_message_bytes(*, from_addr: str, from_name: str, to: str, subject: str, text: str, html: str,
-                        now: datetime, to_name: str = "") -> bytes:
-    """`to_bytes(build_message(...))` for the plain text + HTML case, about ten times faster.
+                        now: datetime, to_name: str = "", attachments: Sequence[Attachment | bytes] = ()) -> bytes:
+    """`to_bytes(build_message(...))` for text + HTML (+ attachments), about ten times faster.
 
     The daily run serialises thousands of letters; the stdlib header machinery behind EmailMessage is
-    most of that time. Same structure and encodings (multipart/alternative, UTF-8, base64 parts,
-    RFC 2047 words folded under 78 columns); anything unusual (a non-ASCII address) takes the slow path.
+    most of that time. Same structure and encodings (multipart/alternative, inside multipart/mixed when
+    there are attachments; UTF-8, base64 parts, RFC 2047 words folded under 78 columns); anything unusual
+    (a non-ASCII address) takes the slow path. An attachment may be given already encoded
+    (`encode_attachment`).
     """
     if not (from_addr.isascii() and to.isascii()):
+        atts = tuple(a for a in attachments if isinstance(a, Attachment))
+        if len(atts) != len(attachments):
+            raise ValueError("a pre-encoded attachment needs ASCII addresses (the fast path)")
         return to_bytes(build_message(from_addr=from_addr, from_name=from_name, to=to, subject=subject,
-                                      text=text, html=html, now=now, to_name=to_name))
+                                      text=text, html=html, now=now, to_name=to_name, attachments=atts))
     boundary = f"===============rectify{uuid.uuid4().hex}=="
+    alternative = f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"'
+    outer = f"===============rectifymix{uuid.uuid4().hex}==" if attachments else ""
     head = "\r\n".join((
         "From: " + _addr(from_name, from_addr),
         "To: " + _addr(to_name, to),
@@ -87,11 +122,18 @@ def build_message_bytes(*, from_addr: str, from_name: str, to: str, subject: str
         "Date: " + format_datetime(now),
         "Message-ID: " + make_msgid(domain=from_addr.rpartition("@")[2] or "rectify.local"),
         "MIME-Version: 1.0",
-        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"',
+        f'Content-Type: multipart/mixed;\r\n boundary="{outer}"\r\n\r\n--{outer}\r\n{alternative}' if outer
+        else alternative,
     )).encode("ascii")
     part = ('--{b}\r\nContent-Type: text/{sub}; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n'
             "MIME-Version: 1.0\r\n\r\n")
-    return b"".join((head, b"\r\n\r\n",
-                     part.format(b=boundary, sub="plain").encode("ascii"), _b64(text), b"\r\n",
-                     part.format(b=boundary, sub="html").encode("ascii"), _b64(html), b"\r\n",
-                     f"--{boundary}--\r\n".encode("ascii")))
+    out = [head, b"\r\n\r\n",
+           part.format(b=boundary, sub="plain").encode("ascii"), _b64(text), b"\r\n",
+           part.format(b=boundary, sub="html").encode("ascii"), _b64(html), b"\r\n",
+           f"--{boundary}--\r\n".encode("ascii")]
+    if outer:
+        for att in attachments:
+            out += [f"\r\n--{outer}\r\n".encode("ascii"),
+                    att if isinstance(att, bytes) else encode_attachment(att)]
+        out.append(f"\r\n--{outer}--\r\n".encode("ascii"))
+    return b"".join(out)

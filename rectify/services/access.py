@@ -37,6 +37,8 @@ class Do(StrEnum):
     DEADLINE = "deadline"  # change the deadline outside an extension, with a reason
     SIGN_OFF = "sign_off"  # the unit head signs the unit's report off (two-level closure)
     RECHECK = "recheck"  # 回头看: confirm the fix held, or reopen
+    ACKNOWLEDGE = "acknowledge"  # 签收: the unit acknowledges a new or reassigned finding
+    PROGRESS = "progress"  # 阶段性进展: the unit reports progress on long work
 
 
 class Decision(StrEnum):
@@ -73,8 +75,8 @@ class Target:
 _ROLE_ACTIONS: dict[str, frozenset[Do]] = {
     Role.ADMIN: frozenset({Do.VIEW, Do.CANCEL, Do.DECIDE_EXTENSION, Do.REASSIGN, Do.DEADLINE, Do.RECHECK}),
     Role.SUPERVISOR: frozenset({Do.VIEW, Do.VERIFY, Do.REJECT, Do.DECIDE_EXTENSION, Do.DEADLINE, Do.RECHECK}),
-    Role.UNIT_CONTACT: frozenset({Do.VIEW, Do.REPORT, Do.EXTEND}),
-    Role.UNIT_LEADER: frozenset({Do.VIEW, Do.SIGN_OFF}),
+    Role.UNIT_CONTACT: frozenset({Do.VIEW, Do.REPORT, Do.EXTEND, Do.ACKNOWLEDGE, Do.PROGRESS}),
+    Role.UNIT_LEADER: frozenset({Do.VIEW, Do.SIGN_OFF, Do.ACKNOWLEDGE}),
 }
 
 _UNFINISHED = frozenset({State.OPEN, State.REJECTED, State.REPORTED})
@@ -87,6 +89,8 @@ _PRACTICE_STATES: dict[Do, frozenset[State]] = {
     Do.DEADLINE: _UNFINISHED,
     Do.SIGN_OFF: frozenset({State.REPORTED}),
     Do.RECHECK: frozenset({State.CLOSED}),
+    Do.ACKNOWLEDGE: _UNFINISHED,
+    Do.PROGRESS: frozenset({State.OPEN, State.REJECTED}),
 }
 
 

@@ -1,11 +1,16 @@
 """督办通知: number, render and record one notice per unit and day for the findings that reached 督办.
 
-Numbers are allocated per year under a lock held to the end of the caller's transaction (PostgreSQL: an
-advisory lock; SQLite: its single write lock, taken by a no-op write), so two runs at once never pick the
-same number, and a second run on the same day finds the first run's notice for the unit and returns it
-(the unique (year, number) and (unit, day) constraints stay as the last guard). The DOCX is written under
-`data_dir/notices/<year>/` before the caller commits; if the caller rolls back, the file stays behind and
-is overwritten by whichever notice takes that number next. Each finding named gets a `notice` event.
+Rendering happens before any write: the findings are read, each notice is rendered (with the number the
+year's highest suggests) into a hidden temporary file beside its final name, and only then is the
+numbering lock taken (PostgreSQL: an advisory lock; SQLite: its single write lock, taken by a no-op
+write) to check that nobody numbered meanwhile (if someone did, the few notices are rendered again under
+the next free numbers), insert the rows and events. The lock is held to the end of the caller's
+transaction, which is therefore short. The files take their final names only after the commit (an
+`after_commit` hook); a rollback deletes them, so a notice file exists only for a committed notice row.
+A kill between render and commit leaves hidden `.tmp` files, swept by the next issue an hour later. A
+second run on the same day finds the first run's notice for the unit and returns it (the unique
+(year, number) and (unit, day) constraints stay as the last guard). Each finding named gets a `notice`
+event.
 
 The daily run calls `issue_notices` with the findings that crossed the 督办 step
 (`rectify.core.notices.notice_batches`) and attaches `notice_attachment(notice)` to the unit's mail.
@@ -14,24 +19,28 @@ The daily run calls `issue_notices` with the findings that crossed the 督办 st
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import false, func, select, text
+from sqlalchemy import event, false, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from models import Finding, Notice, SupervisionGroup, Unit
-from rectify.bulletin.notice_docx import NoticeItem, build_notice, doc_number, file_stem, write_notice_docx
+from models import Event, Finding, Notice, SupervisionGroup, Unit
+from rectify.bulletin.notice_docx import NoticeItem, build_notice, doc_number, file_stem, notice_docx_bytes
 from rectify.core.lateness import original_of
 from rectify.core.notices import NoticeError, next_number, reply_by
 from rectify.mail.compose import Attachment
 from rectify.runtime import Runtime
-from rectify.services.findings import SYSTEM, record_event
+from rectify.services.findings import SYSTEM
 
 DOCX_SUBTYPE = "vnd.openxmlformats-officedocument.wordprocessingml.document"
 _LOCK_KEY = 0x52454354  # pg_advisory_xact_lock(key, year): "RECT"
+_CHUNK = 5000
+STALE_TMP_S = 3600  # hidden files older than this were left by a killed run
 
 
 def notices_dir(rt: Runtime, year: int) -> Path:
@@ -48,13 +57,121 @@ def _lock_numbering(session: Session, year: int) -> None:
         session.execute(table.update().where(false()).values(number=table.c.number))
 
 
-def _existing(session: Session, unit_id: int, day: date) -> Notice | None:
-    return session.scalars(select(Notice).where(Notice.unit_id == unit_id, Notice.issued_on == day)).first()
+def _existing(session: Session, day: date) -> dict[int, Notice]:
+    return {n.unit_id: n for n in session.scalars(select(Notice).where(Notice.issued_on == day))}
+
+
+def _highest(session: Session, year: int) -> int:
+    return session.scalar(select(func.max(Notice.number)).where(Notice.year == year)) or 0
+
+
+@dataclass
+class _Draft:
+    """One notice to be: what it says, and (once rendered) where its file waits."""
+
+    unit_id: int
+    unit: str
+    ids: list[int]
+    codes: list[str]
+    items: list[NoticeItem]
+    groups: list[str]
+    number: int = 0
+    doc_no: str = ""
+    path: Path | None = None
+    tmp: Path | None = None
+
+
+def _drafts(session: Session, rt: Runtime, day: date, batches: Mapping[int, list[int]]) -> list[_Draft]:
+    """Read what the notices will say: plain column reads, in chunks, no locks."""
+    f = Finding
+    cols = (f.id, f.unit_id, f.group_id, f.code, f.problem, f.opinion, f.due_date, f.original_due_date)
+    wanted = sorted({i for ids in batches.values() for i in ids})
+    rows = {}
+    for i in range(0, len(wanted), _CHUNK):
+        rows.update((r.id, r) for r in session.execute(select(*cols).where(f.id.in_(wanted[i:i + _CHUNK]))))
+    unit_ids = sorted(batches)
+    names: dict[int, str] = {}
+    for i in range(0, len(unit_ids), _CHUNK):
+        names.update(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids[i:i + _CHUNK]))).all())
+    group_names = dict(session.execute(select(SupervisionGroup.id, SupervisionGroup.name)).all())
+    cal = rt.calendar
+    out = []
+    for unit_id in unit_ids:
+        ids = batches[unit_id]
+        if unit_id not in names:
+            raise NoticeError(f"unit {unit_id} does not exist")
+        found = [rows[i] for i in ids if i in rows]
+        foreign = [r.code for r in found if r.unit_id != unit_id]
+        missing = sorted(set(ids) - {r.id for r in found})
+        if foreign or missing:
+            raise ValueError(f"a 督办通知 for {names[unit_id]} can only name its own findings "
+                             f"(other units': {foreign}, unknown ids: {missing})")
+        items = [NoticeItem(r.code, r.problem, r.opinion, original_of(r.due_date, r.original_due_date), r.due_date,
+                            cal.working_days_between(r.due_date, day) if r.due_date and day > r.due_date else 0)
+                 for r in found]
+        groups = sorted({r.group_id for r in found if r.group_id is not None})
+        out.append(_Draft(unit_id, names[unit_id], ids, [r.code for r in found], items,
+                          [group_names[g] for g in groups if g in group_names]))
+    return out
+
+
+def _render(rt: Runtime, draft: _Draft, year: int, number: int, day: date, reply: date) -> None:
+    """Render the notice under `number` into a hidden file beside its final name (no database involved)."""
+    if draft.tmp is not None:
+        draft.tmp.unlink(missing_ok=True)
+    d = build_notice(issuer=rt.settings.bulletin.issuer, year=year, number=number, unit=draft.unit,
+                     items=draft.items, issued_on=day, reply_by=reply, groups=draft.groups)
+    folder = notices_dir(rt, year).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    draft.number, draft.doc_no = number, d.doc_no
+    draft.path = folder / f"{file_stem(d.doc_no, draft.unit)}.docx"
+    draft.tmp = folder / f".notice-{uuid.uuid4().hex}.tmp"
+    draft.tmp.write_bytes(notice_docx_bytes(d))
+
+
+def _sweep(folder: Path) -> None:
+    """Remove hidden files a killed run left (older than STALE_TMP_S: a live run's are minutes old)."""
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - STALE_TMP_S
+    for p in folder.glob(".notice-*.tmp"):
+        try:
+            if p.stat().st_mtime < cutoff:
+                p.unlink()
+        except OSError:
+            pass
+
+
+_PENDING = "rectify.notice_files"
+
+
+def _on_commit(session: Session, drafts: list[_Draft]) -> None:
+    """Give the files their final names after the commit; delete them when the transaction ends otherwise
+    (rollback, close)."""
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
+
+        def commit(s: Session) -> None:
+            for d in s.info.get(_PENDING, []):
+                os.replace(d.tmp, d.path)
+            s.info[_PENDING] = []
+
+        def ended(s: Session, transaction) -> None:
+            if transaction.parent is None:
+                for d in s.info.get(_PENDING, []):
+                    d.tmp.unlink(missing_ok=True)
+                s.info[_PENDING] = []
+
+        event.listen(session, "after_commit", commit)
+        event.listen(session, "after_transaction_end", ended)
+    pending.extend(d for d in drafts if d.tmp is not None and d.path is not None)
 
 
 def issue_notices(session: Session, rt: Runtime, today: date, now: datetime,
                   finding_ids_by_unit: Mapping[int, Iterable[int]]) -> list[Notice]:
-    """One numbered 督办通知 per unit for `today`, listing the given findings; the caller commits.
+    """One numbered 督办通知 per unit for `today`, listing the given findings; the caller commits (and the
+    files appear under their names once it has).
 
     A unit that already has today's notice gets that notice back (same number, nothing new written).
     """
@@ -62,69 +179,66 @@ def issue_notices(session: Session, rt: Runtime, today: date, now: datetime,
     batches = {unit: ids for unit, ids in batches.items() if ids}
     if not batches:
         return []
-    _lock_numbering(session, today.year)
-    out: list[Notice] = []
+    year = today.year
+    _sweep(notices_dir(rt, year))
+    reply = reply_by(today, rt.calendar, rt.settings.supervision.notice_reply_working_days)
+    seen = _existing(session, today)
+    drafts = _drafts(session, rt, today, {u: ids for u, ids in batches.items() if u not in seen})
+    base = _highest(session, year)
+    try:
+        for i, d in enumerate(drafts):  # rendered before any lock is taken
+            _render(rt, d, year, next_number([base] if base else []) + i, today, reply)
+        _lock_numbering(session, year)
+        seen = _existing(session, today)  # another run may have issued meanwhile: theirs stand
+        for d in [d for d in drafts if d.unit_id in seen]:
+            if d.tmp is not None:
+                d.tmp.unlink(missing_ok=True)
+        drafts = [d for d in drafts if d.unit_id not in seen]
+        now_base = _highest(session, year)
+        if now_base != base:  # numbers moved on: render again under the free ones (rare, and cheap)
+            for i, d in enumerate(drafts):
+                _render(rt, d, year, now_base + i + 1, today, reply)
+        notices = _insert(session, drafts, year, today, now, reply)
+    except BaseException:
+        for d in drafts:
+            if d.tmp is not None:
+                d.tmp.unlink(missing_ok=True)
+        raise
+    _on_commit(session, drafts)
+    out = []
     for unit_id in sorted(batches):
-        notice = _existing(session, unit_id, today)
-        if notice is None:
-            notice = _issue(session, rt, today, now, unit_id, batches[unit_id])
-        elif not Path(notice.file).is_file():  # the data folder lost it: render it again under its number
-            _render(session, rt, notice)
+        notice = seen.get(unit_id) or notices[unit_id]
+        if unit_id in seen and not Path(notice.file).is_file():  # the data folder lost it: render it again
+            _rerender(session, rt, notice)
         out.append(notice)
     return out
 
 
-def _issue(session: Session, rt: Runtime, today: date, now: datetime, unit_id: int, ids: list[int]) -> Notice:
-    year = today.year
-    highest = session.scalar(select(func.max(Notice.number)).where(Notice.year == year))
-    number = next_number([highest] if highest else [])
-    notice = Notice(year=year, number=number, unit_id=unit_id, issued_on=today, finding_ids=ids,
-                    reply_by=reply_by(today, rt.calendar, rt.settings.supervision.notice_reply_working_days),
-                    file="", meta={})
-    session.add(notice)
+def _insert(session: Session, drafts: list[_Draft], year: int, today: date, now: datetime,
+            reply: date) -> dict[int, Notice]:
+    notices = {}
+    for d in drafts:
+        assert d.path is not None
+        notices[d.unit_id] = Notice(year=year, number=d.number, unit_id=d.unit_id, issued_on=today,
+                                    finding_ids=d.ids, reply_by=reply, file=str(d.path),
+                                    meta={"doc_no": d.doc_no, "unit": d.unit, "codes": d.codes})
+    session.add_all(notices.values())
     session.flush()
-    findings = _render(session, rt, notice)
-    doc_no = notice.meta["doc_no"]
-    for f in findings:
-        record_event(session, f, "notice", SYSTEM, now, note=doc_no,
-                     data={"notice": notice.id, "year": year, "number": number, "reply_by": str(notice.reply_by)})
-    session.flush()
-    return notice
+    events = [{"finding_id": fid, "at": now, "kind": "notice", "actor": SYSTEM.label, "actor_id": SYSTEM.person_id,
+               "ip": SYSTEM.ip, "from_state": None, "to_state": None, "note": d.doc_no,
+               "data": {"notice": notices[d.unit_id].id, "year": year, "number": d.number, "reply_by": str(reply)}}
+              for d in drafts for fid in d.ids]
+    for i in range(0, len(events), _CHUNK):
+        session.execute(insert(Event), events[i:i + _CHUNK])
+    return notices
 
 
-def _render(session: Session, rt: Runtime, notice: Notice) -> list[Finding]:
-    """Write the notice's DOCX (atomically) and store its path and summary on the row."""
-    ids = list(notice.finding_ids)
-    unit = session.get(Unit, notice.unit_id)
-    if unit is None:
-        raise NoticeError(f"unit {notice.unit_id} does not exist")
-    findings = list(session.scalars(select(Finding).where(Finding.id.in_(ids)).order_by(Finding.id)))
-    foreign = [f.code for f in findings if f.unit_id != unit.id]
-    missing = sorted(set(ids) - {f.id for f in findings})
-    if foreign or missing:
-        raise ValueError(f"a 督办通知 for {unit.name} can only name its own findings "
-                         f"(other units': {foreign}, unknown ids: {missing})")
-    group_ids = {f.group_id for f in findings if f.group_id is not None}
-    groups = list(session.scalars(select(SupervisionGroup.name).where(SupervisionGroup.id.in_(group_ids))
-                                  .order_by(SupervisionGroup.id))) if group_ids else []
-    day = notice.issued_on
-    items = [NoticeItem(f.code, f.problem, f.opinion, original_of(f.due_date, f.original_due_date), f.due_date,
-                        rt.calendar.working_days_between(f.due_date, day) if f.due_date and day > f.due_date else 0)
-             for f in findings]
-    d = build_notice(issuer=rt.settings.bulletin.issuer, year=notice.year, number=notice.number, unit=unit.name,
-                     items=items, issued_on=day, reply_by=notice.reply_by or day, groups=groups)
-    folder = notices_dir(rt, notice.year)
-    path = (folder / f"{file_stem(d.doc_no, unit.name)}.docx").resolve()
-    tmp = folder / f".{path.stem}.{uuid.uuid4().hex}.tmp"
-    try:
-        write_notice_docx(d, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    notice.file = str(path)
-    notice.meta = {"doc_no": d.doc_no, "unit": unit.name, "codes": [f.code for f in findings]}
-    session.flush()
-    return findings
+def _rerender(session: Session, rt: Runtime, notice: Notice) -> None:
+    """Write a committed notice's lost file again under its number (atomically: it names a committed row)."""
+    (d,) = _drafts(session, rt, notice.issued_on, {notice.unit_id: list(notice.finding_ids)})
+    _render(rt, d, notice.year, notice.number, notice.issued_on, notice.reply_by or notice.issued_on)
+    assert d.tmp is not None
+    os.replace(d.tmp, notice.file)
 
 
 def notice_attachment(notice: Notice) -> Attachment:

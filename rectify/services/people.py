@@ -7,6 +7,7 @@ supervision groups' members and its own staff.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -93,20 +94,32 @@ def add_person(session: Session, *, name: str, email: str, role: str, group: str
     if person is None:
         person = Person(email=address)
         session.add(person)
-    person.name, person.role, person.group_id, person.unit_id, person.active = (
-        name.strip(), role, group_id, unit_id, True)
+    person.name, person.role, person.group_id, person.unit_id, person.active, person.left_at = (
+        name.strip(), role, group_id, unit_id, True, None)
     for attr, value in reach.items():
         setattr(person, attr, value)
     session.flush()
     return Added(person, created)
 
 
-def deactivate(session: Session, email: str) -> Person:
-    """Someone left: no more mail, no more sign-in; their history stays."""
+def find_person(session: Session, email: str) -> Person:
     person = session.scalar(select(Person).where(func.lower(Person.email) == _email(email)))
     if person is None:
         raise PeopleError(f"no person with the e-mail address {email!r}")
-    person.active = False
+    return person
+
+
+def deactivate(session: Session, email: str, now: datetime) -> Person:
+    """Someone left: no more mail, no more sign-in; their history stays.
+
+    Their sessions, mail links and API tokens end too, so adding them again later does not revive them.
+    """
+    from rectify.services.revocation import revoke_sessions, revoke_tokens
+
+    person = find_person(session, email)
+    person.active, person.left_at = False, now
+    revoke_sessions(person, now)
+    revoke_tokens(session, person.id, now)
     return person
 
 

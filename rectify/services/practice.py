@@ -20,6 +20,7 @@ from rectify.core.practice import (
     check_extension_request,
 )
 from rectify.services.findings import Actor, ConflictError, act, record_event
+from rectify.services.followup import Arrival, mark_arrival
 
 
 def _check_version(finding: Finding, expected: int | None) -> None:
@@ -78,8 +79,11 @@ def decide_extension(session: Session, req: ExtensionRequest, actor: Actor, now:
 
 
 def reassign(session: Session, finding: Finding, unit: Unit, actor: Actor, now: datetime, *, reason: str,
-             expected_version: int | None = None) -> None:
-    """Move a finding to another owner unit; the new unit is told on the next daily run."""
+             expected_version: int | None = None, arrive: Arrival | None = None) -> None:
+    """Move a finding to another owner unit; the new unit is told on the next daily run.
+
+    With `arrive` (the day, calendar and rules) the new unit owes a fresh 签收 and the progress cadence restarts.
+    """
     _check_version(finding, expected_version)
     if not reason.strip():
         raise PracticeError("reassigning a finding needs a reason")
@@ -90,6 +94,8 @@ def reassign(session: Session, finding: Finding, unit: Unit, actor: Actor, now: 
     old = session.get(Unit, finding.unit_id)
     finding.unit_id = unit.id
     finding.handover_pending = True
+    if arrive is not None:
+        mark_arrival(finding, arrive.day, arrive.cal, arrive.rules)
     session.flush()
     record_event(session, finding, "reassign", actor, now, note=reason.strip(),
                  data={"from_unit": old.name if old else None, "from_unit_id": old.id if old else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 import time
@@ -17,11 +18,12 @@ from sqlalchemy.orm import Session
 from models import Person
 from rectify.links import sign
 from tests.support import factory
+from tests.support.keys import TEST_SECRET
 from tests.support.smtp import free_port
 
 # Thursday 25 January 2024, 09:00 in the county: a working day before the findings' due dates.
 NOW = pendulum.datetime(2024, 1, 25, 9, 0, tz="Asia/Shanghai")
-SECRET = "test-secret-" + "x" * 32  # tests/conftest.py's settings.secret_key
+SECRET = TEST_SECRET  # tests/conftest.py's settings.secret_key
 
 
 @dataclass
@@ -78,13 +80,33 @@ def login_token(person_id: int, *, now=NOW, days: int = 14, purpose: str = "logi
     return sign(SECRET, person_id, now=now, max_age=timedelta(days=days), purpose=purpose)
 
 
+def api_token(app: FastAPI, person_id: int, *, now=NOW, days: int = 30) -> str:
+    """A recorded API token (an api_tokens row), as `rectify api-token issue` makes."""
+    from rectify.services.revocation import issue_api_token
+
+    rt = app.state.rt
+    with rt.sessions() as s, s.begin():
+        return issue_api_token(s, SECRET, s.get(Person, person_id).email, now, days=days, max_days=365).token
+
+
 def client(app: FastAPI, person_id: int | None = None) -> TestClient:
     """A browser-like client; signed in through a mail link when a person is given."""
     c = TestClient(app, follow_redirects=False)
     if person_id is not None:
-        r = c.get(f"/auth/{login_token(person_id)}", params={"next": "/findings"})
+        r = open_link(c, login_token(person_id), "/findings")
         assert r.status_code == 303, r.text
     return c
+
+
+def open_link(c: TestClient, token: str, next_path: str = "/findings"):
+    """Open a mail link as a person does: the confirmation page, then its one button (a POST)."""
+    page = c.get(f"/auth/{token}", params={"next": next_path})
+    if page.status_code != 200:
+        return page
+    form = _CSRF.search(page.text)
+    nxt = re.search(r'name="next" value="([^"]*)"', page.text)
+    assert form is not None and nxt is not None
+    return c.post(f"/auth/{token}", data={"csrf_token": form[1], "next": html.unescape(nxt[1])})
 
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import func, select
 
 from models import OutboxMessage, Person
-from tests.web.helpers import NOW, client, csrf_of, login_token
+from tests.web.helpers import NOW, client, csrf_of, login_token, open_link
 from web.auth import COOKIE
 from web.signin import SIGNIN_PER_DAY
 
 
 def test_it_signs_in_from_a_mail_link_and_lands_on_the_finding(app, world) -> None:
     c = client(app)
-    r = c.get(f"/auth/{login_token(world.contact_a)}", params={"next": f"/findings/{world.open_a}"})
+    r = open_link(c, login_token(world.contact_a), f"/findings/{world.open_a}")
     assert r.status_code == 303
     assert r.headers["location"] == f"/findings/{world.open_a}"
     cookie = r.headers["set-cookie"]
@@ -32,7 +32,7 @@ def test_it_signs_in_from_a_mail_link_and_lands_on_the_finding(app, world) -> No
     "/\x0d\x0aSet-Cookie:x=1",
 ])
 def test_it_never_redirects_off_site(app, world, target: str) -> None:
-    r = client(app).get(f"/auth/{login_token(world.sup_1)}", params={"next": target})
+    r = open_link(client(app), login_token(world.sup_1), target)
     assert r.status_code == 303
     assert r.headers["location"] == "/findings"
 
@@ -112,7 +112,8 @@ def test_it_mails_a_sign_in_link_through_the_outbox(app, rt, world, smtp_setting
     link = next(line for line in body.splitlines() if "/auth/" in line).strip()
     assert link.startswith("http://127.0.0.1:8400/auth/") and link.endswith("?next=/findings/7")
     c = client(app)
-    r = c.get(link.removeprefix("http://127.0.0.1:8400"))
+    path, _, query = link.removeprefix("http://127.0.0.1:8400").partition("?next=")
+    r = open_link(c, path.removeprefix("/auth/"), query)
     assert r.status_code == 303 and r.headers["location"] == "/findings/7"
     with rt.sessions() as s:
         assert s.scalar(select(OutboxMessage.state)) == "sent"

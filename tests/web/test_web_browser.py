@@ -74,6 +74,13 @@ def _mailed_link(rt: Runtime, recipient: str) -> str:
     return next(line.strip() for line in text.splitlines() if "/auth/" in line)
 
 
+def _confirm(page, who: str) -> None:
+    """A mail link first shows whom it signs in (issue 13.7); the one button signs in."""
+    assert "确认登录" in page.inner_text("main") and who in page.inner_text("main")
+    with page.expect_navigation():
+        page.get_by_role("button", name="确认登录").click()
+
+
 def _shoot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width, height in ((375, 812), (1280, 900)):
@@ -98,6 +105,7 @@ def test_it_reports_and_closes_a_finding_in_a_real_browser(site, sqlite_rt, brow
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     link = login_url(url, SECRET, w.contact_a, now=NOW, max_age=timedelta(days=14), next_path=f"/findings/{w.open_a}")
     page.goto(link)
+    _confirm(page, "县财政局联系人")
     assert page.url == f"{url}/findings/{w.open_a}"
     assert "行政执法公示信息未及时更新" in page.inner_text("main")
     page.fill("textarea[name=measures]", "已安排专人在县政府门户网站更新行政执法公示信息，建立每周更新机制。")
@@ -121,6 +129,7 @@ def test_it_reports_and_closes_a_finding_in_a_real_browser(site, sqlite_rt, brow
     page.get_by_role("button", name="发送登录链接").click()
     page.wait_for_selector("text=请查收邮件")
     page.goto(_mailed_link(sqlite_rt, sup_email))
+    _confirm(page, sup_email)
     assert page.url == f"{url}/findings/{w.open_a}"
     page.fill("textarea[name=note]", "经核实，公示信息已更新，同意销号。")
     page.get_by_role("button", name="核实无误，销号").click()
@@ -160,6 +169,7 @@ def test_it_asks_for_and_approves_an_extension_in_a_real_browser(site, sqlite_rt
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(login_url(url, SECRET, person_id, now=NOW, max_age=timedelta(days=14),
                             next_path=f"/findings/{fid}"))
+        _confirm(page, "")
         return ctx, page
 
     contact, page = open_as(w.contact_a, 375, 812)

@@ -18,7 +18,7 @@ from rectify.bulletin.digest import build, render_digest
 from rectify.intake.service import run_ledger_export
 from rectify.services.calendar import cliff_warning
 from tests.support import factory
-from tests.web.helpers import login_token
+from tests.web.helpers import login_token, open_link
 from web.app import create_app
 
 CLIFF = pendulum.datetime(2026, 11, 30, 9, 0, tz="Asia/Shanghai")
@@ -37,7 +37,7 @@ def provisional_finding(rt, world) -> int:
 def test_it_marks_provisional_deadlines_and_warns_on_the_form(rt, world) -> None:
     fid = provisional_finding(rt, world)
     c = TestClient(create_app(rt, clock=lambda: CLIFF), follow_redirects=False)
-    assert c.get(f"/auth/{login_token(world.admin, now=CLIFF)}", params={"next": "/findings"}).status_code == 303
+    assert open_link(c, login_token(world.admin, now=CLIFF)).status_code == 303
     status = c.get("/status").text
     assert "2027年尚无国务院办公厅放假安排" in status and "rectify calendar import" in status
     page = c.get(f"/findings/{fid}").text
@@ -75,7 +75,7 @@ def test_it_shows_a_replanned_deadline_in_the_history(rt, world) -> None:
     notice = (Path(__file__).parents[1] / "fixtures" / "notices" / "synthetic-notice-2027.txt").read_text("utf-8")
     assert [m.new for m in import_notice(rt, notice).moves] == [date(2027, 2, 16)]
     c = TestClient(create_app(rt, clock=lambda: CLIFF), follow_redirects=False)
-    assert c.get(f"/auth/{login_token(world.admin, now=CLIFF)}", params={"next": "/findings"}).status_code == 303
+    assert open_link(c, login_token(world.admin, now=CLIFF)).status_code == 303
     page = c.get(f"/findings/{fid}").text
     assert "放假安排公布，重新计算整改时限" in page and "2027-02-11 → 2027-02-16" in page
     assert "国办发明电〔2026〕99号" in page
@@ -86,7 +86,7 @@ def test_it_keeps_the_form_working_with_a_row_no_calendar_reaches(rt, world) -> 
         bad = factory.finding(s, unit=s.get(Unit, world.unit_a), round=s.scalars(select(Round)).first(),
                               group=s.get(SupervisionGroup, world.group_1), due=date(2040, 6, 1), code="BROKEN-1").id
     c = TestClient(create_app(rt, clock=lambda: CLIFF), follow_redirects=False)
-    assert c.get(f"/auth/{login_token(world.admin, now=CLIFF)}", params={"next": "/findings"}).status_code == 303
+    assert open_link(c, login_token(world.admin, now=CLIFF)).status_code == 303
     for path in ("/findings", "/status", f"/findings/{bad}", f"/findings/{world.open_a}"):
         assert c.get(path).status_code == 200, path
     assert "BROKEN-1" in c.get("/findings").text

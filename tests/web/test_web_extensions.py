@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from models import Event, ExtensionRequest, Finding
-from tests.web.helpers import client, csrf_of, login_token, person_of, post_form
+from tests.web.helpers import api_token, client, csrf_of, person_of, post_form
 
 
 def _kinds(rt, fid: int) -> list[tuple[str, int | None, str]]:
@@ -150,7 +150,7 @@ def test_it_says_what_is_wrong_with_a_request_and_keeps_what_was_typed(app, rt, 
 def test_it_asks_and_decides_extensions_over_the_api(app, rt, world) -> None:
     def api(person_id: int) -> TestClient:
         c = TestClient(app, follow_redirects=False)
-        c.headers["Authorization"] = f"Bearer {login_token(person_id, purpose='api')}"
+        c.headers["Authorization"] = f"Bearer {api_token(app, person_id)}"
         return c
 
     contact, sup = api(world.contact_b), api(world.sup_2)
@@ -176,5 +176,5 @@ def test_it_asks_and_decides_extensions_over_the_api(app, rt, world) -> None:
     body = r.json()
     assert (body["due_date"], body["original_due_date"], body["extensions_used"]) == ("2024-02-06", "2024-01-31", 1)
     assert body["extensions"][0]["state"] == "approved" and body["extensions"][0]["approved_due"] == "2024-02-06"
-    docs = TestClient(app).get("/docs").text
+    docs = client(app, world.sup_2).get("/docs").text
     assert "POST /api/findings/{finding_id}/extension" in docs and "/extension/decide" in docs

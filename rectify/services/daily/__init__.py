@@ -37,6 +37,7 @@ from rectify.services.daily.run import (
     Steps,
     deliver,
     dispatch_channels,
+    render_day,
     run_daily,
     summarise,
 )
@@ -44,6 +45,5 @@ from rectify.services.daily.run import (
 __all__ = [
     "KIND", "LIST_LIMIT", "PLAIN", "UNIT_TABLE_LIMIT", "DailyReport", "DayPlan", "Detail", "NoticeRef",
     "RunConflict", "Spool", "Steps", "_per_unit", "already_mailed", "commit_day", "deliver", "dispatch_channels",
-    "issue_day_notices",
-    "plan_day", "render_letters", "run_daily", "summarise",
+    "issue_day_notices", "plan_day", "render_day", "render_letters", "run_daily", "summarise",
 ]

@@ -19,6 +19,7 @@ from rectify.channels.enqueue import within_caps
 from rectify.core.ladder import PlannedAction
 from rectify.mail import outbox
 from rectify.runtime import Runtime
+from rectify.services.daily import followup
 from rectify.services.daily.plan import (
     ESCALATE,
     EVENT_OF_KIND,
@@ -109,6 +110,8 @@ def _event_kind(a: PlannedAction) -> str:
 def _event_data(a: PlannedAction, day: DayPlan) -> dict[str, Any]:
     level, last_review = day.before[a.finding_id]
     to = day.routing.recipients_of.get((a.finding_id, a.kind), []) if day.routing else []
+    if a.kind in followup.EVENTS:
+        return followup.event_data(a, day.due_days.get(a.finding_id, {}), to)
     if a.kind == "handover":
         return {"kind": "handover", "level": level, "days": a.days, "to": to}
     if a.kind == "recheck":
@@ -122,6 +125,15 @@ def _event_data(a: PlannedAction, day: DayPlan) -> dict[str, Any]:
     if a.step is None:
         return {"kind": "review", "last_review_on": last_review.isoformat() if last_review else None, "to": to}
     return {"step": a.step.key, "kind": a.kind, "level": a.level, "from_level": level, "days": a.days, "to": to}
+
+
+def _apply_followups(s, day: DayPlan) -> None:
+    """签收超期 stamps, 签收/进展 requests asked once, missed progress recorded (rectify.services.daily.followup)."""
+    assert day.routing is not None
+    try:
+        followup.apply_followups(s, day.routing.delivered, day.progress_missed, day.today, day.now, day.due_days)
+    except followup.FollowupConflict as exc:
+        raise RunConflict(str(exc)) from None
 
 
 def commit_day(rt: Runtime, day: DayPlan, queued: Sequence[outbox.Queued]) -> int:
@@ -149,6 +161,7 @@ def commit_day(rt: Runtime, day: DayPlan, queued: Sequence[outbox.Queued]) -> in
             raise RunConflict("some 回头看 were sent by another run")
         if signoffs and _asked_for_signoff(s, signoffs):
             raise RunConflict("some sign-off requests were sent by another run")
+        _apply_followups(s, day)
         for i in range(0, len(events), 5000):
             s.execute(insert(Event), events[i:i + 5000])
         # IM/SMS rows over a channel's daily cap are left out (most urgent kept); mail rows never are.

@@ -29,8 +29,9 @@ from rectify.core.routing import (
 from rectify.core.workcal import WorkCalendar
 from rectify.links import login_links
 from rectify.mail import outbox
-from rectify.mail.compose import Attachment, build_message, build_message_bytes, to_bytes
+from rectify.mail.compose import Attachment, build_message_bytes, encode_attachment, to_bytes
 from rectify.runtime import Runtime
+from rectify.services.daily import followup
 from rectify.services.daily.plan import KIND, DayPlan, NoticeRef
 from rectify.services.notices import DOCX_SUBTYPE, issue_notices, notice_number
 from rectify.templating import labels, render, render_subject
@@ -51,17 +52,21 @@ def issue_day_notices(rt: Runtime, day: DayPlan) -> dict[int, NoticeRef]:
         return {n.unit_id: NoticeRef(n.unit_id, notice_number(n), n.file, n.reply_by) for n in notices}
 
 
-def _notice_files(refs: Sequence[NoticeRef], cache: dict[str, Attachment]) -> tuple[Attachment, ...]:
-    out = []
+def _notice_files(refs: Sequence[NoticeRef], cache: dict[str, tuple[Attachment, bytes]],
+                  encoded: bool) -> tuple[Attachment | bytes, ...]:
+    """Each notice for a letter: read and base64-encoded once for all the letters carrying it (the raw
+    attachment only for the rare non-ASCII address, which takes the stdlib path)."""
+    out: list[Attachment | bytes] = []
     for ref in refs:
-        att = cache.get(ref.file)
-        if att is None:
+        got = cache.get(ref.file)
+        if got is None:
             path = Path(ref.file)
             try:
-                att = cache[ref.file] = Attachment(path.name, path.read_bytes(), subtype=DOCX_SUBTYPE)
+                att = Attachment(path.name, path.read_bytes(), subtype=DOCX_SUBTYPE)
             except OSError as exc:
                 raise NoticeError(f"督办通知{ref.number}: cannot read {path}: {exc.strerror}") from None
-        out.append(att)
+            got = cache[ref.file] = (att, encode_attachment(att))
+        out.append(got[1] if encoded else got[0])
     return tuple(out)
 
 
@@ -116,7 +121,7 @@ def _blocks(letter: Letter, day: DayPlan, link: Callable[[str], str], cal: WorkC
                          "colour": day.colours.get(a.finding_id), "url": link(f"/findings/{a.finding_id}"),
                          "provisional": tentative(cal, det.deadline_kind, det.inspected_on, det.due_date, day.today),
                          "replan": _replan(day.replans.get(a.finding_id)) if a.kind == "replan" else None,
-                         **_days_text(a.days)})
+                         **_days_text(a.days), **followup.detail(a.kind, day.due_days.get(a.finding_id, {}))})
         listed += len(rows)
         blocks.append({"kind": None if sec.unit_id is not None else sec.key,
                        "unit": d.units.get(sec.unit_id, "") if sec.unit_id is not None else None,
@@ -164,7 +169,7 @@ def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list
     portal = settings.public_url.rstrip("/")
     audience_names = labels()["audience"]
     cal = rt.calendar
-    files: dict[str, Attachment] = {}
+    files: dict[str, tuple[Attachment, bytes]] = {}
     out: list[outbox.Queued] = []
     for letter in letters:
         link: Callable[[str], str]
@@ -195,10 +200,8 @@ def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list
         parts = {"from_addr": settings.smtp.from_addr, "from_name": settings.smtp.from_name, "to": letter.email,
                  "to_name": letter.name or audience_names.get(sorted(letter.roles)[0], ""), "subject": subject,
                  "text": render("mail/daily.txt", **ctx), "html": render("mail/daily.html", **ctx), "now": day.now}
-        if notices:  # the few letters with a 督办通知: multipart/mixed through the stdlib
-            data = to_bytes(build_message(**parts, attachments=_notice_files(notices, files)))
-        else:
-            data = build_message_bytes(**parts)
+        ascii_path = letter.email.isascii() and settings.smtp.from_addr.isascii()
+        data = build_message_bytes(**parts, attachments=_notice_files(notices, files, ascii_path) if notices else ())
         meta = {"top": letter.top_kind, "counts": {k: v for k, v in counts.items() if v}}
         if ctx["colour"]:
             meta["colour"] = ctx["colour"]

@@ -27,6 +27,7 @@ from rectify.core.routing import (
 from rectify.core.workcal import CalendarError
 from rectify.runtime import Runtime
 from rectify.services.colours import palette, refused_extension_ids
+from rectify.services.daily import followup
 from rectify.services.routing import load_directory
 
 Event_ = aliased(Event)  # the re-plan event whose notice is looked for
@@ -39,7 +40,8 @@ ESCALATE, REVIEW, HANDOVER = "escalate", "review_request", "handover_notice"  # 
 RECHECK, SIGNOFF = "recheck_request", "signoff_request"  # event kinds
 REPLANNED, REPLAN_NOTICE = "deadline_replanned", "replan_notice"  # event kinds (rectify.services.replan)
 EVENT_OF_KIND = {"review": REVIEW, "handover": HANDOVER, "recheck": RECHECK, "signoff": SIGNOFF,
-                 "replan": REPLAN_NOTICE}
+                 "replan": REPLAN_NOTICE,
+                 **followup.EVENTS}  # 签收 / 签收超期 / 进展反馈 requests (issue 15)
 NOT_LADDER = frozenset(EVENT_OF_KIND)  # item kinds that are not escalations
 HANDOVER_STATES = sorted({*ACTIVE_STATES, "reported"})  # reassigned and not finished: tell the new unit
 # 回头看 that fell due more than this many working days ago are not mailed any more (the first run after
@@ -88,6 +90,8 @@ class DayPlan:
     colours: dict[int, str | None] = field(default_factory=dict)  # finding id → colour after today's run
     notice_units: dict[int, list[int]] = field(default_factory=dict)  # unit id → findings that reached 督办
     notices: dict[int, NoticeRef] = field(default_factory=dict)  # unit id → today's notice (set by `issue`)
+    progress_missed: list[followup.Missed] = field(default_factory=list)  # recorded by the commit, not mailed
+    due_days: dict[int, dict[str, date | None]] = field(default_factory=dict)  # 签收 / progress due days listed
     skipped: list[tuple[int, str, str]] = field(default_factory=list)  # (id, code, reason): could not be computed
     provisional: int = 0  # active deadlines that depend on a provisional calendar year (暂定)
     replans: dict[int, dict[str, str]] = field(default_factory=dict)  # id → re-plan not yet told {from, to, document}
@@ -293,7 +297,8 @@ def plan_day(rt: Runtime, today: date, now: datetime) -> DayPlan:
     scanned, actions, targets, before = _scan(rt, today, scan)
     replan_actions, replan_targets, replan_before, replans = _replans(rt, today)
     for extra, extra_targets, extra_before in (_handovers(rt, today), _rechecks(rt, today), _signoffs(rt, today),
-                                               (replan_actions, replan_targets, replan_before)):
+                                               (replan_actions, replan_targets, replan_before),
+                                               *_followups(rt, today)):
         actions += extra
         for fid, t in extra_targets.items():
             targets.setdefault(fid, t)
@@ -317,7 +322,15 @@ def plan_day(rt: Runtime, today: date, now: datetime) -> DayPlan:
     return DayPlan(today, now, True, scanned, routing, directory, before, details, deferred,
                    colours=_colours(rt, today, routing.delivered, details),
                    notice_units=notice_batches(crossed, rt.ladder),
-                   skipped=_named(rt, scan.skipped), provisional=scan.provisional, replans=replans)
+                   skipped=_named(rt, scan.skipped), provisional=scan.provisional, replans=replans,
+                   progress_missed=followup.missed_progress(rt, today),
+                   due_days=followup.due_days(rt, sorted({a.finding_id for a in routing.delivered
+                                                          if a.kind in followup.EVENTS})))
+
+
+def _followups(rt: Runtime, today: date) -> tuple:
+    """签收 requests, 签收超期 to the groups, due progress reports (rectify.services.daily.followup)."""
+    return followup.acks(rt, today), followup.ack_overdues(rt, today), followup.progress_requests(rt, today)
 
 
 def _named(rt: Runtime, skipped: Sequence[tuple[int, str]]) -> list[tuple[int, str, str]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -20,6 +22,7 @@ from rectify.core.routing import (
 from rectify.mail import outbox
 from rectify.mail.deliver import OutboxReport, flush_outbox
 from rectify.runtime import Runtime
+from rectify.services import runrecord
 from rectify.services.calendar import cliff_warning
 from rectify.services.daily.alerts import queue_fault_alert
 from rectify.services.daily.commit import commit_day
@@ -50,11 +53,19 @@ class DailyReport:
     handovers: int = 0  # reassigned findings whose new unit was told
     rechecks: int = 0  # 回头看 items sent to the closers
     signoffs: int = 0  # reports sent to the unit head for sign-off (two-level closure)
+    acks: int = 0  # findings whose unit was asked for 签收
+    ack_overdue: int = 0  # unacknowledged findings past the limit listed to their group
+    progress_requests: int = 0  # due 阶段性进展 listed in the units' letters
+    progress_missed: int = 0  # due reports not made, recorded once
     replans: int = 0  # units told that an imported holiday notice moved a deadline
     provisional: int = 0  # active deadlines resting on a provisional calendar year (暂定)
     skipped: list[dict[str, str]] = field(default_factory=list)  # findings that could not be computed (code, reason)
     skipped_total: int = 0
     calendar_warning: str = ""  # next year has no official schedule yet (from calendar.warn_from)
+    acks: int = 0  # findings whose unit was asked for 签收
+    ack_overdue: int = 0  # unacknowledged findings past the limit listed to their group
+    progress_requests: int = 0  # due 阶段性进展 listed in the units' letters
+    progress_missed: int = 0  # due reports not made, recorded once
     notices: list[str] = field(default_factory=list)  # 督办通知 numbers issued (or, on a dry run, units due one)
     deferred: int = 0
     held: int = 0
@@ -134,7 +145,11 @@ def summarise(day: DayPlan, report: DailyReport, rows: Sequence[outbox.Queued]) 
     kinds = Counter(a.kind for a in delivered)
     report.reviews, report.handovers = kinds["review"], kinds["handover"]
     report.rechecks, report.signoffs = kinds["recheck"], kinds["signoff"]
+    report.acks, report.ack_overdue, report.progress_requests = kinds["ack"], kinds["ack_overdue"], kinds["progress"]
+    report.progress_missed = len(day.progress_missed)
     report.replans = kinds["replan"]
+    report.acks, report.ack_overdue, report.progress_requests = kinds["ack"], kinds["ack_overdue"], kinds["progress"]
+    report.progress_missed = len(day.progress_missed)
     report.notices = ([n.number for n in sorted(day.notices.values(), key=lambda n: notice_order(n.number))]
                       if day.notices
                       else [d.units.get(u, "") for u in day.notice_units] if report.dry_run else [])
@@ -162,6 +177,50 @@ def summarise(day: DayPlan, report: DailyReport, rows: Sequence[outbox.Queued]) 
     report.unreachable = rows[:REPORT_LIMIT]  # a directory with no leaders at all must not flood the summary
 
 
+# ---------------------------------------------------------------- render, on every core
+
+_FORKED: tuple[Runtime, DayPlan, int] | None = None  # what forked render workers inherit (no pickling of the day)
+
+
+def _render_chunk(i: int) -> list[outbox.Queued]:
+    assert _FORKED is not None
+    rt, day, chunk = _FORKED
+    return render_letters(rt, day, day.letters[i * chunk:(i + 1) * chunk])
+
+
+def render_processes(letters: int, chunk: int = RENDER_CHUNK) -> int:
+    """Worker processes for rendering: the cores (RECTIFY_RENDER_PROCESSES to override), when there is more
+    than one chunk of letters to share; 1 means render here."""
+    wanted = int(os.environ.get("RECTIFY_RENDER_PROCESSES") or os.cpu_count() or 1)
+    return max(1, min(wanted, -(-letters // chunk)))
+
+
+def render_day(rt: Runtime, day: DayPlan, steps: Steps, queued: Spool, *, chunk: int = RENDER_CHUNK,
+               processes: int | None = None) -> None:
+    """Render every letter of the day into the spool, in order.
+
+    Rendering is pure CPU (templates, MIME, base64), about nine tenths of a first day after the notices,
+    so with the plain steps it is shared by forked worker processes, one per core: each inherits the day's
+    plan by fork instead of receiving it pickled, renders whole chunks, and sends the bytes back. The
+    Prefect flow's steps (tasks) and single-chunk days render in this process.
+    """
+    global _FORKED
+    letters = day.letters
+    n = processes or render_processes(len(letters), chunk)
+    forkable = "fork" in multiprocessing.get_all_start_methods()
+    if steps.render is not render_letters or n < 2 or not forkable:
+        for i in range(0, len(letters), chunk):
+            queued.extend(steps.render(rt, day, letters[i:i + chunk]))
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    _FORKED = (rt, day, chunk)
+    try:
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
+            for rows in pool.map(_render_chunk, range(-(-len(letters) // chunk))):
+                queued.extend(rows)
+    finally:
+        _FORKED = None
 def notice_order(number: str) -> tuple[int, ...]:
     """〔2024〕3号 before 〔2024〕10号: by the numbers in it, not the characters."""
     return tuple(int(d) for d in re.findall(r"\d+", number))
@@ -170,7 +229,16 @@ def notice_order(number: str) -> tuple[int, ...]:
 def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry_run: bool = False,
               steps: Steps = PLAIN, max_attempts: int = 3) -> DailyReport:
     """One daily run. `send=False` stops after queueing (delivery is left to the next run or the
-    `rectify outbox retry` command); `dry_run` plans and renders but writes nothing."""
+    `rectify outbox retry` command); `dry_run` plans and renders but writes nothing. A real run leaves its
+    counts in Rectify's own run record (rectify.services.runrecord) for the 驾驶舱."""
+    report = _run(rt, today, now, send=send, dry_run=dry_run, steps=steps, max_attempts=max_attempts)
+    if not dry_run:
+        runrecord.record(rt.settings.data_dir, report.as_dict(), now)
+    return report
+
+
+def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, steps: Steps,
+         max_attempts: int) -> DailyReport:
     cal = rt.refresh_calendar()  # a notice imported since this process started counts today
     report = DailyReport(day=today.isoformat(), working_day=cal.is_working_day(today), dry_run=dry_run,
                          calendar_warning=cliff_warning(cal, today, rt.settings.calendar.warn_from) or "")
@@ -181,18 +249,16 @@ def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry
         day = steps.plan(rt, today, now)
         if not dry_run:
             day.notices = steps.issue(rt, day)
-        letters = day.letters
         queued = Spool()
         try:
-            for i in range(0, len(letters), RENDER_CHUNK):
-                queued.extend(steps.render(rt, day, letters[i:i + RENDER_CHUNK]))
-            queued.extend(robot_rows(rt, day, letters))  # 督导组 group chats: one summary each
+            render_day(rt, day, steps, queued)
+            queued.extend(robot_rows(rt, day, day.letters))  # 督导组 group chats: one summary each
             summarise(day, report, queued.headers)
             if dry_run:
                 report.letters = [{"to": q.recipient, "subject": q.subject, "items": q.items} for q in queued.headers
                                   if q.channel == outbox.MAIL]
                 return report
-            if not day.routing or not (day.routing.delivered or queued):
+            if not day.routing or not (day.routing.delivered or queued or day.progress_missed):
                 break
             try:
                 steps.commit(rt, day, queued)

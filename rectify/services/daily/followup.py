@@ -1,0 +1,197 @@
+"""签收 and 进展反馈 in the daily run (issue 15): what to ask today, and the stamps that make each ask once.
+
+Plan side (reads only), each returning (actions, targets, before) like plan.py's other extras:
+- `acks`: findings waiting for 签收 whose unit has not been asked for this due day → the unit contact's letter.
+- `ack_overdues`: still unacknowledged after `ack_due_on`, group not yet told → the group's letter, once
+  (`ack_overdue_notified_on`), like a 催办.
+- `progress_requests`: a 阶段性进展 due within PROGRESS_LEAD working days, not asked for this due day → the
+  unit contact's letter.
+- `missed_progress`: due day passed with no report → recorded (not mailed) by the commit.
+
+Commit side (inside the run's one transaction), each a compare-and-set that raises RunConflict when another
+run got there first: `apply_followups`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from models import Event, Finding
+from rectify.core.followup import next_progress_due, progress_missed, progress_requested_today
+from rectify.core.ladder import PlannedAction
+from rectify.core.routing import Target
+from rectify.core.workcal import CalendarError
+from rectify.runtime import Runtime
+
+ACK_REQUEST, ACK_OVERDUE = "ack_request", "ack_overdue"  # event kinds
+PROGRESS_REQUEST, PROGRESS_MISSED = "progress_request", "progress_missed"
+EVENTS = {"ack": ACK_REQUEST, "ack_overdue": ACK_OVERDUE, "progress": PROGRESS_REQUEST}
+UNFINISHED = ("open", "rejected", "reported")
+ACTIVE = ("open", "rejected")
+
+
+class FollowupConflict(Exception):
+    """Another run asked, told or recorded the same thing first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Missed:
+    finding_id: int
+    due_on: date
+    next_due: date | None
+
+
+Extra = tuple[list[PlannedAction], dict[int, Target], dict[int, tuple[int, date | None]]]
+
+
+def _asked(conn, kind: str, due_of: dict[int, date]) -> set[int]:
+    """Findings already asked (an event of `kind`) for the due day they have now."""
+    ids = sorted(due_of)
+    asked: set[int] = set()
+    for i in range(0, len(ids), 5000):
+        q = select(Event.finding_id, Event.data).where(Event.kind == kind, Event.finding_id.in_(ids[i:i + 5000]))
+        for fid, data in conn.execute(q):
+            if (data or {}).get("due_on") == due_of[fid].isoformat():
+                asked.add(fid)
+    return asked
+
+
+def acks(rt: Runtime, today: date) -> Extra:
+    q = (select(Finding.id, Finding.ack_due_on, Finding.level, Finding.unit_id, Finding.group_id,
+                Finding.last_review_on)
+         .where(Finding.ack_due_on.is_not(None), Finding.acknowledged_at.is_(None), Finding.state.in_(UNFINISHED)))
+    return _asks(rt, q, "ack", ACK_REQUEST, today, lambda due: True)
+
+
+def progress_requests(rt: Runtime, today: date) -> Extra:
+    cal = rt.calendar
+    q = (select(Finding.id, Finding.progress_due_on, Finding.level, Finding.unit_id, Finding.group_id,
+                Finding.last_review_on)
+         .where(Finding.progress_due_on.is_not(None), Finding.progress_due_on >= today, Finding.state.in_(ACTIVE)))
+
+    def window(due: date) -> bool:
+        try:
+            return progress_requested_today("open", due, today, cal)
+        except CalendarError:
+            return False
+
+    return _asks(rt, q, "progress", PROGRESS_REQUEST, today, window)
+
+
+def _asks(rt: Runtime, q, kind: str, event: str, today: date, when) -> Extra:
+    with rt.engine.connect() as conn:
+        rows = [r for r in conn.execute(q) if when(r[1])]
+        asked = _asked(conn, event, {r[0]: r[1] for r in rows}) if rows else set()
+    actions, targets, before = [], {}, {}
+    for fid, due, level, unit_id, group_id, last_review in rows:
+        if fid in asked:
+            continue
+        try:
+            days = rt.calendar.working_days_between(due, today)
+        except CalendarError:
+            days = None
+        actions.append(PlannedAction(fid, kind, level, None, days))
+        targets[fid] = Target(unit_id, group_id)
+        before[fid] = (level, last_review)
+    return actions, targets, before
+
+
+def ack_overdues(rt: Runtime, today: date) -> Extra:
+    q = (select(Finding.id, Finding.ack_due_on, Finding.level, Finding.unit_id, Finding.group_id,
+                Finding.last_review_on)
+         .where(Finding.ack_due_on < today, Finding.acknowledged_at.is_(None),
+                Finding.ack_overdue_notified_on.is_(None), Finding.state.in_(UNFINISHED)))
+    actions, targets, before = [], {}, {}
+    with rt.engine.connect() as conn:
+        for fid, due, level, unit_id, group_id, last_review in conn.execute(q):
+            try:
+                days = rt.calendar.working_days_between(due, today)
+            except CalendarError:
+                days = None
+            actions.append(PlannedAction(fid, "ack_overdue", level, None, days))
+            targets[fid] = Target(unit_id, group_id)
+            before[fid] = (level, last_review)
+    return actions, targets, before
+
+
+def missed_progress(rt: Runtime, today: date) -> list[Missed]:
+    """Active findings whose progress due day passed without a report; each gets its next due day from today."""
+    every = rt.settings.supervision.progress_every_working_days
+    q = (select(Finding.id, Finding.state, Finding.progress_due_on, Finding.due_date)
+         .where(Finding.progress_due_on < today, Finding.state.in_(ACTIVE)))
+    out = []
+    with rt.engine.connect() as conn:
+        for fid, state, due_on, deadline in conn.execute(q):
+            if not progress_missed(state, due_on, today):
+                continue
+            try:
+                nxt = next_progress_due(today, deadline, rt.calendar, every)
+            except CalendarError:
+                nxt = None
+            out.append(Missed(fid, due_on, nxt))
+    return out
+
+
+def detail(kind: str, due: dict[str, date | None]) -> dict[str, Any]:
+    """Extra fields of a letter row for these kinds (the templates name the due day)."""
+    return {"ack_due": due.get("ack"), "progress_due": due.get("progress")}
+
+
+def due_days(rt: Runtime, ids: Sequence[int]) -> dict[int, dict[str, date | None]]:
+    """ack_due_on / progress_due_on of the findings listed in today's letters."""
+    out: dict[int, dict[str, date | None]] = {}
+    q = select(Finding.id, Finding.ack_due_on, Finding.progress_due_on)
+    with rt.engine.connect() as conn:
+        for i in range(0, len(ids), 5000):
+            for fid, ack, progress in conn.execute(q.where(Finding.id.in_(ids[i:i + 5000]))):
+                out[fid] = {"ack": ack, "progress": progress}
+    return out
+
+
+def event_data(a: PlannedAction, due: dict[str, date | None], to: list[str]) -> dict[str, Any]:
+    key = "progress" if a.kind == "progress" else "ack"
+    day = due.get(key)
+    return {"kind": a.kind, "due_on": day.isoformat() if day else None, "days": a.days, "to": to}
+
+
+def apply_followups(s, actions: Sequence[PlannedAction], missed: Sequence[Missed], today: date,
+                    now: datetime, due_of: dict[int, dict[str, date | None]]) -> None:
+    """Inside the run's transaction: stamp 签收超期 once, check nobody asked first, record missed reports."""
+    t = Finding.__table__
+    overdue = sorted(a.finding_id for a in actions if a.kind == "ack_overdue")
+    for i in range(0, len(overdue), 5000):
+        chunk = overdue[i:i + 5000]
+        changed = s.execute(update(t).where(t.c.id.in_(chunk), t.c.ack_overdue_notified_on.is_(None),
+                                            t.c.acknowledged_at.is_(None))
+                            .values(ack_overdue_notified_on=today, version=t.c.version + 1, updated_at=now)).rowcount
+        if changed != len(chunk):
+            raise FollowupConflict("some 签收超期 were told (or acknowledged) meanwhile")
+    for kind in ("ack", "progress"):
+        key = "progress" if kind == "progress" else "ack"
+        wanted = {a.finding_id: due_of[a.finding_id][key] for a in actions if a.kind == kind}
+        wanted = {fid: d for fid, d in wanted.items() if d is not None}
+        if wanted and _asked(s.connection(), EVENTS[kind], wanted):
+            raise FollowupConflict(f"some {kind} requests were sent by another run")
+    groups: dict[tuple[date, date | None], list[int]] = defaultdict(list)
+    for m in missed:
+        groups[(m.due_on, m.next_due)].append(m.finding_id)
+    for (due_on, nxt), ids in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or date.min)):
+        ids.sort()
+        for i in range(0, len(ids), 5000):
+            chunk = ids[i:i + 5000]
+            changed = s.execute(update(t).where(t.c.id.in_(chunk), t.c.progress_due_on == due_on)
+                                .values(progress_due_on=nxt, version=t.c.version + 1, updated_at=now)).rowcount
+            if changed != len(chunk):
+                raise FollowupConflict("some missed progress reports were recorded by another run")
+    rows = [{"finding_id": m.finding_id, "at": now, "kind": PROGRESS_MISSED, "actor": "system", "ip": "",
+             "note": "", "from_state": None, "to_state": None,
+             "data": {"due_on": m.due_on.isoformat(), "next_due_on": m.next_due.isoformat() if m.next_due else None}}
+            for m in missed]
+    for i in range(0, len(rows), 5000):
+        s.execute(insert(Event), rows[i:i + 5000])
