@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from rectify.cli.main import app, console, initialised_runtime, user_errors
-from rectify.config import ConfigError
 
 _DAY = {"formats": ["%Y-%m-%d"], "metavar": "YYYY-MM-DD"}
 
@@ -27,6 +26,7 @@ def assess(
     """Rank the units by their 考评 score (按期销号率, 逾期未整改, 督办/通报, 反弹, 签收, 进展反馈)."""
     from rich.table import Table
 
+    from rectify.config import ConfigError
     from rectify.services.assessment import assess_runtime, period
     from rectify.services.assessment_export import header, period_text, text_rows, write_xlsx
 

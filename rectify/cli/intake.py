@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 
 from rectify.cli.main import app, console, err, user_errors
-from rectify.config import ConfigError
 
 units_app = typer.Typer(help="The unit directory (单位名录).", no_args_is_help=True,
                   rich_markup_mode=None)
@@ -134,6 +133,7 @@ def ledger_export(
                                                "(default: today).")] = None,
 ) -> None:
     """Export the rectification ledger (整改台账) with a per-unit summary sheet."""
+    from rectify.config import ConfigError
     from rectify.intake import IntakeError, run_ledger_export
     from rectify.runtime import build_runtime
     from rectify.templating import render
