@@ -43,6 +43,19 @@ def _link_person(request: Request, token: str, target: str) -> tuple[Person | No
     return person, None
 
 
+def _anonymous_form(request: Request, template: str, **context) -> Response:
+    """A page with a form posted before sign-in: the CSRF token comes from the visitor's session, made
+    anonymous (and set as a cookie) when there is none yet."""
+    session = read_session(request)
+    fresh = session is None
+    if session is None:
+        session = new_session(request, None)
+    response = page(template, None, csrf=session.csrf, **context)
+    if fresh:
+        set_session_cookie(request, response, session)
+    return response
+
+
 @router.get("/auth/{token}")
 def open_link(token: str, request: Request, next: str = "/findings") -> Response:
     """A mail link: show who it signs in and one button. Nothing changes on GET, so a link scanner
@@ -51,15 +64,8 @@ def open_link(token: str, request: Request, next: str = "/findings") -> Response
     person, refused = _link_person(request, token, target)
     if refused is not None:
         return refused
-    session = read_session(request)
-    fresh = session is None
-    if session is None:
-        session = new_session(request, None)  # anonymous: carries the CSRF token the button needs
-    response = page("signin_confirm.html", None, person=person, csrf=session.csrf, next=target,
-                    action=f"/auth/{quote(token, safe='')}")
-    if fresh:
-        set_session_cookie(request, response, session)
-    return response
+    return _anonymous_form(request, "signin_confirm.html", person=person, next=target,
+                           action=f"/auth/{quote(token, safe='')}")
 
 
 @router.post("/auth/{token}")
@@ -80,14 +86,7 @@ async def confirm_link(token: str, request: Request) -> Response:
 
 @router.get("/signin")
 def signin_form(request: Request, next: str = "/findings") -> Response:
-    session = read_session(request)
-    fresh = session is None
-    if session is None:
-        session = new_session(request, None)  # anonymous: only carries the CSRF token
-    response = page("signin.html", None, csrf=session.csrf, next=safe_next(next), error="")
-    if fresh:
-        set_session_cookie(request, response, session)
-    return response
+    return _anonymous_form(request, "signin.html", next=safe_next(next), error="")
 
 
 @router.post("/signin")

@@ -67,6 +67,17 @@ def classify(code: int, message: str, what: str, *, stale: set[int], never: set[
     return SendError(text)  # busy codes and anything unknown: transient, retried then left pending
 
 
+async def fetch_token(http: httpx.AsyncClient, url: str, params: dict[str, Any], what: str, *,
+                      down: set[int], busy: set[int]) -> tuple[str, float]:
+    """GET a vendor's access token (企业微信 and 钉钉 answer alike): (token, seconds it lives). A refusal is
+    the channel's problem, never one recipient's: credentials and unknown apps count as down."""
+    data = json_answer(await http.get(url, params=params), what)
+    code = int(data.get("errcode", 0))
+    if code != 0 or not data.get("access_token"):
+        raise classify(code, str(data.get("errmsg", "")), what, stale=set(), never=set(), down=down, busy=busy)
+    return str(data["access_token"]), float(data.get("expires_in", 7200))
+
+
 class Wecom:
     """企业微信 application messages: gettoken, then message/send to a userid (markdown or textcard)."""
 
@@ -82,14 +93,8 @@ class Wecom:
 
     async def _fetch_token(self) -> tuple[str, float]:
         params = {"corpid": self.cfg.corp_id, "corpsecret": self.cfg.secret.get_secret_value()}
-        resp = await self.http.get(f"{self.cfg.base_url}/cgi-bin/gettoken", params=params)
-        data = json_answer(resp, "企业微信 gettoken")
-        code = int(data.get("errcode", 0))
-        if code != 0 or not data.get("access_token"):
-            err = classify(code, str(data.get("errmsg", "")), "企业微信 gettoken", stale=set(), never=set(),
-                           down=WECOM_DOWN | WECOM_NEVER, busy=WECOM_BUSY)
-            raise err
-        return str(data["access_token"]), float(data.get("expires_in", 7200))
+        return await fetch_token(self.http, f"{self.cfg.base_url}/cgi-bin/gettoken", params, "企业微信 gettoken",
+                                 down=WECOM_DOWN | WECOM_NEVER, busy=WECOM_BUSY)
 
     def body(self, to: str, payload: dict[str, Any]) -> dict[str, Any]:
         if self.cfg.msgtype == "textcard":
@@ -135,13 +140,8 @@ class Dingtalk:
 
     async def _fetch_token(self) -> tuple[str, float]:
         params = {"appkey": self.cfg.app_key, "appsecret": self.cfg.app_secret.get_secret_value()}
-        resp = await self.http.get(f"{self.cfg.base_url}/gettoken", params=params)
-        data = json_answer(resp, "钉钉 gettoken")
-        code = int(data.get("errcode", 0))
-        if code != 0 or not data.get("access_token"):
-            raise classify(code, str(data.get("errmsg", "")), "钉钉 gettoken", stale=set(), never=set(),
-                           down=DINGTALK_DOWN | DINGTALK_NEVER, busy=DINGTALK_BUSY)
-        return str(data["access_token"]), float(data.get("expires_in", 7200))
+        return await fetch_token(self.http, f"{self.cfg.base_url}/gettoken", params, "钉钉 gettoken",
+                                 down=DINGTALK_DOWN | DINGTALK_NEVER, busy=DINGTALK_BUSY)
 
     def body(self, to: str, payload: dict[str, Any]) -> dict[str, Any]:
         return {"agent_id": self.cfg.agent_id, "userid_list": to,
