@@ -21,6 +21,7 @@ from rectify.bulletin.weekly import (
     WeekFigures,
 )
 from rectify.core.routing import KINDS_BY_URGENCY
+from rectify.services.daily.letters import item_words
 from rectify.templating import render, render_subject
 from tests.support.markup import hostile_text, live_markup, structure
 
@@ -35,13 +36,14 @@ def daily_ctx(t: dict[str, str]) -> dict:
     """The context rectify.services.daily.letters.render_letters builds, every string from `t`."""
     counts = {k: 1 for k in KINDS_BY_URGENCY}
 
-    def item(kind: str) -> dict:
-        return {"kind": kind, "code": t["code"], "problem": t["problem"], "opinion": t["opinion"],
-                "due": TODAY if kind != "review" else None, "unit": t["unit"], "closed_on": TODAY,
-                "colour": "red", "url": "https://form.example/auth/t?next=/findings/1",
-                "days": 2, "left": 0, "late": 2, "provisional": kind == "remind",
-                "replan": {"from": TODAY, "to": TODAY, "document": t["notice_number"]} if kind == "replan" else None,
-                "ack_due": TODAY, "progress_due": TODAY}  # 签收 / 进展反馈 rows (issue 15)
+    def item(kind: str) -> dict:  # a row as the letter gets it: its rendered words and the link
+        words = item_words({
+            "kind": kind, "code": t["code"], "problem": t["problem"], "opinion": t["opinion"],
+            "due": TODAY if kind != "review" else None, "unit": t["unit"], "closed_on": TODAY,
+            "colour": "red", "days": 2, "left": 0, "late": 2, "provisional": kind == "remind",
+            "replan": {"from": TODAY, "to": TODAY, "document": t["notice_number"]} if kind == "replan" else None,
+            "ack_due": TODAY, "progress_due": TODAY})  # 签收 / 进展反馈 rows (issue 15)
+        return {**words, "url": "https://form.example/auth/t?next=/findings/1"}
 
     blocks = [{"kind": k, "unit": None, "count": 1, "items": [item(k)]} for k in KINDS_BY_URGENCY]
     blocks.append({"kind": None, "unit": t["unit2"], "count": 1, "items": [item("urge")]})

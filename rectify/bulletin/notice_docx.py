@@ -9,7 +9,7 @@ one specimen notice per process (`_template`), with marker texts; its parts are 
 document.xml is cut into the XML of each kind of paragraph, and each notice is then that XML filled with
 escaped text and zipped by hand around the stored parts (rectify.bulletin.ziptemplate): well under 2 ms.
 Parts Word does not need (a thumbnail, stylesWithEffects, customXml, unused styles) are left out, so a
-notice is ~10 KB instead of ~40 KB.
+notice is ~5 KB instead of ~40 KB.
 """
 
 from __future__ import annotations
@@ -137,9 +137,18 @@ def _python_docx(d: NoticeDocument):  # -> (docx Document, cell style id)
 _M = {k: f"QQ{k.upper()}QQ" for k in ("issuer", "title", "no", "unit", "body", "after", "date", "copy")}
 _SLOT = "\x00"
 _NS_DECL = re.compile(r' xmlns:\w+="[^"]*"')
-# Parts a notice does without: Word 2010's duplicate styles, the template's thumbnail and custom XML.
-_DROP = ("word/stylesWithEffects.xml", "docProps/thumbnail.jpeg", "customXml/")
-_DROP_REFS = ("stylesWithEffects.xml", "thumbnail.jpeg", "customXml/")  # as relationships name them
+# Parts a notice does without: Word 2010's duplicate styles, the template's thumbnail and custom XML, and
+# the optional parts nothing in a notice refers to (the theme: every style names its fonts; numbering: no
+# lists; the font table and web settings: Word rebuilds them; app.xml: the producing application). A
+# notice travels in a letter to each unit contact and leader, so every kilobyte counts a few thousand times.
+_DROP = ("word/stylesWithEffects.xml", "docProps/thumbnail.jpeg", "customXml/", "word/theme/", "word/numbering.xml",
+         "word/fontTable.xml", "word/webSettings.xml", "docProps/app.xml")
+_DROP_REFS = ("stylesWithEffects.xml", "thumbnail.jpeg", "customXml/", "theme/theme1.xml", "numbering.xml",
+              "fontTable.xml", "webSettings.xml", "docProps/app.xml")  # as relationships name them
+# Settings a notice does without: edit-session ids, math and drawing defaults, the theme's colour mapping.
+_SETTINGS_DROP = re.compile(r"<w:rsids>.*?</w:rsids>|<m:mathPr>.*?</m:mathPr>|<w:shapeDefaults>.*?</w:shapeDefaults>"
+                            r"|<w:(?:clrSchemeMapping|themeFontLang|proofState|zoom|savePreviewPicture"
+                            r"|doNotAutoCompressPictures)\b[^>]*/>|<w14:\w+\b[^>]*/>", re.S)
 
 
 @dataclass(frozen=True)
@@ -174,6 +183,7 @@ def _template() -> _Template:
     document = parts.pop("word/document.xml").decode()
     core = parts.pop("docProps/core.xml").decode()
     parts = {name: data for name, data in parts.items() if not name.startswith(_DROP)}
+    parts["word/settings.xml"] = _SETTINGS_DROP.sub("", parts["word/settings.xml"].decode()).encode()
     parts["word/styles.xml"] = slim_styles(parts["word/styles.xml"], [document, parts["word/footer1.xml"].decode()])
     for rels in ("_rels/.rels", "word/_rels/document.xml.rels", "[Content_Types].xml"):
         text = parts[rels].decode()

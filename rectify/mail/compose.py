@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -63,11 +62,38 @@ def to_bytes(msg: EmailMessage) -> bytes:
 def _addr(name: str, email: str) -> str:
     if not name or name.isascii():
         return formataddr((name, email))
-    return f"{Header(name, 'utf-8').encode(linesep=chr(13) + chr(10))} <{email}>"
+    return f"{encoded_words(name)} <{email}>"
+
+
+_WORD_BYTES = 39  # UTF-8 bytes per encoded word: 52 base64 characters, a 64-column word
+
+
+def encoded_words(text: str) -> str:
+    """RFC 2047 B-encoded words for a header value, folded one word per line (each line under 78 columns
+    after the longest header name used here, "Subject: "), never splitting a character.
+
+    The stdlib's `email.header.Header` does the same in ~0.6 ms a call; a first day writes a subject and a
+    name for every letter."""
+    words, chunk, size = [], [], 0
+    for ch in text:
+        n = len(ch.encode("utf-8"))
+        if size + n > _WORD_BYTES:
+            words.append("".join(chunk))
+            chunk, size = [], 0
+        chunk.append(ch)
+        size += n
+    words.append("".join(chunk))
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w.encode('utf-8')).decode('ascii')}?=" for w in words)
 
 
 def _b64(text: str) -> bytes:
-    return base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
+    return _lines(text.encode("utf-8"))
+
+
+def _lines(data: bytes) -> bytes:
+    """Base64 in 76-column CRLF lines (what `base64.encodebytes` writes, with CRLF), in one C call plus slicing."""
+    enc = base64.b64encode(data)
+    return b"\r\n".join(enc[i:i + 76] for i in range(0, len(enc), 76)) + b"\r\n" if enc else b""
 
 
 def _filename_param(name: str) -> str:
@@ -93,7 +119,7 @@ def encode_attachment(att: Attachment) -> bytes:
     """
     head = (f"Content-Type: {att.maintype}/{att.subtype}\r\nContent-Transfer-Encoding: base64\r\n"
             f"Content-Disposition: {_filename_param(att.filename)}\r\nMIME-Version: 1.0\r\n\r\n")
-    return head.encode("ascii") + base64.encodebytes(att.data).replace(b"\n", b"\r\n")
+    return head.encode("ascii") + _lines(att.data)
 
 
 def build_message_bytes(*, from_addr: str, from_name: str, to: str, subject: str, text: str, html: str,
@@ -118,7 +144,8 @@ def build_message_bytes(*, from_addr: str, from_name: str, to: str, subject: str
     head = "\r\n".join((
         "From: " + _addr(from_name, from_addr),
         "To: " + _addr(to_name, to),
-        "Subject: " + Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n"),
+        "Subject: " + (subject if subject.isascii() and len(subject) < 68 and "=?" not in subject
+                        else encoded_words(subject)),
         "Date: " + format_datetime(now),
         "Message-ID: " + make_msgid(domain=from_addr.rpartition("@")[2] or "rectify.local"),
         "MIME-Version: 1.0",

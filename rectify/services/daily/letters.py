@@ -34,7 +34,7 @@ from rectify.runtime import Runtime
 from rectify.services.daily import followup
 from rectify.services.daily.plan import KIND, DayPlan, NoticeRef
 from rectify.services.notices import DOCX_SUBTYPE, issue_notices, notice_number
-from rectify.templating import labels, render, render_subject
+from rectify.templating import env, labels, render, render_subject
 
 LIST_LIMIT = 300  # items listed one by one in a letter; the rest are counted per unit
 UNIT_TABLE_LIMIT = 100  # rows of an overseer's per-unit table; further units are summed in one row
@@ -107,7 +107,10 @@ def _scope(letter: Letter, d: Directory) -> str:
 
 def _blocks(letter: Letter, day: DayPlan, link: Callable[[str], str], cal: WorkCalendar
             ) -> tuple[list[dict[str, Any]], int]:
-    """The letter's sections with their rows, at most LIST_LIMIT rows in all; returns (blocks, rows listed)."""
+    """The letter's sections with their rows, at most LIST_LIMIT rows in all; returns (blocks, rows listed).
+
+    A row is the item's words, rendered once per finding and kind for the whole day (`_item`), plus this
+    person's link."""
     d = day.directory
     assert d is not None
     listed = 0
@@ -115,18 +118,40 @@ def _blocks(letter: Letter, day: DayPlan, link: Callable[[str], str], cal: WorkC
     for sec in sections(letter, d.unit_rank):
         rows = []
         for item in sec.items[:max(LIST_LIMIT - listed, 0)]:
-            a, det = item.action, day.details[item.action.finding_id]
-            rows.append({"kind": a.kind, "code": det.code, "problem": det.problem, "opinion": det.opinion,
-                         "due": det.due_date, "unit": d.units.get(item.unit_id, ""), "closed_on": det.closed_on,
-                         "colour": day.colours.get(a.finding_id), "url": link(f"/findings/{a.finding_id}"),
-                         "provisional": tentative(cal, det.deadline_kind, det.inspected_on, det.due_date, day.today),
-                         "replan": _replan(day.replans.get(a.finding_id)) if a.kind == "replan" else None,
-                         **_days_text(a.days), **followup.detail(a.kind, day.due_days.get(a.finding_id, {}))})
+            a = item.action
+            rows.append({**_item(a, day, cal), "url": link(f"/findings/{a.finding_id}")})
         listed += len(rows)
         blocks.append({"kind": None if sec.unit_id is not None else sec.key,
                        "unit": d.units.get(sec.unit_id, "") if sec.unit_id is not None else None,
                        "count": len(sec.items), "items": rows})
     return blocks, listed
+
+
+def _item(a, day: DayPlan, cal: WorkCalendar) -> dict[str, Any]:
+    """One item's rendered words (templates/mail/daily_item.{html,txt}), cached on the day.
+
+    A finding is listed to its unit's contact and leader, its group's supervisors and the command office:
+    on a first day the same few thousand items fill tens of thousands of rows, and the words of a row are
+    the same in every letter (only the signed link differs)."""
+    key = (a.finding_id, a.kind, a.days)
+    got = day.rendered_items.get(key)
+    if got is None:
+        det = day.details[a.finding_id]
+        i = {"kind": a.kind, "code": det.code, "problem": det.problem, "opinion": det.opinion, "due": det.due_date,
+             "closed_on": det.closed_on, "colour": day.colours.get(a.finding_id),
+             "provisional": tentative(cal, det.deadline_kind, det.inspected_on, det.due_date, day.today),
+             "replan": _replan(day.replans.get(a.finding_id)) if a.kind == "replan" else None,
+             **_days_text(a.days), **followup.detail(a.kind, day.due_days.get(a.finding_id, {}))}
+        got = day.rendered_items[key] = item_words(i)
+    return got
+
+
+def item_words(i: dict[str, Any]) -> dict[str, Any]:
+    """A row's words for both parts of the letter: the level cell/prefix and the rest of the row (HTML
+    escaped, text plain), from templates/mail/daily_item.{html,txt}."""
+    html, text = env().get_template("mail/daily_item.html").module, env().get_template("mail/daily_item.txt").module
+    return {"kind": i["kind"], "html_level": html.level(i), "html": html.cells(i), "text_level": text.level(i),
+            "text": text.body(i)}
 
 
 def _replan(info: dict[str, str] | None) -> dict[str, Any] | None:

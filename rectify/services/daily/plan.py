@@ -96,6 +96,8 @@ class DayPlan:
     provisional: int = 0  # active deadlines that depend on a provisional calendar year (暂定)
     replans: dict[int, dict[str, str]] = field(default_factory=dict)  # id → re-plan not yet told {from, to, document}
     channel_capped: dict[str, int] = field(default_factory=dict)  # IM/SMS rows left out by a daily cap (commit)
+    # Each listed item's words, rendered once for all the letters listing it (letters._item), per process.
+    rendered_items: dict[tuple, dict] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def letters(self) -> list[Letter]:
