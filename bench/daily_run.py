@@ -253,13 +253,16 @@ def run(env_json: str, prefect: bool) -> None:
     else:
         phases: dict[str, float] = {}
 
+        cpu: dict[str, float] = {}
+
         def timed(name, fn):
             def wrapper(*a):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 try:
                     return fn(*a)
                 finally:
                     phases[name] = phases.get(name, 0.0) + time.perf_counter() - t0
+                    cpu[name] = cpu.get(name, 0.0) + time.process_time() - c0
             return wrapper
 
         # render stays the plain function, so it runs in processes as in production; its time is the rest
@@ -271,6 +274,7 @@ def run(env_json: str, prefect: bool) -> None:
         out["run_s"] = time.perf_counter() - t
         phases["render (the rest)"] = out["run_s"] - sum(phases.values())
         out["phases"] = phases
+        out["phase_cpu"] = cpu
     rt.close()
     out.update(rss_mib=rss_mib(), messages=report.messages, recipients=report.recipients, items=report.items,
                sent=report.sent, pending=len(report.pending), failed=len(report.failed),
@@ -369,6 +373,10 @@ def main() -> None:
         print(f"  daily run end to end (run_daily)             {res['run_s']:7.2f} s   "
               f"peak RSS {res['rss_mib']:.0f} MiB")
         print("    " + "  ".join(f"{k} {v:.2f} s" for k, v in ph.items()))
+        if res.get("phase_cpu"):
+            print("    CPU: " + "  ".join(f"{k} {v:.2f} s" for k, v in res["phase_cpu"].items())
+                  + f"  (the rest, with rendering in forked workers and start-up: "
+                  f"{res['cpu_s'] - sum(res['phase_cpu'].values()):.2f} s)")
         print(f"  escalations {res['escalations']}, reviews {res['reviews']}, unreachable {res['unreachable']}, "
               f"督办通知 {res.get('notices', 0)}, 签收/签收超期/进展/未报 {res.get('followup')}")
         print(f"  messages {res['messages']:,} to {res['recipients']:,} recipients listing {res['items']:,} items; "
