@@ -3,7 +3,8 @@
 Plain SQL (sqlite3 / psycopg, no ORM), the ladder's levels from the pure core, Jinja2 (one template for
 the text and one for the HTML), compat32 MIME (email.mime, `as_bytes`), one small DOCX per unit at the
 督办 rung (zipfile around a fixed document.xml), the levels and one outbox-like row per message written
-in one transaction, then aiosmtplib over 20 connections. What it leaves out is what Rectify adds on
+in one transaction, then aiosmtplib over 20 connections (or as many as the
+fourth argument says). What it leaves out is what Rectify adds on
 purpose: the durable outbox with claims, compare-and-set, signed links, routing rules, the per-unit
 colours, the notices' numbering and official layout. Run by daily_run.py on a copy of the database;
 prints `RESULT {json}`.
@@ -70,7 +71,7 @@ def mime(to: str, subject: str, text: str, html: str, docx: bytes | None, unit: 
     return msg.as_bytes()
 
 
-async def send_all(messages: list[tuple[str, bytes]], port: int) -> int:
+async def send_all(messages: list[tuple[str, bytes]], port: int, connections: int = 20) -> int:
     import aiosmtplib
 
     queue = list(reversed(messages))
@@ -84,11 +85,11 @@ async def send_all(messages: list[tuple[str, bytes]], port: int) -> int:
                 await smtp.sendmail("rectify@county.example", [to], data)
                 sent += 1
 
-    await asyncio.gather(*(worker() for _ in range(20)))
+    await asyncio.gather(*(worker() for _ in range(connections)))
     return sent
 
 
-def main(url: str, port: int, today: date) -> None:
+def main(url: str, port: int, today: date, connections: int = 20) -> None:
     from jinja2 import Environment
 
     from rectify.config import default_ladder
@@ -160,7 +161,7 @@ def main(url: str, port: int, today: date) -> None:
     cur.executemany(f"INSERT INTO ref_outbox (recipient, message) VALUES ({p}, {p})", messages)
     con.commit()
     con.close()
-    sent = asyncio.run(send_all(messages, port))
+    sent = asyncio.run(send_all(messages, port, connections))
     out = {"run_s": time.perf_counter() - t0, "messages": len(messages), "sent": sent, "notices": notices,
            "escalations": len(raised), "bytes": sum(len(m) for _, m in messages),
            "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -169,4 +170,4 @@ def main(url: str, port: int, today: date) -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
-    main(sys.argv[1], int(sys.argv[2]), date.fromisoformat(sys.argv[3]))
+    main(sys.argv[1], int(sys.argv[2]), date.fromisoformat(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 20)
