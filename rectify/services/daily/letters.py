@@ -38,6 +38,7 @@ from rectify.templating import env, labels, render, render_subject
 
 LIST_LIMIT = 300  # items listed one by one in a letter; the rest are counted per unit
 UNIT_TABLE_LIMIT = 100  # rows of an overseer's per-unit table; further units are summed in one row
+ITEM_CACHE = 50_000  # rendered item rows kept per process (~1 KB each); letters listing one item come close together
 
 
 
@@ -142,6 +143,8 @@ def _item(a, day: DayPlan, cal: WorkCalendar) -> dict[str, Any]:
              "provisional": tentative(cal, det.deadline_kind, det.inspected_on, det.due_date, day.today),
              "replan": _replan(day.replans.get(a.finding_id)) if a.kind == "replan" else None,
              **_days_text(a.days), **followup.detail(a.kind, day.due_days.get(a.finding_id, {}))}
+        if len(day.rendered_items) >= ITEM_CACHE:  # a million-finding day must not keep every row's words
+            day.rendered_items.clear()
         got = day.rendered_items[key] = item_words(i)
     return got
 
