@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from models import Event, Finding, Round, SupervisionGroup
 from rectify.core.deadlines import DeadlineKind
-from rectify.intake.bulk import BulkInsert, reserve_ids
+from rectify.intake.bulk import BulkInsert, big_cache, reserve_ids
 from rectify.intake.finding_rows import Progress, Row
 from rectify.services.findings import Actor, record_event
 from rectify.services.followup import Arrival, mark_arrival
@@ -124,7 +124,8 @@ def write_rows(session: Session, source: str, rows: list[Row], matches: dict[int
     codes = _generated_codes(session, new_rows, rounds)
     stamp = datetime.fromtimestamp(now.timestamp(), UTC)  # a plain datetime binds faster than pendulum's
     total = len(new_rows) + len(changes)
-    _insert_new(session, source, new_rows, codes, rounds, groups, stamp, actor, arrive, on_progress, total)
+    with big_cache(session):
+        _insert_new(session, source, new_rows, codes, rounds, groups, stamp, actor, arrive, on_progress, total)
     done = len(new_rows)
 
     by_number = {r.number: r for r in rows}

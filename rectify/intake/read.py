@@ -129,6 +129,10 @@ def _workbook_rows(data: bytes, name: str, sheet: str | None
                    ) -> tuple[str, Iterator[tuple[int, Sequence[Any]]], int | None]:
     from python_calamine import CalamineWorkbook
 
+    from rectify.intake.tail import trim_empty_tail
+
+    if data.startswith(b"PK\x03\x04"):
+        data = trim_empty_tail(data)  # a sheet formatted down to row 1,048,576: only the rows with data
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
         title = _pick_sheet(wb, sheet, name)
