@@ -1,81 +1,21 @@
-"""Intake on SQLite and PostgreSQL: real .xlsx and .csv files built here, imported, refused, exported."""
+"""Findings import on SQLite and PostgreSQL: real .xlsx and .csv files built here, imported, refused, re-imported."""
 
 from __future__ import annotations
 
-import csv
 import io
 import pickle
-from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any
+from datetime import date, datetime
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from models import Base, Event, Finding, Person, Round, SupervisionGroup, Unit
-from rectify.intake import ImportRejected, IntakeError, export_ledger, import_findings, import_units
-from rectify.services.findings import SYSTEM, act
+from models import Event, Finding, Round, SupervisionGroup, Unit
+from rectify.intake import ImportRejected, IntakeError
 from tests.support import factory
+from tests.support.intake import HEAD, by_code, csv_file, dump, four_units, run, xlsx
 
-NOW = datetime(2024, 1, 20, 1, 0, tzinfo=UTC)
-PREFIX = "鲁山县"
-HEAD = ["序号", "编号", "督导组", "督导日期", "责任单位", "问题描述", "整改意见", "整改时限", "责任人", "备注"]
-
-
-# --- files -----------------------------------------------------------------------------------------
-
-def xlsx(path: Path, rows: list[list[Any]], *, merges: tuple[str, ...] = (), sheet: str = "问题清单",
-         more_sheets: tuple[str, ...] = ()) -> Path:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = sheet
-    for row in rows:
-        ws.append(row)
-    for ref in merges:
-        ws.merge_cells(ref)
-    for name in more_sheets:
-        wb.create_sheet(name).append(["说明"])
-    wb.save(path)
-    return path
-
-
-def csv_file(path: Path, rows: list[list[Any]], encoding: str = "utf-8") -> Path:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerows(rows)
-    path.write_bytes(buf.getvalue().encode(encoding))
-    return path
-
-
-def dump(session) -> dict[str, list[tuple]]:
-    """Every row of every table, in key order: 'unchanged' means byte-for-byte the same values."""
-    session.expire_all()
-    return {t.name: [tuple(r) for r in session.execute(select(t).order_by(*t.primary_key.columns))]
-            for t in Base.metadata.sorted_tables}
-
-
-def run(session, rt, source, **kw):
-    kw.setdefault("county_prefix", PREFIX)
-    return import_findings(session, source, calendar=rt.calendar, now=NOW, **kw)
-
-
-@pytest.fixture
-def units(session) -> dict[str, Unit]:
-    made = {
-        "财政局": factory.unit(session, "鲁山县财政局", aliases=["县财政"]),
-        "城关镇": factory.unit(session, "城关镇", "township"),
-        "教体局": factory.unit(session, "鲁山县教育体育局", aliases=["教体局", "县教体局"]),
-        "人社局": factory.unit(session, "鲁山县人力资源和社会保障局", aliases=["人社局"]),
-    }
-    for order, u in enumerate(made.values(), start=1):
-        u.sort_order = order
-    session.commit()
-    return made
-
-
-def by_code(session) -> dict[str, Finding]:
-    session.expire_all()
-    return {f.code: f for f in session.scalars(select(Finding))}
+units = pytest.fixture(four_units, name="units")
 
 
 # --- findings: every deadline form, both file kinds ---------------------------------------------------
@@ -343,154 +283,3 @@ def test_it_reads_merged_cells_and_a_chosen_sheet(session, rt, units, tmp_path) 
     got = dict(session.execute(select(Finding.code, Unit.name).join(Unit)).all())
     assert got == {"M-1": "城关镇", "M-2": "城关镇", "M-3": "鲁山县教育体育局"}
     assert session.scalar(select(func.count()).where(Finding.group_id.is_not(None))) == 3
-
-
-# --- the ledger ----------------------------------------------------------------------------------------
-
-def test_it_exports_a_ledger_that_imports_back_unchanged(session, rt, units, tmp_path) -> None:
-    rows = [HEAD,
-            [1, "L-1", "第一督导组", "2024-01-10", "城关镇", '=HYPERLINK("x") <b>粗</b>', "整改", "2024-01-31",
-             "张", "注"],
-            [2, "L-2", "第一督导组", "2024-01-10", "城关镇", "问题二\n第二行", "整改", "5个工作日内", "", ""],
-            [3, "L-3", "第二督导组", "2024-01-10", "教体局", "问题三", "整改", "立行立改", "", ""],
-            [4, "L-4", "第二督导组", "2024-01-10", "人社局", "问题四", "整改", "长期坚持", "", ""],
-            [5, "", "第二督导组", "2024-01-10", "财政局", "问题五", "整改", "1月31日前", "", ""]]
-    run(session, rt, csv_file(tmp_path / "a.csv", rows, "utf-8-sig"), round_name="2024年第一轮")
-    session.commit()
-    f = by_code(session)
-    act(session, f["L-3"], "report", SYSTEM, NOW, measures="已整改")
-    act(session, f["L-3"], "verify", SYSTEM, NOW)
-    f["L-1"].due_date = date(2024, 2, 7)  # an extension granted since the import
-    f["L-2"].level = 3  # 催办 fired
-    session.commit()
-    before = dump(session)
-
-    out = tmp_path / "台账.xlsx"
-    ledger = export_ledger(session, out, calendar=rt.calendar, as_of=date(2024, 2, 20), ladder=rt.ladder)
-    assert ledger.rows == 5
-    wb = load_workbook(out)
-    ws, summary = wb.worksheets
-    assert (ws.title, summary.title) == ("整改台账", "单位汇总")
-    header = [c.value for c in ws[1]]
-    assert header == ["序号", "编号", "督导轮次", "督导组", "督导日期", "责任单位", "问题描述", "整改意见",
-                      "现整改时限", "责任人", "备注", "原整改时限", "延期次数", "状态", "预警", "逾期工作日",
-                      "按原时限逾期工作日", "已达督办级别", "反弹次数", "整改情况", "销号时间", "签收时间",
-                      "最新进展"]
-    assert ws["A1"].font.b and ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:W6"
-    assert ws.column_dimensions["G"].width >= 40
-    line = {r[1].value: r for r in ws.iter_rows(min_row=2)}
-    assert line["L-1"][6].value == '=HYPERLINK("x") <b>粗</b>' and line["L-1"][6].data_type == "s"
-    assert line["L-1"][8].value == datetime(2024, 2, 7) and line["L-1"][8].is_date  # the current due date
-    assert line["L-1"][11].value == datetime(2024, 1, 31) and line["L-1"][11].is_date  # the original one
-    assert line["L-1"][15].value == 5  # 2月8日, 9日, then the 调休 Sunday 18日, 19日, 20日
-    assert line["L-1"][16].value == 11  # from 1月31日: 2月1日, 2日, 调休 4日, 5-9日, 18-20日
-    assert line["L-1"][14].value == "红色预警"  # 5 working days late: the 督办 step
-    assert line["L-2"][17].value == "催办" and line["L-2"][13].value == "未整改"
-    assert line["L-3"][13].value == "已销号" and line["L-3"][19].value == "已整改"
-    assert line["L-3"][20].value == datetime(2024, 1, 20, 9, 0)  # Asia/Shanghai
-    assert (line["L-3"][15].value, line["L-3"][14].value, line["L-3"][12].value, line["L-3"][18].value) == (
-        None, None, 0, 0)
-    assert line["L-4"][8].value == "长期坚持" and line["L-4"][15].value is None and line["L-4"][14].value is None
-    totals = {r[0]: r[1:] for r in summary.iter_rows(min_row=2, values_only=True)}
-    # 预警, 问题总数, 已销号, 按期销号, 按原时限按期销号, 逾期未整改, 按原时限逾期未整改, 整改完成率
-    assert totals["城关镇"] == ("红色预警", 2, 0, 0, 0, 2, 2, 0)
-    assert totals["鲁山县教育体育局"] == (None, 1, 1, 0, 0, 0, 0, 1)  # 立行立改 by 1月15日, done 1月20日
-    assert totals["合计"] == (None, 5, 1, 0, 0, 3, 3, 0.2)
-    assert list(totals)[:2] == ["鲁山县财政局", "城关镇"]  # the directory's order
-
-    again = run(session, rt, out)
-    session.commit()
-    assert (again.created, again.updated, again.unchanged) == (0, 0, 5)
-    assert dump(session) == before
-
-
-def test_it_filters_the_ledger_by_round_and_state(session, rt, units, tmp_path) -> None:
-    r1, r2 = factory.round_(session, "一轮"), factory.round_(session, "二轮")
-    factory.finding(session, unit=units["城关镇"], round=r1)
-    factory.finding(session, unit=units["城关镇"], round=r2, state="closed")
-    factory.finding(session, unit=units["城关镇"], round=r2)
-    session.commit()
-    out = tmp_path / "l.xlsx"
-    assert export_ledger(session, out, calendar=rt.calendar, as_of=date(2024, 2, 1), round_name="二轮").rows == 2
-    assert export_ledger(session, out, calendar=rt.calendar, as_of=date(2024, 2, 1), states=["已销号"]).rows == 1
-    with pytest.raises(IntakeError, match="三轮"):
-        export_ledger(session, out, calendar=rt.calendar, as_of=date(2024, 2, 1), round_name="三轮")
-    with pytest.raises(IntakeError, match="未整改"):
-        export_ledger(session, out, calendar=rt.calendar, as_of=date(2024, 2, 1), states=["done"])
-
-
-# --- the unit directory ----------------------------------------------------------------------------
-
-UNIT_HEAD = ["单位名称", "简称/别名", "类型", "联系人", "联系人邮箱", "主要负责人", "负责人邮箱"]
-
-
-def test_it_imports_the_unit_directory_and_updates_it_in_place(session, tmp_path) -> None:
-    rows = [UNIT_HEAD,
-            ["鲁山县财政局", "财政局、县财政;财政\n预算办", "县直单位", "张三", "Zhang@Example.cn", "李四",
-             "li@example.cn"],
-            ["城关镇", "", "乡镇街道", "王五", "wang@example.cn", "赵六", "zhao@example.cn"],
-            ["鲁山县教育体育局", "教体局", "", "", "", "", ""]]
-    report = import_units(session, xlsx(tmp_path / "u.xlsx", rows), county_prefix=PREFIX)
-    session.commit()
-    assert (report.created, report.people["created"]) == (3, 4)
-    u = {x.name: x for x in session.scalars(select(Unit))}
-    assert u["鲁山县财政局"].aliases == ["县财政", "财政", "预算办"]  # the name itself is not an alias
-    assert (u["城关镇"].kind, u["鲁山县财政局"].kind, u["鲁山县教育体育局"].kind) == ("township", "county", "county")
-    assert [u[n].sort_order for n in ("鲁山县财政局", "城关镇", "鲁山县教育体育局")] == [1, 2, 3]
-    zhang = session.scalar(select(Person).where(Person.name == "张三"))
-    assert (zhang.email, zhang.role, zhang.unit_id) == ("zhang@example.cn", "unit_contact", u["鲁山县财政局"].id)
-
-    before = dump(session)
-    again = import_units(session, xlsx(tmp_path / "u.xlsx", rows), county_prefix=PREFIX)
-    session.commit()
-    assert (again.created, again.updated, again.unchanged, sum(again.people.values())) == (0, 0, 3, 0)
-    assert dump(session) == before
-
-    # Next year: new order, a new leader for 城关镇, 张三 changes address, a unit typed with its short name.
-    rows2 = [UNIT_HEAD,
-             ["城关镇", "城关", "乡镇街道", "王五", "wang@example.cn", "孙七", "sun@example.cn"],
-             ["财政局", "", "", "张三", "zhang3@example.cn", "李四", "li@example.cn"],
-             ["鲁山县人社局", "人社局", "县直单位", "钱八", "qian@example.cn", "周九", "zhou@example.cn"]]
-    third = import_units(session, csv_file(tmp_path / "u2.csv", rows2, "gbk"), county_prefix=PREFIX)
-    session.commit()
-    assert (third.created, third.updated) == (1, 2)
-    assert session.scalar(select(func.count()).select_from(Unit)) == 4  # never duplicated
-    u = {x.name: x for x in session.scalars(select(Unit))}
-    assert "鲁山县财政局" not in u and u["财政局"].aliases == [] and u["财政局"].sort_order == 2
-    assert u["城关镇"].aliases == ["城关"] and u["城关镇"].sort_order == 1
-    people = {p.email: p for p in session.scalars(select(Person))}
-    assert people["zhao@example.cn"].active is False  # the old leader
-    assert people["sun@example.cn"].role == "unit_leader" and people["sun@example.cn"].active
-    assert "zhang@example.cn" not in people and people["zhang3@example.cn"].name == "张三"  # same person, new address
-    assert session.scalar(select(func.count()).select_from(Person).where(Person.active)) == 6
-
-
-def test_it_refuses_a_bad_unit_directory_and_writes_nothing(session, tmp_path) -> None:
-    factory.group(session, "第一督导组", members=0)
-    session.add(Person(name="督导员", email="sup@example.cn", role="supervisor"))
-    session.commit()
-    before = dump(session)
-    rows = [["单位名录"], UNIT_HEAD,
-            ["财政局", "", "县直单位", "张三", "zhang@", "李四", "li@example.cn"],
-            ["城关镇", "", "乡镇", "王五", "wang@example.cn", "王五", "wang@example.cn"],
-            ["", "简称", "", "", "", "", ""],
-            ["鲁山县财政局", "", "", "", "", "", ""],
-            ["教体局", "", "事业单位", "", "", "李四", "LI@example.cn"],
-            ["人社局", "", "", "钱八", "", "", "sup@example.cn"],
-            ["住建局", "城关镇", "", "", "", "", ""]]
-    with pytest.raises(ImportRejected) as caught:
-        import_units(session, xlsx(tmp_path / "u.xlsx", rows), county_prefix=PREFIX)
-    session.rollback()
-    assert dump(session) == before
-    got = [(e.row, e.column, e.code) for e in caught.value.errors]
-    assert got == [
-        (3, "联系人邮箱", "bad_email"),
-        (4, "负责人邮箱", "same_email"),
-        (5, "单位名称", "required"),
-        (6, "单位名称", "duplicate_unit"),
-        (7, "类型", "bad_kind"),
-        (7, "负责人邮箱", "email_twice"),
-        (8, "联系人邮箱", "missing_email"),
-        (8, "主要负责人", "missing_name"),
-        (9, "简称/别名", "name_clash"),
-    ]

@@ -12,13 +12,15 @@ from sqlalchemy import func, select
 
 from models import Finding, Unit
 from rectify.intake import ImportRejected, IntakeError
-from tests.test_intake import dump, run, units  # noqa: F401 - the fixture
+from tests.support.intake import dump, four_units, run
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+units = pytest.fixture(four_units, name="units")
+
 
 @pytest.mark.parametrize("name", ["findings.xls", "findings.ods"])
-def test_it_imports_an_old_excel_or_opendocument_workbook(session, rt, units, name) -> None:  # noqa: F811
+def test_it_imports_an_old_excel_or_opendocument_workbook(session, rt, units, name) -> None:
     report = run(session, rt, FIXTURES / name, round_name="2024年第一轮")
     session.commit()
     assert (report.rows, report.created) == (4, 4)
@@ -34,7 +36,7 @@ def test_it_imports_an_old_excel_or_opendocument_workbook(session, rt, units, na
 
 
 @pytest.mark.parametrize("name", ["findings_bad.xls", "findings_bad.ods"])
-def test_it_lists_the_bad_rows_of_an_xls_or_ods_and_writes_nothing(session, rt, units, name) -> None:  # noqa: F811
+def test_it_lists_the_bad_rows_of_an_xls_or_ods_and_writes_nothing(session, rt, units, name) -> None:
     before = dump(session)
     with pytest.raises(ImportRejected) as caught:
         run(session, rt, FIXTURES / name, round_name="R")
@@ -45,7 +47,7 @@ def test_it_lists_the_bad_rows_of_an_xls_or_ods_and_writes_nothing(session, rt, 
     assert "第2行" not in report
 
 
-def test_it_refuses_a_broken_xls_or_ods_in_one_line(session, rt, units, tmp_path) -> None:  # noqa: F811
+def test_it_refuses_a_broken_xls_or_ods_in_one_line(session, rt, units, tmp_path) -> None:
     good = (FIXTURES / "findings.xls").read_bytes()
     cases = {"cut.xls": good[: len(good) // 3], "cut.ods": (FIXTURES / "findings.ods").read_bytes()[:2000],
              "empty.ods": b""}

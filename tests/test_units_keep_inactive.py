@@ -10,7 +10,7 @@ from models import Person
 from rectify.intake import import_units
 from rectify.services.people import add_person, deactivate
 from rectify.templating import render
-from tests.test_intake import PREFIX, UNIT_HEAD, xlsx
+from tests.support.intake import PREFIX, UNIT_HEAD, xlsx
 
 NOW = datetime(2024, 1, 20, 1, 0, tzinfo=UTC)
 ROWS = [UNIT_HEAD, ["城关镇", "", "乡镇街道", "王五", "wang@example.cn", "赵六", "zhao@example.cn"]]

@@ -8,8 +8,8 @@ last row holding a value (`<v>` or an inline `<is>`) to `</sheetData>` is cut, t
 print settings) kept, and calamine reads the small sheet. Scanning costs ~1 s for the 290 MB of a
 formatted-to-the-end sheet and is skipped when the sheet's <dimension> claims at most `SCAN_ABOVE` rows.
 
-Rows are addressed by their `r` attribute, so empty rows between data rows may go too; a sheet whose rows
-lack it (rare writers) is left as it is.
+Rows are addressed by their `r` attribute, so empty rows between data rows may go too; when a data row
+after dropped ones has no `r` (rare writers number rows by position) the sheet is left as it is.
 """
 
 from __future__ import annotations
@@ -64,27 +64,27 @@ def _trim_sheet(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
         start = _SHEET_DATA.search(first)
         if start is None or start[1].strip() == b"/":
             return None
-        row = _ROW.search(first, start.end())
-        if row is not None and b' r="' not in first[row.start():first.find(b">", row.start())]:
-            return None  # rows numbered by position: dropping any would renumber the rest
         kept = bytearray(first[:start.end()])
         pending = first[start.end():]
-        dropped = 0
+        dropped = gap = 0  # bytes dropped in all, and since the last row kept
         while True:
             end = _SHEET_DATA_END.search(pending) if b"sheetData>" in pending else None
+            region = pending[:end.start()] if end is not None else None
+            if region is None:
+                more = stream.read(CHUNK)
+                if not more:
+                    return None  # no </sheetData>: leave the broken file to calamine
+                cut = _last_row_end(pending)
+                region, pending = pending[:cut], pending[cut:] + more
+            lost = _keep_data_rows(kept, region, gap)
+            if lost is None:
+                return None
+            gap = lost if lost < len(region) else gap + lost  # data in region: the gap restarts after it
+            dropped += lost
             if end is not None:
-                dropped += _keep_data_rows(kept, pending[:end.start()])
                 kept += pending[end.start():]
                 kept += stream.read()
                 break
-            more = stream.read(CHUNK)
-            if not more:
-                return None  # no </sheetData>: leave the broken file to calamine
-            cut = _last_row_end(pending)
-            if cut:
-                dropped += _keep_data_rows(kept, pending[:cut])
-                pending = pending[cut:]
-            pending += more
     return bytes(kept) if dropped >= MIN_DROP else None
 
 
@@ -116,11 +116,16 @@ def _last_value_end(rows: bytes) -> int | None:
     return None
 
 
-def _keep_data_rows(kept: bytearray, rows: bytes) -> int:
-    """Append `rows` (complete rows) to kept up to the end of the last one holding a value; bytes dropped."""
+def _keep_data_rows(kept: bytearray, rows: bytes, gap: int) -> int | None:
+    """Append `rows` (complete rows) to kept up to the end of the last one holding a value; bytes dropped.
+    None when rows were dropped before these (`gap`) and the first of them has no `r`: it would move up."""
     last = _last_value_end(rows)
     if last is None:
         return len(rows)
+    if gap:
+        row = _ROW.search(rows)
+        if row is not None and b' r="' not in rows[row.start():rows.find(b">", row.start())]:
+            return None
     end = _ROW_END.search(rows, last)
     cut = end.end() if end is not None else len(rows)
     kept += rows[:cut]
