@@ -1,6 +1,8 @@
-"""Bench: import 100,000 findings over 5,000 units from a real .xlsx, on SQLite. Prints figures, asserts nothing.
+"""Bench: import 100,000 findings over 5,000 units from a real .xlsx, on SQLite and (--pg) PostgreSQL.
+Prints figures, asserts nothing.
 
-    .venv/bin/python bench/import.py [--rows 100000] [--units 5000] [--out bench/out] [--csv]
+    .venv/bin/python bench/import.py [--rows 100000] [--units 5000] [--out bench/out] [--csv] [--pg]
+    .venv/bin/python bench/import.py --rows 1000 --empty-tail   # data, then formatting down to row 1,048,576
 
 The workbook is written the way Excel and WPS write one (shared strings, a <dimension>, date cells
 styled as dates), so openpyxl reads it as it reads a clerk's file. Each step runs in a fresh child
@@ -8,6 +10,11 @@ process, so the peak RSS printed is that step's alone: generate → units import
 re-import of the same file (nothing changes) → ledger export, and beside them the floor: python-calamine
 alone reading the same workbook into Python lists. Target: findings import (read + validate + write)
 ≤ 3 s and ≤ 500 MiB peak RSS for 100,000 rows on a 2-core machine; the ratio to the floor is printed.
+With --pg the same steps run again against a throwaway PostgreSQL server (tests/support/pgserver.py).
+
+--empty-tail writes the sheet as Excel saves one whose columns were bordered to the end: after the data,
+every row down to 1,048,576 holds ten styled, value-less cells (<dimension> A1:J1048576); only the findings
+import of that file is timed (and calamine alone on it).
 """
 
 from __future__ import annotations
@@ -48,15 +55,16 @@ def _col(n: int) -> str:
 _EPOCH = date(1899, 12, 30)
 
 
-def write_xlsx(path: Path, rows: list[list[object]]) -> None:
-    """A minimal workbook as Excel writes it: shared strings, dimension, a date style."""
+def write_xlsx(path: Path, rows: list[list[object]], formatted_to: int = 0) -> None:
+    """A minimal workbook as Excel writes it: shared strings, dimension, a date style; `formatted_to`: every
+    row after the data down to that one holds styled, empty cells (borders on whole columns)."""
     strings: dict[str, int] = {}
     ncols = max(len(r) for r in rows)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         with z.open("xl/worksheets/sheet1.xml", "w") as fh:
             fh.write(('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
                       '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-                      f'<dimension ref="A1:{_col(ncols)}{len(rows)}"/><sheetData>').encode())
+                      f'<dimension ref="A1:{_col(ncols)}{max(len(rows), formatted_to)}"/><sheetData>').encode())
             buf = []
             for r, row in enumerate(rows, start=1):
                 cells = []
@@ -73,6 +81,12 @@ def write_xlsx(path: Path, rows: list[list[object]]) -> None:
                         cells.append(f'<c r="{ref}"><v>{v}</v></c>')
                 buf.append(f'<row r="{r}">{"".join(cells)}</row>')
                 if len(buf) >= 2000:
+                    fh.write("".join(buf).encode())
+                    buf.clear()
+            for r in range(len(rows) + 1, formatted_to + 1):
+                buf.append(f'<row r="{r}" spans="1:{ncols}" s="1" customFormat="1">'
+                           + "".join(f'<c r="{_col(c)}{r}" s="1"/>' for c in range(1, ncols + 1)) + "</row>")
+                if len(buf) >= 20000:
                     fh.write("".join(buf).encode())
                     buf.clear()
             fh.write(("".join(buf) + "</sheetData></worksheet>").encode())
@@ -120,7 +134,7 @@ def write_xlsx(path: Path, rows: list[list[object]]) -> None:
             f'<Override PartName="/xl/styles.xml" ContentType="{ct}.styles+xml"/></Types>'))
 
 
-def generate(out: Path, n_rows: int, n_units: int) -> tuple[Path, Path, Path]:
+def generate(out: Path, n_rows: int, n_units: int, formatted_to: int = 0) -> tuple[Path, Path, Path]:
     rnd = random.Random(7)
     units = [f"鲁山县测试单位{i:04d}" for i in range(1, n_units + 1)]
     buf = io.StringIO()
@@ -143,8 +157,8 @@ def generate(out: Path, n_rows: int, n_units: int) -> tuple[Path, Path, Path]:
         rows.append([i, code, f"第{i % 10 + 1}督导组", inspected, unit,
                      f"{PROBLEMS[i % len(PROBLEMS)]}（第{i}项）", "立即整改，建立长效机制，举一反三", deadline,
                      "张三" if i % 3 == 0 else "", ""])
-    xlsx = out / "findings.xlsx"
-    write_xlsx(xlsx, rows)
+    xlsx = out / ("findings-tail.xlsx" if formatted_to else "findings.xlsx")
+    write_xlsx(xlsx, rows, formatted_to)
     csv_path = out / "findings.csv"
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -154,14 +168,14 @@ def generate(out: Path, n_rows: int, n_units: int) -> tuple[Path, Path, Path]:
     return units_csv, xlsx, csv_path
 
 
-def child(step: str, out: Path, source: str) -> None:
+def child(step: str, out: Path, source: str, database_url: str) -> None:
     """One step in this (fresh) process; prints its figures."""
     from rectify.config import Settings
     from rectify.db import migrate
     from rectify.intake.service import run_findings_import, run_ledger_export, run_units_import
     from rectify.runtime import build_runtime
 
-    settings = Settings(data_dir=out / "var", database_url=f"sqlite:///{out / 'bench.db'}", county_prefix="鲁山县",
+    settings = Settings(data_dir=out / "var", database_url=database_url, county_prefix="鲁山县",
                         secret_key=secrets.token_urlsafe(48))
     if step == "calamine":  # the floor: the reader alone, no validation, no database
         from python_calamine import CalamineWorkbook
@@ -172,6 +186,28 @@ def child(step: str, out: Path, source: str) -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         print(f"{step:9s} {n:>7,} rows  wall {wall:6.2f} s  cpu {usage.ru_utime + usage.ru_stime:6.2f} s  "
               f"peak RSS {usage.ru_maxrss / 1024:4.0f} MiB  (python-calamine alone)", flush=True)
+        print(f"WALL {step} {wall}", flush=True)
+        return
+    if step == "cli":  # `rectify findings import` as a clerk runs it, on a copy of the database after units
+        import shutil
+
+        db = out / "bench-cli.db"
+        shutil.copy(out / "bench.db", db)
+        env = {**os.environ, "RECTIFY_DATABASE_URL": f"sqlite:///{db}", "RECTIFY_DATA_DIR": str(out / "var"),
+               "RECTIFY_COUNTY_PREFIX": "鲁山县", "RECTIFY_SECRET_KEY": secrets.token_urlsafe(48)}
+        rectify = str(Path(sys.executable).parent / "rectify")
+        t0 = time.perf_counter()
+        res = subprocess.run(["/usr/bin/time", "-f", "TIME %e %U %S %M", rectify, "findings", "import", source,
+                              "--round", "2024年第一轮"], env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        fig = next((ln.split() for ln in res.stderr.splitlines() if ln.startswith("TIME ")), None)
+        if res.returncode or fig is None:
+            print(f"cli failed ({res.returncode}): {res.stderr.strip()[-500:]}")
+            return
+        for f in out.glob("bench-cli.db*"):
+            f.unlink()
+        print(f"{step:9s} `rectify findings import` wall {wall:6.2f} s  cpu {float(fig[2]) + float(fig[3]):6.2f} s  "
+              f"peak RSS {int(fig[4]) / 1024:4.0f} MiB  (process start, imports and all)", flush=True)
         print(f"WALL {step} {wall}", flush=True)
         return
     rt = build_runtime(settings)
@@ -199,41 +235,69 @@ def child(step: str, out: Path, source: str) -> None:
     print(f"WALL {step} {wall}", flush=True)
 
 
+def run_steps(out: Path, steps: list[tuple[str, Path]], database_url: str, label: str) -> dict[str, float]:
+    """Each step in a fresh child process against database_url; the child's lines printed, walls returned."""
+    print(f"-- {label}", flush=True)
+    walls: dict[str, float] = {}
+    for step, src in steps:
+        res = subprocess.run([sys.executable, __file__, "--out", str(out), "--database-url", database_url,
+                              "--child", step, str(src)], check=True, capture_output=True, text=True)
+        for line in res.stdout.splitlines():
+            if line.startswith("WALL "):
+                walls[step] = float(line.split()[2])
+            else:
+                print(line, flush=True)
+    if "calamine" in walls and "findings" in walls:
+        cli = f", `rectify findings import` / calamine alone: {walls['cli'] / walls['calamine']:.1f}x" \
+            if "cli" in walls else ""
+        print(f"findings import / calamine alone: {walls['findings'] / walls['calamine']:.1f}x{cli} "
+              f"(same file, same run; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)", flush=True)
+    return walls
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rows", type=int, default=100_000)
     p.add_argument("--units", type=int, default=5_000)
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     p.add_argument("--csv", action="store_true", help="import the GB18030 CSV instead of the workbook")
+    p.add_argument("--pg", action="store_true", help="run the steps on PostgreSQL too (a throwaway server)")
+    p.add_argument("--empty-tail", action="store_true",
+                   help="format every row after the data down to 1,048,576 and time the import of that file")
+    p.add_argument("--no-ledger", action="store_true", help="skip the ledger export step")
+    p.add_argument("--database-url", help=argparse.SUPPRESS)
     p.add_argument("--child", nargs=2, metavar=("STEP", "SOURCE"), help=argparse.SUPPRESS)
     args = p.parse_args()
     out = args.out.resolve()
     if args.child:
-        child(args.child[0], out, args.child[1])
+        child(args.child[0], out, args.child[1], args.database_url)
         return
     out.mkdir(parents=True, exist_ok=True)
     for f in out.glob("bench.db*"):
         f.unlink()
     t0 = time.perf_counter()
-    units_csv, xlsx, csv_path = generate(out, args.rows, args.units)
+    units_csv, xlsx, csv_path = generate(out, args.rows, args.units, 1_048_576 if args.empty_tail else 0)
     source = csv_path if args.csv else xlsx
     print(f"generated {args.rows:,} findings over {args.units:,} units in {time.perf_counter() - t0:.1f} s: "
           f"{source} ({source.stat().st_size / 2**20:.1f} MiB)", flush=True)
-    walls = {}
-    steps = [("units", units_csv), ("findings", source), ("reimport", source), ("ledger", out / "ledger.xlsx")]
+    steps = [("units", units_csv), ("findings", source)]
+    if not args.empty_tail:
+        steps.append(("reimport", source))
+        if not args.no_ledger:
+            steps.append(("ledger", out / "ledger.xlsx"))
     if not args.csv:
         steps.insert(1, ("calamine", source))
-    for step, src in steps:
-        res = subprocess.run([sys.executable, __file__, "--out", str(out), "--child", step, str(src)], check=True,
-                             capture_output=True, text=True)
-        for line in res.stdout.splitlines():
-            if line.startswith("WALL "):
-                walls[step] = float(line.split()[2])
-            else:
-                print(line, flush=True)
-    if "calamine" in walls:
-        print(f"findings import / calamine alone: {walls['findings'] / walls['calamine']:.1f}x "
-              f"(same file, same run; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    run_steps(out, [*steps[:-1], ("cli", source), steps[-1]] if not args.empty_tail and not args.no_ledger
+              else [*steps, ("cli", source)], f"sqlite:///{out / 'bench.db'}", "SQLite")
+    if args.pg:
+        sys.path.insert(0, str(ROOT))
+        from tests.support.pgserver import PgServer
+
+        pg = PgServer().start()
+        try:
+            run_steps(out, steps, pg.create_database("bench_import"), "PostgreSQL")
+        finally:
+            pg.stop()
 
 
 if __name__ == "__main__":

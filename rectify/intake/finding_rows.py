@@ -185,9 +185,12 @@ def parse_rows(table: Any, units: UnitMatcher, cal: WorkCalendar, immediate_days
         if len(cells) < need:
             cells = [*cells, *([None] * (need - len(cells)))]
         problem_raw = cell(cells, ip)
-        blank = not (problem_raw.__class__ is str and problem_raw and not problem_raw.isspace())
-        if blank and all(_blank(cells[i]) for i in places):  # a clear 问题描述 is enough to know it is not blank
-            continue
+        if not (problem_raw.__class__ is str and problem_raw and not problem_raw.isspace()):
+            # A clear 问题描述 is enough to know a row is not blank; else an all-empty row (as calamine gives
+            # every row of a gap) is told by two counts, and only a row with something in it is looked at.
+            empty = cells.count("") + cells.count(None) == len(cells)
+            if empty or all(_blank(cells[i]) for i in places):
+                continue
         count += 1
         if on_progress and count % 1000 == 0:
             on_progress("read", count, table.estimated_rows)
