@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, func, insert, literal, literal_column, select, text
 from sqlalchemy.orm import Session
 
 CHUNK = 5000
@@ -34,17 +34,18 @@ class BulkInsert:
         self.session = session
         conn = session.connection()
         dialect = conn.dialect
-        # Columns left out take their scalar default here, as SQLAlchemy would (a callable one must be given).
-        self.defaults: list[Any] = []
-        given = list(columns)
+        # Columns left out take their scalar default, written into the statement as a literal (the same value
+        # SQLAlchemy would bind, and fewer parameters for the driver to bind per row); a callable one must be given.
+        defaults = {}
         for col in table.columns:
-            if col.default is not None and col.key not in given:
+            if col.default is not None and col.key not in columns:
                 if not col.default.is_scalar:
                     raise ValueError(f"{table.name}.{col.key} has a computed default: give its value")
-                given.append(col.key)
-                self.defaults.append(col.default.arg)  # type: ignore[attr-defined]
-        columns = given
-        compiled = insert(table).compile(dialect=dialect, column_keys=columns)
+                value = literal(col.default.arg, col.type)  # type: ignore[attr-defined]
+                defaults[col.key] = literal_column(str(value.compile(dialect=dialect,
+                                                                     compile_kwargs={"literal_binds": True})))
+        columns = list(columns)
+        compiled = insert(table).values(defaults).compile(dialect=dialect, column_keys=columns)
         if set(compiled.params) != set(columns):
             raise ValueError(f"cannot map the compiled parameters of {table.name}")
         self.sql = compiled.string
@@ -60,7 +61,6 @@ class BulkInsert:
     def _convert(self, rows: Sequence[Sequence[Any]], unique: frozenset[int]) -> list[Any]:
         """Driver parameters for `rows`: column by column (each processor mapped over its column), then back."""
         columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
-        columns += [[d] * len(rows) for d in self.defaults]
         for i, proc in enumerate(self.processors):
             if proc is None:
                 continue
