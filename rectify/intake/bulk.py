@@ -45,6 +45,14 @@ class BulkInsert:
                 defaults[col.key] = literal_column(str(value.compile(dialect=dialect,
                                                                      compile_kwargs={"literal_binds": True})))
         columns = list(columns)
+        self.copy_sql = None
+        if dialect.name == "postgresql" and dialect.driver == "psycopg":
+            # COPY takes no expressions: the defaults go in as values of every row.
+            self.copy_defaults = [col.default.arg for col in table.columns  # type: ignore[union-attr]
+                                  if col.key in defaults]
+            prep = dialect.identifier_preparer
+            names = ", ".join(prep.quote(c) for c in [*columns, *defaults])
+            self.copy_sql = f"COPY {prep.format_table(table)} ({names}) FROM STDIN"
         compiled = insert(table).values(defaults).compile(dialect=dialect, column_keys=columns)
         if set(compiled.params) != set(columns):
             raise ValueError(f"cannot map the compiled parameters of {table.name}")
@@ -58,7 +66,7 @@ class BulkInsert:
         self.processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
         self._memo: list[_Memo | None] = [_Memo(p) if p is not None else None for p in self.processors]
 
-    def _convert(self, rows: Sequence[Sequence[Any]], unique: frozenset[int]) -> list[Any]:
+    def _convert(self, rows: Sequence[Sequence[Any]], unique: frozenset[int], *, plain: bool = False) -> list[Any]:
         """Driver parameters for `rows`: column by column (each processor mapped over its column), then back."""
         columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
         for i, proc in enumerate(self.processors):
@@ -69,6 +77,8 @@ class BulkInsert:
                 columns[i] = [None if v is None else proc(v) for v in columns[i]]
             else:
                 columns[i] = list(map(memo.__getitem__, columns[i]))
+        if plain:  # tuples in `columns` order (COPY)
+            return list(zip(*columns, strict=True))
         if self.positional:
             return list(zip(*(columns[j] for j in self.order), strict=True))
         return [dict(zip(self.columns, values, strict=True)) for values in zip(*columns, strict=True)]
@@ -77,6 +87,16 @@ class BulkInsert:
         """Insert `rows` (tuples in `columns` order) in chunks; `unique` names columns not worth memoising."""
         skip = frozenset(self.columns.index(c) for c in unique)
         conn = self.session.connection()
+        if self.copy_sql is not None:  # PostgreSQL: COPY, in this transaction, several times an executemany's speed
+            extra = tuple(self.copy_defaults)
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            with cursor, cursor.copy(self.copy_sql) as copy:
+                for i in range(0, len(rows), CHUNK):
+                    chunk = rows[i:i + CHUNK]
+                    if chunk:
+                        for values in self._convert(chunk, skip, plain=True):
+                            copy.write_row((*values, *extra))
+            return
         for i in range(0, len(rows), CHUNK):
             chunk = rows[i:i + CHUNK]
             if chunk:
