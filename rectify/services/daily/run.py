@@ -18,6 +18,7 @@ from rectify.core.routing import (
     KINDS_BY_URGENCY,
     Letter,
 )
+from rectify.db import retrying
 from rectify.mail import outbox
 from rectify.mail.deliver import OutboxReport, flush_outbox
 from rectify.runtime import Runtime
@@ -121,15 +122,20 @@ def dispatch_channels(rt: Runtime, now: datetime) -> ChannelReport:
 # ---------------------------------------------------------------- the run
 
 
+_PLAN, _COMMIT, _ISSUE = retrying(plan_day), retrying(commit_day), retrying(issue_day_notices)
+
+
 @dataclass(frozen=True)
 class Steps:
     """The run's steps; the flow passes Prefect-task versions of the same functions."""
 
-    plan: Callable[[Runtime, date, datetime], DayPlan] = plan_day
+    # A lost PostgreSQL connection (a restart) is tried again for a while (rectify.db.retrying): the plan
+    # reads, notices are idempotent per unit and day, and a repeated commit meets its own compare-and-set.
+    plan: Callable[[Runtime, date, datetime], DayPlan] = _PLAN
     render: Callable[[Runtime, DayPlan, Sequence[Letter]], list[outbox.Queued]] = render_letters
-    commit: Callable[[Runtime, DayPlan, Sequence[outbox.Queued]], int] = commit_day
-    deliver: Callable[[Runtime, datetime], OutboxReport] = deliver
-    issue: Callable[[Runtime, DayPlan], dict[int, NoticeRef]] = issue_day_notices  # 督办通知, before render
+    commit: Callable[[Runtime, DayPlan, Sequence[outbox.Queued]], int] = _COMMIT
+    deliver: Callable[[Runtime, datetime], OutboxReport] = deliver  # retries inside (rectify.mail.deliver)
+    issue: Callable[[Runtime, DayPlan], dict[int, NoticeRef]] = _ISSUE  # 督办通知, before render
     dispatch: Callable[[Runtime, datetime], ChannelReport] = dispatch_channels  # IM/SMS, after the mail
 
 
