@@ -105,3 +105,12 @@ def test_it_completes_the_day_when_another_run_did_all_of_it_first(mail_rt, smtp
     assert {to: len(m) for to, m in smtp_sink.by_recipient().items()} == dict.fromkeys(
         ["zhang@fin.example", "zhao@fin.example", "sun@group.example", "zhou@group.example", "li@edu.example"], 1)
     assert count(mail_rt, OutboxMessage) == 5
+
+
+def test_it_keeps_the_conflicting_findings_across_a_task_boundary() -> None:
+    import pickle
+
+    from rectify.services.daily import RunConflict
+
+    got = pickle.loads(pickle.dumps(RunConflict("lost a race", {3, 1})))  # Prefect may serialise a task's error
+    assert isinstance(got, RunConflict) and got.findings == {1, 3} and str(got) == "lost a race"

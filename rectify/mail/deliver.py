@@ -151,7 +151,13 @@ async def _send_all(items: Sequence[Outgoing], cfg: SmtpSettings, *, tries: int,
             except (aiosmtplib.SMTPException, OSError):
                 client.close()
 
-    await asyncio.gather(*(worker() for _ in range(min(cfg.concurrency, max(len(items), 1)))))
+    # A worker that fails (the database gone past its retries) stops alone; the others stop at their own next
+    # mark, so at most one accepted message per connection is left unmarked. The first error goes on up.
+    done = await asyncio.gather(*(worker() for _ in range(min(cfg.concurrency, max(len(items), 1)))),
+                                return_exceptions=True)
+    for outcome in done:
+        if isinstance(outcome, BaseException):
+            raise outcome
     while not queue.empty():
         result.untried.append(queue.get_nowait().id)
     return result
