@@ -11,6 +11,9 @@ many escalations, 督办通知 and letters). Each scenario starts from a copy of
 - mid-send: SIGKILL from the SMTP server after it accepted the 40th letter
 - SIGINT / SIGTERM: sent by the SMTP server after the 40th letter to the run process (as Ctrl+C or
             `kill` would reach the process that runs the flow)
+- serve SIGTERM: `rectify serve` (its own Prefect server) runs daily-reminders, triggered through the Prefect
+            API; the SMTP server sends SIGTERM to `serve` itself after the 40th letter
+- pg restart: (PostgreSQL only) `pg_ctl restart -m immediate` after the 40th letter
 "Expected" is the number of letters of an undisturbed run of the same day; "delivered" counts distinct
 recipients that got their letter, "duplicates" the extra copies. Runs are child processes; the sink runs
 here. The figures are what one run printed; the table in docs/daily-run.md comes from this script.
@@ -28,7 +31,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -39,7 +44,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from daily_run import NOW, OFFICE, TODAY, build  # noqa: E402
 
 KILL_AT = 40  # the letter after which the SMTP server kills or interrupts the sender
-SCENARIOS = ("plan", "notices", "commit", "mid-send", "SIGINT", "SIGTERM")
+SCENARIOS = ("plan", "notices", "commit", "mid-send", "SIGINT", "SIGTERM", "serve SIGTERM", "pg restart")
+RECTIFY = str(Path(sys.executable).with_name("rectify"))
 
 
 # ------------------------------------------------------------------ the run (a child process)
@@ -107,7 +113,7 @@ class Sink:
                     sink.got[rcpt.lower()] += 1
                 sink.total += 1
                 if sink.total == KILL_AT and sink.act is not None:
-                    sink.act()
+                    threading.Thread(target=sink.act, daemon=True).start()  # a restart takes seconds
                 await asyncio.sleep(0.002)
                 return "250 OK"
 
@@ -123,7 +129,49 @@ class Sink:
         self.controller.stop()
 
 
-def _run(env: dict, fault: str, sink: Sink) -> int:
+def _api(url: str, path: str, body: dict | None = None):
+    req = urllib.request.Request(f"{url}{path}", data=json.dumps(body or {}).encode(),
+                                 headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.load(resp)
+
+
+def _serve(env: dict, sink: Sink) -> int:
+    """`rectify serve`, the day triggered through its Prefect API, SIGTERM to serve at letter KILL_AT."""
+    from rectify.serving import free_port
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "RECTIFY_"))}, **env,
+           "RECTIFY_SCHEDULE__PREFECT_PORT": "0", "RECTIFY_WEB__PORT": str(free_port()),
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_RUNNER_POLL_FREQUENCY": "2"}
+    proc = subprocess.Popen([RECTIFY, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        for line in proc.stdout:
+            if "Press Ctrl+C to stop." in line:
+                break
+        api = json.loads((Path(env["RECTIFY_DATA_DIR"]) / "prefect" / "server.json").read_text())["api_url"]
+        daily = next(d for d in _api(api, "/deployments/filter") if d["name"] == "daily-reminders")
+        sink.act = lambda: os.kill(proc.pid, signal.SIGTERM)
+        _api(api, f"/deployments/{daily['id']}/create_flow_run",
+             {"parameters": {"as_of": TODAY.isoformat(), "now": NOW.isoformat()}})
+        out, _ = proc.communicate(timeout=900)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        sink.act = None
+    if "Traceback" in out:
+        print(out[-3000:], flush=True)
+    return proc.returncode
+
+
+def _run(env: dict, fault: str, sink: Sink, pg=None) -> int:
+    if fault == "serve SIGTERM":
+        return _serve(env, sink)
+    restart = fault == "pg restart"
+    if restart:
+        sink.act = pg.restart
+        fault = "none"
     proc = subprocess.Popen([sys.executable, __file__, "_child", json.dumps(env), fault],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     signals = {"mid-send": signal.SIGKILL, "SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}
@@ -131,7 +179,9 @@ def _run(env: dict, fault: str, sink: Sink) -> int:
         sink.act = lambda: os.kill(proc.pid, signals[fault])
     out, err = proc.communicate(timeout=900)
     sink.act = None
-    if fault == "none" and proc.returncode:
+    if "Traceback" in err:
+        print(err[-3000:], flush=True)
+    if fault == "none" and proc.returncode and not restart:
         sys.exit(f"run failed ({proc.returncode}):\n{out[-2000:]}\n{err[-2000:]}")
     return proc.returncode
 
@@ -211,10 +261,12 @@ def main() -> None:
             _run(env(dbs.copy(db), dbs.n), "none", sink)
             expected = len(sink.got)
             for fault in SCENARIOS:
+                if fault == "pg restart" and db != "postgresql":
+                    continue
                 sink.reset()
                 url = dbs.copy(db)
                 t = time.perf_counter()
-                code = _run(env(url, dbs.n), fault, sink)
+                code = _run(env(url, dbs.n), fault, sink, dbs.pg)
                 again = _run(env(url, dbs.n), "none", sink)  # the immediate re-run
                 delivered = len(sink.got)
                 dup = sum(n - 1 for n in sink.got.values())

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from rectify.config import ConfigError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "models" / "migrations"
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 30  # how long a SQLite connection waits for another writer before giving up
 
 
@@ -113,3 +119,46 @@ def describe_db_error(exc: DBAPIError) -> str:
         return f"database unavailable: {text}: is the PostgreSQL server running and database_url right? " \
                "(run the command again once it is back)"
     return f"database error: {text}"
+
+
+RETRY_SECONDS = 30.0  # how long a lost PostgreSQL connection is retried (a restart takes a few seconds)
+
+
+def transient(exc: BaseException) -> bool:
+    """A PostgreSQL connection lost or refused (a restart, a failover): worth trying again shortly.
+
+    SQLite errors are not: a locked database already waited for the busy timeout, a read-only file stays so."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = getattr(exc, "orig", None)
+    from_psycopg = type(orig).__module__.startswith("psycopg")
+    return bool(exc.connection_invalidated) or (from_psycopg and isinstance(exc, OperationalError | InterfaceError))
+
+
+def retrying(fn: Callable[..., T], *, budget: float = RETRY_SECONDS, first: float = 0.25) -> Callable[..., T]:
+    """`fn` tried again, with a growing pause, while it fails with a transient database error and
+    `budget` seconds have not passed; then the error goes to the caller (one line in the CLI, exit 2).
+
+    Only for work that is safe to repeat: a read, an idempotent write, or one transaction whose
+    compare-and-set refuses what already happened (a commit whose outcome was lost)."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> T:
+        deadline = time.monotonic() + budget
+        pause = first
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except DBAPIError as exc:
+                if not transient(exc) or time.monotonic() + pause > deadline:
+                    raise
+                log.warning("database connection lost (%s); trying again in %.1f s", _first_line(exc), pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 4.0)
+
+    return call
+
+
+def _first_line(exc: DBAPIError) -> str:
+    lines = str(exc.orig or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -44,8 +44,14 @@ def _load_web():
     return create_app
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def _drain_prefect_logs(timeout: float = 10.0) -> None:
+    """Send the log lines Prefect still holds for its API (the runner's, about the cancelled run)."""
+    try:
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=timeout, at_exit=False)
+    except Exception:  # a log line is not worth a failed stop
+        pass
 
 
 @app.command()
@@ -130,15 +136,21 @@ def serve() -> None:
                 state = "not available" if name in missing else f"'{cron}' {tz}"
                 console.print(f"schedule:  {name} {state}", highlight=False)
             console.print("Press Ctrl+C to stop.", highlight=False)
-            signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops as cleanly as Ctrl+C
+            # `kill` and Ctrl+C both take the runner's graceful way out: it sends SIGTERM to a running flow's
+            # process and waits for it, so a send in progress settles its rows (rectify.mail.deliver) instead of
+            # being killed with them `sending`. (The runner sets the same SIGTERM handler when it starts.)
+            signal.signal(signal.SIGTERM, lambda *_: runner.handle_sigterm())
+            signal.signal(signal.SIGINT, lambda *_: runner.handle_sigterm())
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(runner.start())
         console.print("stopping …", highlight=False)
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         if web is not None:
             web.stop()
         if server is not None:
+            _drain_prefect_logs()  # the runner's last lines reach the server before it stops, not stderr
             server.stop()
         if recorded is not None:
             recorded.unlink(missing_ok=True)

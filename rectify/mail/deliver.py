@@ -28,6 +28,7 @@ import aiosmtplib
 
 from models import OutboxMessage
 from rectify.config import Settings, SmtpSettings
+from rectify.db import retrying
 from rectify.mail import lease, outbox, smtp
 from rectify.mail.interrupt import SendInterrupted
 from rectify.mail.smtp import SmtpConfigError, describe
@@ -150,7 +151,13 @@ async def _send_all(items: Sequence[Outgoing], cfg: SmtpSettings, *, tries: int,
             except (aiosmtplib.SMTPException, OSError):
                 client.close()
 
-    await asyncio.gather(*(worker() for _ in range(min(cfg.concurrency, max(len(items), 1)))))
+    # A worker that fails (the database gone past its retries) stops alone; the others stop at their own next
+    # mark, so at most one accepted message per connection is left unmarked. The first error goes on up.
+    done = await asyncio.gather(*(worker() for _ in range(min(cfg.concurrency, max(len(items), 1)))),
+                                return_exceptions=True)
+    for outcome in done:
+        if isinstance(outcome, BaseException):
+            raise outcome
     while not queue.empty():
         result.untried.append(queue.get_nowait().id)
     return result
@@ -207,37 +214,32 @@ async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, bat
     retry_later: set[int] = set()  # temporary failures wait for the next run
     max_attempts = settings.smtp.max_attempts
 
+    @retrying  # a lost PostgreSQL connection is tried again: marking is idempotent (only our own `sending` rows)
     def mark(sent_ids: list[int]) -> None:
         with sessions() as s, s.begin():
-            report.sent += outbox.mark_sent(s, sent_ids, worker=me, now=clock())
+            n = outbox.mark_sent(s, sent_ids, worker=me, now=clock())
+        report.sent += n
+
+    @retrying
+    def take() -> list[Outgoing]:
+        with sessions() as s:
+            rows: list[OutboxMessage] = outbox.claim(s, worker=me, now=clock(), limit=batch, ids=ids,
+                                                     exclude=retry_later, lease_for=lease_for, where=where)
+            return [Outgoing(r.id, r.recipient, r.kind, r.message) for r in rows]
 
     def renew() -> None:
         with sessions() as s, s.begin():
             outbox.renew(s, worker=me, until=clock() + lease_for)
 
     marker = Marker(mark)
+    settle = _settle(sessions, report, me, clock, max_attempts, retry_later)
     with lease.Renewer(renew, renew_every or lease_for.total_seconds() / 4):
         while not stop.is_set():
-            with sessions() as s:
-                rows: list[OutboxMessage] = outbox.claim(s, worker=me, now=clock(), limit=batch, ids=ids,
-                                                         exclude=retry_later, lease_for=lease_for, where=where)
-                items = [Outgoing(r.id, r.recipient, r.kind, r.message) for r in rows]
+            items = take()
             if not items:
                 break
             result = await deliver(items, settings, marker=marker, stop=stop, backoff=backoff)
-            by_id = {i.id: i for i in items}
-            with sessions() as s, s.begin():
-                if not result.marked:
-                    report.sent += outbox.mark_sent(s, result.sent, worker=me, now=clock())
-                for msg_id, error in result.permanent.items():
-                    outbox.mark_error(s, msg_id, error, worker=me, permanent=True, max_attempts=max_attempts)
-                    report.failed.append((msg_id, by_id[msg_id].recipient, error))
-                for msg_id, error in result.temporary.items():
-                    state = outbox.mark_error(s, msg_id, error, worker=me, permanent=False, max_attempts=max_attempts)
-                    target = report.failed if state == outbox.FAILED else report.pending
-                    target.append((msg_id, by_id[msg_id].recipient, error))
-                    retry_later.add(msg_id)
-                report.released += outbox.release(s, result.untried, worker=me, error=result.config_error)
+            settle(result, {i.id: i for i in items})
             if result.config_error:
                 report.config_error = result.config_error
                 break
@@ -245,10 +247,43 @@ async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, bat
             if (result.temporary and not result.sent) or len(retry_later) > 1000:
                 break
     mail = OutboxMessage.channel == outbox.MAIL  # IM/SMS rows are rectify/channels/' (claim takes mail only)
-    with sessions() as s:
-        report.in_flight = outbox.in_flight(s, besides=me, where=mail if where is None else mail & where)
-        report.waiting = outbox.count_pending(s, where=mail if where is None else mail & where)
+    where_mail = mail if where is None else mail & where
+
+    @retrying
+    def left() -> tuple[list[outbox.InFlight], int]:
+        with sessions() as s:
+            return outbox.in_flight(s, besides=me, where=where_mail), outbox.count_pending(s, where=where_mail)
+
+    report.in_flight, report.waiting = left()
     return report
+
+
+def _settle(sessions, report: OutboxReport, me: str, clock: Callable[[], datetime], max_attempts: int,
+            retry_later: set[int]) -> Callable[[Delivery, dict[int, Outgoing]], None]:
+    """Record a batch's outcome (errors, rows given back) in one transaction; the report is updated once it
+    committed, so a transaction tried again after a lost connection counts nothing twice."""
+
+    def settle(result: Delivery, by_id: dict[int, Outgoing]) -> None:
+        sent, released = 0, 0
+        failed: list[tuple[int, str, str]] = []
+        pending: list[tuple[int, str, str]] = []
+        with sessions() as s, s.begin():
+            if not result.marked:
+                sent = outbox.mark_sent(s, result.sent, worker=me, now=clock())
+            for msg_id, error in result.permanent.items():
+                outbox.mark_error(s, msg_id, error, worker=me, permanent=True, max_attempts=max_attempts)
+                failed.append((msg_id, by_id[msg_id].recipient, error))
+            for msg_id, error in result.temporary.items():
+                state = outbox.mark_error(s, msg_id, error, worker=me, permanent=False, max_attempts=max_attempts)
+                (failed if state == outbox.FAILED else pending).append((msg_id, by_id[msg_id].recipient, error))
+            released = outbox.release(s, result.untried, worker=me, error=result.config_error)
+        report.sent += sent
+        report.failed += failed
+        report.pending += pending
+        report.released += released
+        retry_later.update(result.temporary)
+
+    return retrying(settle)
 
 
 def flush_outbox(sessions, settings: Settings, now: datetime, **kwargs) -> OutboxReport:

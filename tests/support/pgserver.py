@@ -86,6 +86,14 @@ class PgServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def restart(self) -> None:
+        """`pg_ctl restart -m immediate`: every connection is cut at once, as in a crash; waits until it is back."""
+        res = self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-l", str(self.root / "log"),
+                        "-w", "restart")  # the log file, not our pipes: else the new server holds them open
+        if res.returncode:
+            raise PgUnavailable(f"pg_ctl restart failed: {res.stderr.strip()}")
+        self._wait()
+
     def stop(self) -> None:
         if self._started:
             self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")

@@ -48,17 +48,19 @@ def _chunks(ids: list[int], size: int = 5000):
     return (ids[i:i + size] for i in range(0, len(ids), size))
 
 
-def _stamp(s, ids, guard, now: datetime, **values) -> int:
+def _stamp(s, ids, guard, now: datetime, **values) -> set[int]:
     """Compare-and-set over chunks of ids: only rows still matching `guard` change, so a row another run
-    already changed is not changed again. Returns rows changed."""
+    already changed is not changed again. Returns the ids that did not change (another run's)."""
     t = Finding.__table__
-    changed = 0
+    lost: set[int] = set()
     for chunk in _chunks(sorted(ids)):
-        changed += s.execute(update(t).where(t.c.id.in_(chunk), guard).values(updated_at=now, **values)).rowcount
-    return changed
+        changed = set(s.scalars(update(t).where(t.c.id.in_(chunk), guard).values(updated_at=now, **values)
+                                .returning(t.c.id)))
+        lost.update(set(chunk) - changed)
+    return lost
 
 
-def _apply_levels(s, actions: Sequence[PlannedAction], before: dict, now: datetime) -> int:
+def _apply_levels(s, actions: Sequence[PlannedAction], before: dict, now: datetime) -> set[int]:
     """Raise levels with a compare-and-set on the level the plan saw.
 
     One UPDATE per (old level, new level) pair and chunk of ids: a handful of statements a day.
@@ -67,11 +69,11 @@ def _apply_levels(s, actions: Sequence[PlannedAction], before: dict, now: dateti
     for a in actions:
         groups[(before[a.finding_id][0], a.level)].append(a.finding_id)
     t = Finding.__table__
-    return sum(_stamp(s, ids, t.c.level == old, now, level=new)
-               for (old, new), ids in sorted(groups.items()))
+    return set().union(*(_stamp(s, ids, t.c.level == old, now, level=new)
+                         for (old, new), ids in sorted(groups.items())))
 
 
-def _apply_reviews(s, actions: Sequence[PlannedAction], today: date, now: datetime) -> int:
+def _apply_reviews(s, actions: Sequence[PlannedAction], today: date, now: datetime) -> set[int]:
     """Stamp last_review_on = today; a row another run already stamped today does not change."""
     t = Finding.__table__
     return _stamp(s, (a.finding_id for a in actions), t.c.last_review_on.is_(None) | (t.c.last_review_on < today),
@@ -79,13 +81,13 @@ def _apply_reviews(s, actions: Sequence[PlannedAction], today: date, now: dateti
                   last_review_on=today)
 
 
-def _apply_handovers(s, actions: Sequence[PlannedAction], now: datetime) -> int:
+def _apply_handovers(s, actions: Sequence[PlannedAction], now: datetime) -> set[int]:
     """Clear `handover_pending` once the new unit's letter is queued."""
     t = Finding.__table__
     return _stamp(s, (a.finding_id for a in actions), t.c.handover_pending.is_(True), now, handover_pending=False)
 
 
-def _apply_rechecks(s, actions: Sequence[PlannedAction], today: date, now: datetime) -> int:
+def _apply_rechecks(s, actions: Sequence[PlannedAction], today: date, now: datetime) -> set[int]:
     """Stamp recheck_notified_on = today on the findings asked about (a 回头看 answered meanwhile still
     records that it was asked)."""
     t = Finding.__table__
@@ -93,14 +95,14 @@ def _apply_rechecks(s, actions: Sequence[PlannedAction], today: date, now: datet
                   recheck_notified_on=today)
 
 
-def _asked_for_signoff(s, actions: Sequence[PlannedAction]) -> int:
-    """How many of these reports got a sign-off request (from another run) since they were made."""
+def _asked_for_signoff(s, actions: Sequence[PlannedAction]) -> set[int]:
+    """Which of these reports got a sign-off request (from another run) since they were made."""
     asked: set[int] = set()
     q = (select(Event.finding_id).join(Finding, Finding.id == Event.finding_id)
          .where(Event.kind == SIGNOFF, or_(Finding.reported_at.is_(None), Event.at >= Finding.reported_at)))
     for chunk in _chunks(sorted(a.finding_id for a in actions)):
         asked.update(s.scalars(q.where(Event.finding_id.in_(chunk))))
-    return len(asked)
+    return asked
 
 
 def _event_kind(a: PlannedAction) -> str:
@@ -127,19 +129,22 @@ def _event_data(a: PlannedAction, day: DayPlan) -> dict[str, Any]:
     return {"step": a.step.key, "kind": a.kind, "level": a.level, "from_level": level, "days": a.days, "to": to}
 
 
-def _apply_followups(s, day: DayPlan) -> None:
-    """签收超期 stamps, 签收/进展 requests asked once, missed progress recorded (rectify.services.daily.followup)."""
+def _apply_followups(s, day: DayPlan) -> set[int]:
+    """签收超期 stamps, 签收/进展 requests asked once, missed progress recorded (rectify.services.daily.followup).
+    Returns the findings another run got to first."""
     assert day.routing is not None
     try:
         followup.apply_followups(s, day.routing.delivered, day.progress_missed, day.today, day.now, day.due_days)
     except followup.FollowupConflict as exc:
-        raise RunConflict(str(exc)) from None
+        return set(exc.findings)
+    return set()
 
 
 def commit_day(rt: Runtime, day: DayPlan, queued: Sequence[outbox.Queued]) -> int:
     """Escalations, review and 回头看 stamps, handovers, their events and the day's letters: one transaction.
 
-    Raises RunConflict (and rolls everything back) when another run got there first.
+    Raises RunConflict (and rolls everything back) when another run got there first, naming every finding
+    whose compare-and-set failed, so that the run re-plans just those (rectify.services.daily.conflicts).
     """
     assert day.routing is not None
     actions = day.routing.delivered
@@ -151,17 +156,17 @@ def commit_day(rt: Runtime, day: DayPlan, queued: Sequence[outbox.Queued]) -> in
     events = [{"finding_id": a.finding_id, "at": day.now, "kind": _event_kind(a), "actor": "system", "ip": "",
                "note": "", "from_state": None, "to_state": None, "data": _event_data(a, day)} for a in actions]
     with rt.sessions() as s, s.begin():
-        if _apply_levels(s, escalations, day.before, day.now) != len(escalations):
-            raise RunConflict("some findings were escalated by another run")
-        if _apply_reviews(s, reviews, day.today, day.now) != len(reviews):
-            raise RunConflict("some long-term findings were reviewed by another run")
-        if _apply_handovers(s, handovers, day.now) != len(handovers):
-            raise RunConflict("some handovers were told by another run")
-        if _apply_rechecks(s, rechecks, day.today, day.now) != len(rechecks):
-            raise RunConflict("some 回头看 were sent by another run")
-        if signoffs and _asked_for_signoff(s, signoffs):
-            raise RunConflict("some sign-off requests were sent by another run")
-        _apply_followups(s, day)
+        lost: dict[str, set[int]] = {
+            "escalated": _apply_levels(s, escalations, day.before, day.now),
+            "reviewed": _apply_reviews(s, reviews, day.today, day.now),
+            "handed over": _apply_handovers(s, handovers, day.now),
+            "asked for 回头看": _apply_rechecks(s, rechecks, day.today, day.now),
+            "asked for sign-off": _asked_for_signoff(s, signoffs) if signoffs else set(),
+            "asked for 签收/进展": _apply_followups(s, day),
+        }
+        if any(lost.values()):
+            what = ", ".join(f"{len(ids)} {verb}" for verb, ids in lost.items() if ids)
+            raise RunConflict(f"findings changed by another run since the plan ({what})", set().union(*lost.values()))
         for i in range(0, len(events), 5000):
             s.execute(insert(Event), events[i:i + 5000])
         # IM/SMS rows over a channel's daily cap are left out (most urgent kept); mail rows never are.
@@ -170,6 +175,6 @@ def commit_day(rt: Runtime, day: DayPlan, queued: Sequence[outbox.Queued]) -> in
         rows = queued if len(keep) == len(queued) else _Picked(queued, keep)
         new = sum(outbox.enqueue(s, rows[i:i + 500], day.now) for i in range(0, len(rows), 500))
         if new != len(rows):
-            raise RunConflict("a letter for today was queued by another run")
+            raise RunConflict("a letter for today was queued by another run")  # re-routed around it
         day.channel_capped = dict(capped)
     return new

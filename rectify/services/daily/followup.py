@@ -37,7 +37,15 @@ ACTIVE = ("open", "rejected")
 
 
 class FollowupConflict(Exception):
-    """Another run asked, told or recorded the same thing first."""
+    """Another run asked, told or recorded the same thing first (`findings`: which ones)."""
+
+    def __init__(self, message: str, findings=()) -> None:
+        super().__init__(message)
+        self.findings = frozenset(findings)
+
+
+def _only(q, ids: Sequence[int] | None):
+    return q if ids is None else q.where(Finding.id.in_(ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +70,14 @@ def _asked(conn, kind: str, due_of: dict[int, date]) -> set[int]:
     return asked
 
 
-def acks(rt: Runtime, today: date) -> Extra:
+def acks(rt: Runtime, today: date, ids: Sequence[int] | None = None) -> Extra:
     q = (select(Finding.id, Finding.ack_due_on, Finding.level, Finding.unit_id, Finding.group_id,
                 Finding.last_review_on)
          .where(Finding.ack_due_on.is_not(None), Finding.acknowledged_at.is_(None), Finding.state.in_(UNFINISHED)))
-    return _asks(rt, q, "ack", ACK_REQUEST, today, lambda due: True)
+    return _asks(rt, _only(q, ids), "ack", ACK_REQUEST, today, lambda due: True)
 
 
-def progress_requests(rt: Runtime, today: date) -> Extra:
+def progress_requests(rt: Runtime, today: date, ids: Sequence[int] | None = None) -> Extra:
     cal = rt.calendar
     q = (select(Finding.id, Finding.progress_due_on, Finding.level, Finding.unit_id, Finding.group_id,
                 Finding.last_review_on)
@@ -81,7 +89,7 @@ def progress_requests(rt: Runtime, today: date) -> Extra:
         except CalendarError:
             return False
 
-    return _asks(rt, q, "progress", PROGRESS_REQUEST, today, window)
+    return _asks(rt, _only(q, ids), "progress", PROGRESS_REQUEST, today, window)
 
 
 def _asks(rt: Runtime, q, kind: str, event: str, today: date, when) -> Extra:
@@ -102,11 +110,12 @@ def _asks(rt: Runtime, q, kind: str, event: str, today: date, when) -> Extra:
     return actions, targets, before
 
 
-def ack_overdues(rt: Runtime, today: date) -> Extra:
+def ack_overdues(rt: Runtime, today: date, ids: Sequence[int] | None = None) -> Extra:
     q = (select(Finding.id, Finding.ack_due_on, Finding.level, Finding.unit_id, Finding.group_id,
                 Finding.last_review_on)
          .where(Finding.ack_due_on < today, Finding.acknowledged_at.is_(None),
                 Finding.ack_overdue_notified_on.is_(None), Finding.state.in_(UNFINISHED)))
+    q = _only(q, ids)
     actions, targets, before = [], {}, {}
     with rt.engine.connect() as conn:
         for fid, due, level, unit_id, group_id, last_review in conn.execute(q):
@@ -120,11 +129,12 @@ def ack_overdues(rt: Runtime, today: date) -> Extra:
     return actions, targets, before
 
 
-def missed_progress(rt: Runtime, today: date) -> list[Missed]:
+def missed_progress(rt: Runtime, today: date, ids: Sequence[int] | None = None) -> list[Missed]:
     """Active findings whose progress due day passed without a report; each gets its next due day from today."""
     every = rt.settings.supervision.progress_every_working_days
     q = (select(Finding.id, Finding.state, Finding.progress_due_on, Finding.due_date)
          .where(Finding.progress_due_on < today, Finding.state.in_(ACTIVE)))
+    q = _only(q, ids)
     out = []
     with rt.engine.connect() as conn:
         for fid, state, due_on, deadline in conn.execute(q):
@@ -162,22 +172,25 @@ def event_data(a: PlannedAction, due: dict[str, date | None], to: list[str]) -> 
 
 def apply_followups(s, actions: Sequence[PlannedAction], missed: Sequence[Missed], today: date,
                     now: datetime, due_of: dict[int, dict[str, date | None]]) -> None:
-    """Inside the run's transaction: stamp 签收超期 once, check nobody asked first, record missed reports."""
+    """Inside the run's transaction: stamp 签收超期 once, check nobody asked first, record missed reports.
+
+    Raises FollowupConflict naming every finding another run got to first (the caller rolls back)."""
     t = Finding.__table__
+    lost: set[int] = set()
     overdue = sorted(a.finding_id for a in actions if a.kind == "ack_overdue")
     for i in range(0, len(overdue), 5000):
         chunk = overdue[i:i + 5000]
-        changed = s.execute(update(t).where(t.c.id.in_(chunk), t.c.ack_overdue_notified_on.is_(None),
-                                            t.c.acknowledged_at.is_(None))
-                            .values(ack_overdue_notified_on=today, version=t.c.version + 1, updated_at=now)).rowcount
-        if changed != len(chunk):
-            raise FollowupConflict("some 签收超期 were told (or acknowledged) meanwhile")
+        changed = set(s.scalars(update(t).where(t.c.id.in_(chunk), t.c.ack_overdue_notified_on.is_(None),
+                                                t.c.acknowledged_at.is_(None))
+                                .values(ack_overdue_notified_on=today, version=t.c.version + 1, updated_at=now)
+                                .returning(t.c.id)))
+        lost.update(set(chunk) - changed)
     for kind in ("ack", "progress"):
         key = "progress" if kind == "progress" else "ack"
         wanted = {a.finding_id: due_of[a.finding_id][key] for a in actions if a.kind == kind}
         wanted = {fid: d for fid, d in wanted.items() if d is not None}
-        if wanted and _asked(s.connection(), EVENTS[kind], wanted):
-            raise FollowupConflict(f"some {kind} requests were sent by another run")
+        if wanted:
+            lost.update(_asked(s.connection(), EVENTS[kind], wanted))
     groups: dict[tuple[date, date | None], list[int]] = defaultdict(list)
     for m in missed:
         groups[(m.due_on, m.next_due)].append(m.finding_id)
@@ -185,10 +198,12 @@ def apply_followups(s, actions: Sequence[PlannedAction], missed: Sequence[Missed
         ids.sort()
         for i in range(0, len(ids), 5000):
             chunk = ids[i:i + 5000]
-            changed = s.execute(update(t).where(t.c.id.in_(chunk), t.c.progress_due_on == due_on)
-                                .values(progress_due_on=nxt, version=t.c.version + 1, updated_at=now)).rowcount
-            if changed != len(chunk):
-                raise FollowupConflict("some missed progress reports were recorded by another run")
+            changed = set(s.scalars(update(t).where(t.c.id.in_(chunk), t.c.progress_due_on == due_on)
+                                    .values(progress_due_on=nxt, version=t.c.version + 1, updated_at=now)
+                                    .returning(t.c.id)))
+            lost.update(set(chunk) - changed)
+    if lost:
+        raise FollowupConflict("some 签收/进展 requests or records were made by another run", lost)
     rows = [{"finding_id": m.finding_id, "at": now, "kind": PROGRESS_MISSED, "actor": "system", "ip": "",
              "note": "", "from_state": None, "to_state": None,
              "data": {"due_on": m.due_on.isoformat(), "next_due_on": m.next_due.isoformat() if m.next_due else None}}

@@ -3,7 +3,7 @@ sign-off requests, routed into one letter per address. Reads only; nothing here 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -50,7 +50,17 @@ RECHECK_WINDOW = 10
 
 
 class RunConflict(Exception):
-    """Another run changed the same findings or queued the same letters first; plan again."""
+    """Another run changed the same findings or queued the same letters first: the commit rolled back.
+
+    `findings` names the rows whose compare-and-set failed (empty when only letters collided), so that the
+    run re-plans just those (rectify.services.daily.conflicts) instead of the whole day."""
+
+    def __init__(self, message: str, findings: Iterable[int] = ()) -> None:
+        super().__init__(message)
+        self.findings = frozenset(findings)
+
+    def __reduce__(self):  # Prefect may carry the exception across a task boundary
+        return (RunConflict, (str(self), self.findings))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +106,8 @@ class DayPlan:
     provisional: int = 0  # active deadlines that depend on a provisional calendar year (暂定)
     replans: dict[int, dict[str, str]] = field(default_factory=dict)  # id → re-plan not yet told {from, to, document}
     channel_capped: dict[str, int] = field(default_factory=dict)  # IM/SMS rows left out by a daily cap (commit)
+    actions: list[PlannedAction] = field(default_factory=list)  # everything planned, before routing (re-plans)
+    targets: dict[int, Target] = field(default_factory=dict)  # where each acting finding sits (re-plans)
     # Each listed item's words, rendered once for all the letters listing it (letters._item), per process.
     rendered_items: dict[tuple, dict] = field(default_factory=dict, repr=False, compare=False)
 
@@ -113,7 +125,13 @@ class Scan:
     provisional: int = 0
 
 
-def _scan(rt: Runtime, today: date, scan: Scan) -> tuple[int, list[PlannedAction], dict[int, Target], dict]:
+def only(q, ids: Sequence[int] | None):
+    """The query narrowed to these findings (a re-plan after a conflict); all of them when None."""
+    return q if ids is None else q.where(Finding.id.in_(ids))
+
+
+def _scan(rt: Runtime, today: date, scan: Scan, ids: Sequence[int] | None = None
+          ) -> tuple[int, list[PlannedAction], dict[int, Target], dict]:
     """One lean streaming query over the active findings; the planner runs batch by batch.
 
     A finding the calendar cannot compute is skipped with its reason (`scan.skipped`), never the whole run.
@@ -123,6 +141,7 @@ def _scan(rt: Runtime, today: date, scan: Scan) -> tuple[int, list[PlannedAction
     q = (select(Finding.id, Finding.state, Finding.due_date, Finding.level, Finding.unit_id, Finding.group_id,
                 Finding.last_review_on, Finding.inspected_on, Finding.deadline_kind)
          .where(Finding.state.in_(ACTIVE_STATES)))
+    q = only(q, ids)
     scanned = 0
     actions: list[PlannedAction] = []
     targets: dict[int, Target] = {}
@@ -147,11 +166,13 @@ def _scan(rt: Runtime, today: date, scan: Scan) -> tuple[int, list[PlannedAction
     return scanned, actions, targets, before
 
 
-def _handovers(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, Target], dict]:
+def _handovers(rt: Runtime, today: date, ids: Sequence[int] | None = None
+               ) -> tuple[list[PlannedAction], dict[int, Target], dict]:
     """Reassigned findings whose new unit has not been told yet (`handover_pending`, set by the form)."""
     q = (select(Finding.id, Finding.due_date, Finding.level, Finding.unit_id, Finding.group_id,
                 Finding.last_review_on)
          .where(Finding.handover_pending.is_(True), Finding.state.in_(HANDOVER_STATES)))
+    q = only(q, ids)
     actions: list[PlannedAction] = []
     targets: dict[int, Target] = {}
     before: dict[int, tuple[int, date | None]] = {}
@@ -167,7 +188,8 @@ def _handovers(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int,
     return actions, targets, before
 
 
-def _rechecks(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, Target], dict]:
+def _rechecks(rt: Runtime, today: date, ids: Sequence[int] | None = None
+              ) -> tuple[list[PlannedAction], dict[int, Target], dict]:
     """Closed findings whose 回头看 fell due within the last RECHECK_WINDOW working days, not yet notified.
 
     Only closures made on the form (`closed_by_id` set) are re-checked by mail; closures imported from a
@@ -186,6 +208,7 @@ def _rechecks(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, 
                 Finding.rechecked_at.is_(None), Finding.recheck_notified_on.is_(None)))
     if since is not None:
         q = q.where(Finding.closed_at >= since)
+    q = only(q, ids)
     rows, items = {}, []
     with rt.engine.connect() as conn:
         for r in conn.execute(q):
@@ -205,7 +228,8 @@ def _rechecks(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, 
     return actions, targets, before
 
 
-def _replans(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, Target], dict, dict]:
+def _replans(rt: Runtime, today: date, ids: Sequence[int] | None = None
+             ) -> tuple[list[PlannedAction], dict[int, Target], dict, dict]:
     """Deadlines moved by an imported holiday notice that the unit has not been told about yet."""
     told = (select(Event.id).where(Event.finding_id == Finding.id, Event.kind == REPLAN_NOTICE,
                                    Event.id > Event_.id).exists())
@@ -214,6 +238,7 @@ def _replans(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, T
          .join(Event_, Event_.finding_id == Finding.id)
          .where(Event_.kind == REPLANNED, Finding.state.in_(HANDOVER_STATES), ~told)
          .order_by(Event_.id))
+    q = only(q, ids)
     actions, targets, before, info = [], {}, {}, {}
     with rt.engine.connect() as conn:
         for r in conn.execute(q):
@@ -229,7 +254,8 @@ def _replans(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, T
     return actions, targets, before, info
 
 
-def _signoffs(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, Target], dict]:
+def _signoffs(rt: Runtime, today: date, ids: Sequence[int] | None = None
+              ) -> tuple[list[PlannedAction], dict[int, Target], dict]:
     """Reports of two-level rounds the unit head has not signed off and has not been asked about yet.
 
     "Asked" is a `signoff_request` event since the report: a report sent back and made again asks again.
@@ -241,6 +267,7 @@ def _signoffs(rt: Runtime, today: date) -> tuple[list[PlannedAction], dict[int, 
          .join(Round, Round.id == Finding.round_id)
          .where(Round.two_level_closure.is_(True), Finding.state == "reported", Finding.head_signed_at.is_(None),
                 ~asked))
+    q = only(q, ids)
     actions, targets, before = [], {}, {}
     with rt.engine.connect() as conn:
         for r in conn.execute(q):
@@ -291,21 +318,31 @@ def _colours(rt: Runtime, today: date, actions: Sequence[PlannedAction], details
     return out
 
 
-def plan_day(rt: Runtime, today: date, now: datetime) -> DayPlan:
-    """Load, plan and route today's actions. Reads only; nothing is written."""
-    if not rt.calendar.is_working_day(today):
-        return DayPlan(today, now, working_day=False)
-    scan = Scan()
-    scanned, actions, targets, before = _scan(rt, today, scan)
-    replan_actions, replan_targets, replan_before, replans = _replans(rt, today)
-    for extra, extra_targets, extra_before in (_handovers(rt, today), _rechecks(rt, today), _signoffs(rt, today),
+def plan_actions(rt: Runtime, today: date, scan: Scan, ids: Sequence[int] | None = None
+                 ) -> tuple[list[PlannedAction], dict[int, Target], dict, dict]:
+    """Every action due today (of these findings, when `ids` is given), with targets, levels seen and the
+    holiday-notice re-plans not yet told. Reads only."""
+    _, actions, targets, before = _scan(rt, today, scan, ids)
+    replan_actions, replan_targets, replan_before, replans = _replans(rt, today, ids)
+    for extra, extra_targets, extra_before in (_handovers(rt, today, ids), _rechecks(rt, today, ids),
+                                               _signoffs(rt, today, ids),
                                                (replan_actions, replan_targets, replan_before),
-                                               *_followups(rt, today)):
+                                               *_followups(rt, today, ids)):
         actions += extra
         for fid, t in extra_targets.items():
             targets.setdefault(fid, t)
         for fid, seen in extra_before.items():
             before.setdefault(fid, seen)
+    return actions, targets, before, replans
+
+
+def plan_day(rt: Runtime, today: date, now: datetime) -> DayPlan:
+    """Load, plan and route today's actions. Reads only; nothing is written."""
+    if not rt.calendar.is_working_day(today):
+        return DayPlan(today, now, working_day=False)
+    scan = Scan()
+    actions, targets, before, replans = plan_actions(rt, today, scan)
+    scanned = scan.scanned
     closers = {t.closer_id for t in targets.values() if t.closer_id is not None}
     with rt.sessions() as s:
         directory = load_directory(s, rt.settings.command_office, closers)
@@ -327,12 +364,14 @@ def plan_day(rt: Runtime, today: date, now: datetime) -> DayPlan:
                    skipped=_named(rt, scan.skipped), provisional=scan.provisional, replans=replans,
                    progress_missed=followup.missed_progress(rt, today),
                    due_days=followup.due_days(rt, sorted({a.finding_id for a in routing.delivered
-                                                          if a.kind in followup.EVENTS})))
+                                                          if a.kind in followup.EVENTS})),
+                   actions=actions, targets=targets)
 
 
-def _followups(rt: Runtime, today: date) -> tuple:
+def _followups(rt: Runtime, today: date, ids: Sequence[int] | None = None) -> tuple:
     """签收 requests, 签收超期 to the groups, due progress reports (rectify.services.daily.followup)."""
-    return followup.acks(rt, today), followup.ack_overdues(rt, today), followup.progress_requests(rt, today)
+    return (followup.acks(rt, today, ids), followup.ack_overdues(rt, today, ids),
+            followup.progress_requests(rt, today, ids))
 
 
 def _named(rt: Runtime, skipped: Sequence[tuple[int, str]]) -> list[tuple[int, str, str]]:

@@ -18,6 +18,7 @@ from rectify.core.routing import (
     KINDS_BY_URGENCY,
     Letter,
 )
+from rectify.db import retrying
 from rectify.mail import outbox
 from rectify.mail.deliver import OutboxReport, flush_outbox
 from rectify.runtime import Runtime
@@ -25,6 +26,7 @@ from rectify.services import runrecord
 from rectify.services.calendar import cliff_warning
 from rectify.services.daily.alerts import queue_fault_alert
 from rectify.services.daily.commit import commit_day
+from rectify.services.daily.conflicts import resolve
 from rectify.services.daily.letters import Spool, issue_day_notices, render_letters
 from rectify.services.daily.plan import (
     NOT_LADDER,
@@ -87,6 +89,8 @@ class DailyReport:
     letters: list[dict[str, Any]] = field(default_factory=list)  # dry run: who would get what
     attempts: int = 1
     conflict: str = ""  # every attempt lost a race with another run (which recorded the day); still delivered
+    replanned: int = 0  # findings planned again after another run changed them (rectify.services.daily.conflicts)
+    rerendered: int = 0  # letters rendered again after such a race (the others were kept)
     # IM/SMS beside the mail (rectify/channels/): rows queued by channel, left out by a cap, and delivery.
     channels: dict[str, int] = field(default_factory=dict)
     channels_capped: dict[str, int] = field(default_factory=dict)
@@ -118,15 +122,20 @@ def dispatch_channels(rt: Runtime, now: datetime) -> ChannelReport:
 # ---------------------------------------------------------------- the run
 
 
+_PLAN, _COMMIT, _ISSUE = retrying(plan_day), retrying(commit_day), retrying(issue_day_notices)
+
+
 @dataclass(frozen=True)
 class Steps:
     """The run's steps; the flow passes Prefect-task versions of the same functions."""
 
-    plan: Callable[[Runtime, date, datetime], DayPlan] = plan_day
+    # A lost PostgreSQL connection (a restart) is tried again for a while (rectify.db.retrying): the plan
+    # reads, notices are idempotent per unit and day, and a repeated commit meets its own compare-and-set.
+    plan: Callable[[Runtime, date, datetime], DayPlan] = _PLAN
     render: Callable[[Runtime, DayPlan, Sequence[Letter]], list[outbox.Queued]] = render_letters
-    commit: Callable[[Runtime, DayPlan, Sequence[outbox.Queued]], int] = commit_day
-    deliver: Callable[[Runtime, datetime], OutboxReport] = deliver
-    issue: Callable[[Runtime, DayPlan], dict[int, NoticeRef]] = issue_day_notices  # 督办通知, before render
+    commit: Callable[[Runtime, DayPlan, Sequence[outbox.Queued]], int] = _COMMIT
+    deliver: Callable[[Runtime, datetime], OutboxReport] = deliver  # retries inside (rectify.mail.deliver)
+    issue: Callable[[Runtime, DayPlan], dict[int, NoticeRef]] = _ISSUE  # 督办通知, before render
     dispatch: Callable[[Runtime, datetime], ChannelReport] = dispatch_channels  # IM/SMS, after the mail
 
 
@@ -232,7 +241,7 @@ def notice_order(number: str) -> tuple[int, ...]:
 
 
 def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry_run: bool = False,
-              steps: Steps = PLAIN, max_attempts: int = 3) -> DailyReport:
+              steps: Steps = PLAIN, max_attempts: int = 5) -> DailyReport:
     """One daily run. `send=False` stops after queueing (delivery is left to the next run or the
     `rectify outbox retry` command); `dry_run` plans and renders but writes nothing. A real run leaves its
     counts in Rectify's own run record (rectify.services.runrecord) for the 驾驶舱."""
@@ -249,20 +258,20 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
                          calendar_warning=cliff_warning(cal, today, rt.settings.calendar.warn_from) or "")
     if not report.working_day:
         return report
-    for attempt in range(1, max_attempts + 1):
-        report.attempts = attempt
-        day = steps.plan(rt, today, now)
-        if not dry_run:
-            day.notices = steps.issue(rt, day)
-        queued = Spool()
-        try:
-            render_day(rt, day, steps, queued)
-            queued.extend(robot_rows(rt, day, day.letters))  # 督导组 group chats: one summary each
-            summarise(day, report, queued.headers)
-            if dry_run:
-                report.letters = [{"to": q.recipient, "subject": q.subject, "items": q.items} for q in queued.headers
-                                  if q.channel == outbox.MAIL]
-                return report
+    day = steps.plan(rt, today, now)
+    if not dry_run:
+        day.notices = steps.issue(rt, day)
+    queued = Spool()
+    try:
+        render_day(rt, day, steps, queued)
+        queued.extend(robot_rows(rt, day, day.letters))  # 督导组 group chats: one summary each
+        summarise(day, report, queued.headers)
+        if dry_run:
+            report.letters = [{"to": q.recipient, "subject": q.subject, "items": q.items} for q in queued.headers
+                              if q.channel == outbox.MAIL]
+            return report
+        for attempt in range(1, max_attempts + 1):
+            report.attempts = attempt
             if not day.routing or not (day.routing.delivered or queued or day.progress_missed):
                 break
             try:
@@ -275,8 +284,13 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
                 if attempt == max_attempts:  # other runs keep winning: they recorded the day; deliver
                     report.conflict = str(exc)
                     break
-        finally:
-            queued.close()
+                # Plan again only what the other run changed; re-render only the letters that differ.
+                day, queued, rerendered = resolve(rt, day, queued, exc, steps.render, steps.issue)
+                report.replanned += len(exc.findings)
+                report.rerendered += rerendered
+                summarise(day, report, queued.headers)
+    finally:
+        queued.close()
     if day.skipped and not dry_run:
         queue_fault_alert(rt, day, report)  # the command office is told once a day (outbox dedupe)
     if send:

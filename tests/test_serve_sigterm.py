@@ -1,0 +1,155 @@
+"""SIGTERM (and SIGINT) to `rectify serve` while its daily run is sending (issue 12): the flow-run process stops
+taking messages, settles the ones on the wire, gives the rest back, and exits; serve exits cleanly; no row is
+left `sending`; an immediate re-run sends the rest with at most `smtp.concurrency` duplicates.
+
+Real processes end to end: `rectify serve` with its own Prefect server, the run triggered through the Prefect
+API, an aiosmtpd server on 127.0.0.1 that answers slowly and counts Message-IDs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from datetime import date
+from email.policy import default
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, select
+
+from models import OutboxMessage
+from rectify.config import Settings
+from rectify.db import make_engine, migrate
+from rectify.runtime import build_runtime
+from rectify.serving import free_port
+from tests.support import factory
+from tests.support.keys import TEST_SECRET
+
+RECTIFY = str(Path(sys.executable).with_name("rectify"))
+UNITS = 60  # 督办 today for each: its contact and leader, plus one letter for the group (121 letters)
+STOP_AT = 30  # the sink signals serve after this many letters
+pytestmark = pytest.mark.slow
+
+
+class SlowSink:
+    """aiosmtpd answering each message after a pause, counting Message-IDs; runs `act` at letter STOP_AT."""
+
+    def __init__(self, pause: float = 0.1) -> None:
+        self.port = free_port()
+        self.ids: Counter[str] = Counter()
+        self.rcpts: Counter[str] = Counter()
+        self.act = None
+        self.reached = threading.Event()
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                await asyncio.sleep(pause)
+                msg = email.message_from_bytes(envelope.content, policy=default)
+                sink.ids[str(msg["Message-ID"])] += 1
+                for r in envelope.rcpt_tos:
+                    sink.rcpts[r.lower()] += 1
+                if sum(sink.ids.values()) == STOP_AT:
+                    sink.reached.set()
+                    if sink.act is not None:
+                        sink.act()
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(n - 1 for n in self.ids.values())
+
+
+def county(url: str) -> None:
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    rt = build_runtime(Settings(database_url=url, secret_key=TEST_SECRET))
+    try:
+        with rt.sessions() as s, s.begin():
+            g, r = factory.group(s, members=1), factory.round_(s)
+            for i in range(UNITS):
+                u = factory.unit(s, f"单位{i:03d}")
+                factory.finding(s, unit=u, round=r, group=g, due=date(2024, 1, 22))
+    finally:
+        rt.close()
+
+
+def api(url: str, path: str, body: dict | None = None):
+    req = urllib.request.Request(f"{url}{path}", data=json.dumps(body or {}).encode(),
+                                 headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=20) as resp:
+        return json.load(resp)
+
+
+def rows(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return dict(conn.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_it_stops_serve_mid_send_cleanly_and_a_rerun_sends_the_rest(tmp_path, signum) -> None:
+    sink = SlowSink()
+    sink.controller.start()
+    url = f"sqlite:///{tmp_path / 'var' / 'rectify.db'}"
+    (tmp_path / "var").mkdir()
+    county(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "RECTIFY_"))}
+    env.update(RECTIFY_DATA_DIR=str(tmp_path / "var"), RECTIFY_SECRET_KEY=TEST_SECRET,
+               RECTIFY_COMMAND_OFFICE='["office@county.example"]', RECTIFY_SCHEDULE__PREFECT_PORT="0",
+               RECTIFY_WEB__PORT=str(free_port()), RECTIFY_SMTP__HOST="127.0.0.1",
+               RECTIFY_SMTP__PORT=str(sink.port), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_RUNNER_POLL_FREQUENCY="2")
+    proc = subprocess.Popen([RECTIFY, "serve"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "Press Ctrl+C to stop." in line:
+                break
+        assert "Press Ctrl+C to stop." in "".join(lines), "".join(lines)
+        server = json.loads((tmp_path / "var" / "prefect" / "server.json").read_text())["api_url"]
+        daily = next(d for d in api(server, "/deployments/filter") if d["name"] == "daily-reminders")
+        sink.act = lambda: os.kill(proc.pid, signum)  # `kill` (or Ctrl+C) to serve, in the middle of the send
+        api(server, f"/deployments/{daily['id']}/create_flow_run", {"parameters": {"as_of": "2024-01-31"}})
+        assert sink.reached.wait(180), "".join(lines)
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    output = "".join(lines) + rest
+    first = sum(sink.ids.values())
+    states = rows(url)
+    assert states.get("sending", 0) == 0, states  # settled: sent, or given back
+    assert first < 2 * UNITS + 1 and states.get("pending", 0) > 0, (first, states)  # it did stop mid-send
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output and output.rstrip().endswith("stopped"), output
+
+    sink.act = None
+    again = subprocess.run([RECTIFY, "outbox", "retry"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                           timeout=180)
+    assert again.returncode == 0, again.stdout + again.stderr
+    sink.controller.stop()
+    assert len(sink.rcpts) == 2 * UNITS + 1  # everyone got the letter: nothing lost
+    assert sink.duplicates <= Settings(secret_key=TEST_SECRET).smtp.concurrency, sink.ids.most_common(5)
+    assert rows(url) == {"sent": 2 * UNITS + 1}
