@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from rectify.channels import results as dingtalk_results
 from rectify.channels.errors import SendError, guard_http_logs, scrub
 from rectify.channels.policy import next_window
 from rectify.channels.settings import ChannelSettings
@@ -113,21 +114,23 @@ async def _send_one(adapter: Any, name: str, to: str, payload: dict[str, Any], c
 
 
 async def _try(adapter: Any, name: str, row_id: int, payload: dict[str, Any], cfg: ChannelSettings,
-               limit: asyncio.Semaphore, report: ChannelReport, secrets: list[str],
-               marker: Marker) -> tuple[int, str, str]:
+               limit: asyncio.Semaphore, report: ChannelReport, secrets: list[str], marker: Marker,
+               refs: dict[int, str] | None) -> tuple[int, str, str]:
     """(row id, outcome, error): sent / never / down / transient / untried (the channel went down first).
     A row the vendor accepted is marked sent at once (grouped with others waiting): a crash repeats at most
-    the rows that were on the wire."""
+    the rows that were on the wire. `refs` collects the vendor's reference when the channel keeps it."""
     async with limit:
         if name in report.down:
             return row_id, "untried", ""
         try:
-            await _send_one(adapter, name, str(payload["to"]), payload, cfg)
+            ref = await _send_one(adapter, name, str(payload["to"]), payload, cfg)
         except SendError as exc:
             text = scrub(exc.message, secrets)
             if exc.down:
                 report.down.setdefault(name, text)
             return row_id, "never" if exc.never else "down" if exc.down else "transient", text
+    if refs is not None:
+        refs[row_id] = ref
     await marker.sent(row_id)
     return row_id, "sent", ""
 
@@ -138,10 +141,15 @@ async def _channel(rt: Runtime, name: str, adapter: Any, report: ChannelReport, 
     secrets = adapter.secrets()
     limit = asyncio.Semaphore(cfg.concurrency)  # per channel: each vendor has its own rate limits
     retry_later: set[int] = set()
+    tasks = isinstance(adapter, Dingtalk)  # 钉钉: the task_id goes into meta, its result is read later
+    refs: dict[int, str] | None = {} if tasks else None
+    metas: dict[int, dict[str, Any]] = {}
 
     def mark(sent_ids: list[int]) -> None:
         with rt.sessions() as s, s.begin():
             report.sent[name] += outbox.mark_sent(s, sent_ids, worker=worker, now=clock())
+            if refs is not None:
+                dingtalk_results.record_tasks(s, [(i, metas.get(i) or {}, refs.get(i, "")) for i in sent_ids], worker)
 
     marker = Marker(mark)
     while name not in report.down:
@@ -149,9 +157,11 @@ async def _channel(rt: Runtime, name: str, adapter: Any, report: ChannelReport, 
             rows = outbox.claim(s, worker=worker, now=clock(), limit=batch, ids=ids, exclude=retry_later,
                                 channels=(name,))
             work = [(r.id, r.recipient, json.loads(r.message)) for r in rows]
+            if tasks:
+                metas.update((r.id, dict(r.meta or {})) for r in rows)
         if not work:
-            return
-        outcomes = await asyncio.gather(*(_try(adapter, name, i, p, cfg, limit, report, secrets, marker)
+            break
+        outcomes = await asyncio.gather(*(_try(adapter, name, i, p, cfg, limit, report, secrets, marker, refs)
                                           for i, _, p in work))
         results = {i: (o, e) for i, o, e in outcomes}
         recipients = {i: r for i, r, _ in work}
@@ -170,7 +180,14 @@ async def _channel(rt: Runtime, name: str, adapter: Any, report: ChannelReport, 
                 retry_later.add(i)
                 log.warning("%s row %s to %s: %s", name, i, recipients[i], error)
         if len(retry_later) > 1000:
-            return
+            break
+    if tasks and name not in report.down:
+        for task, outcome, text in await dingtalk_results.settle(rt, adapter, clock(), wait=cfg.dingtalk.result_wait,
+                                                        limit=limit, secrets=secrets):
+            if outcome != "delivered":
+                (report.failed if outcome == "failed" else report.pending).append(
+                    (task.row_id, name, task.recipient, text))
+                log.warning("%s row %s to %s: %s", name, task.row_id, task.recipient, text)
 
 
 async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: list[int] | None = None,

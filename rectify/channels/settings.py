@@ -41,6 +41,9 @@ class DingtalkSettings(_Section):
     app_secret: SecretStr = SecretStr("")
     agent_id: int = 0
     base_url: str = "https://oapi.dingtalk.com"
+    # asyncsend_v2 only accepts a task; who it did not reach (an invalid userid …) comes from getsendresult,
+    # read after the sends for up to this many seconds, then at later dispatches (钉钉 keeps it 24 hours).
+    result_wait: float = Field(5.0, ge=0, le=300)
 
     @property
     def configured(self) -> bool:

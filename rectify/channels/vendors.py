@@ -30,6 +30,13 @@ DINGTALK_STALE_TOKEN = {40014, 42001, 41001}
 DINGTALK_NEVER = {33012, 40035, 400002, 310000, 300001, 300004}  # bad userid / parameter; robot sign/keyword/token
 DINGTALK_DOWN = {40089, 40078, 43001, 88, 60011, 60020, 33001}  # bad appkey/secret, no permission, IP not allowed
 DINGTALK_BUSY = {-1, 90002, 90006, 90018, 90019, 130101, 410100, 660026}  # busy, flow control
+# getsendresult's forbidden_list codes (the 获取工作通知消息的发送结果 page's table; docs/channels.md).
+DINGTALK_FORBIDDEN = {"143103": "企业单应用消息发送人次QPM超限", "143104": "企业每分钟发送人次QPM超限",
+                      "143105": "单应用给单人每日推送量超限", "143106": "单应用给单人推送重复消息超限",
+                      "143203": "ISV单应用发送给单企业人次QPM超限", "143204": "ISV单应用发送给所有企业人次QPM超限",
+                      "143205": "单应用给单人每日推送量超限", "143206": "单应用给单人推送重复消息超限"}
+DINGTALK_FORBIDDEN_BUSY = {"143103", "143104", "143203", "143204"}  # too fast: not sent, send again later
+DINGTALK_FORBIDDEN_REPEAT = {"143106", "143206"}  # the same content already reached this person today
 
 
 def _retry_after(resp: httpx.Response) -> float | None:
@@ -164,6 +171,49 @@ class Dingtalk:
                 self.tokens.invalidate(token)
             raise err
         return str(data.get("task_id", ""))
+
+    async def send_result(self, task_id: str) -> dict[str, Any]:
+        """getsendresult of one asyncsend task (钉钉 keeps it 24 hours): its `send_result` lists."""
+        token = await self.tokens.get()
+        resp = await self.http.post(f"{self.cfg.base_url}/topapi/message/corpconversation/getsendresult",
+                                    params={"access_token": token},
+                                    json={"agent_id": self.cfg.agent_id, "task_id": int(task_id)})
+        data = json_answer(resp, "钉钉 getsendresult")
+        code = int(data.get("errcode", 0))
+        if code != 0:
+            err = classify(code, str(data.get("sub_msg") or data.get("errmsg", "")), "钉钉 getsendresult",
+                           stale=DINGTALK_STALE_TOKEN, never=set(), down=DINGTALK_DOWN, busy=DINGTALK_BUSY)
+            if err.stale_token:
+                self.tokens.invalidate(token)
+            raise err
+        result = data.get("send_result")
+        return result if isinstance(result, dict) else {}
+
+
+def send_verdict(userid: str, result: dict[str, Any]) -> tuple[str, str]:
+    """What 钉钉's send result says about one recipient: (outcome, the vendor's words). Outcomes: delivered
+    (read or unread; or a repeat of what already reached them today), failed (invalid userid, refused,
+    failed), retry (flow control: it was not sent), unknown (the task is not finished yet)."""
+
+    def listed(key: str) -> bool:
+        value = result.get(key) or []
+        names = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+        return userid in names or userid.lower() in (n.lower() for n in names)
+
+    if listed("invalid_user_id_list"):
+        return "failed", f"钉钉 getsendresult: 无效的userid {userid} (invalid_user_id_list)"
+    refused = [f for f in result.get("forbidden_list") or [] if isinstance(f, dict) and f.get("userid") == userid]
+    if refused or listed("forbidden_user_id_list"):
+        code = str(refused[0].get("code", "")) if refused else ""
+        text = f"钉钉 getsendresult: 被流控 {code} {DINGTALK_FORBIDDEN.get(code, '')}".strip()
+        if code in DINGTALK_FORBIDDEN_REPEAT:
+            return "delivered", text
+        return ("retry" if code in DINGTALK_FORBIDDEN_BUSY else "failed"), text
+    if listed("failed_user_id_list"):
+        return "failed", f"钉钉 getsendresult: 发送失败 {userid} (failed_user_id_list)"
+    if listed("read_user_id_list") or listed("unread_user_id_list"):
+        return "delivered", ""
+    return "unknown", ""
 
 
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:

@@ -15,6 +15,7 @@ DEMO_SECRET = "demo-only-secret"  # the demo config's credentials: fake, and che
 class DemoVendors:
     def __init__(self) -> None:
         self.received: Counter[str] = Counter()
+        self.tasks: dict[int, str] = {}  # 钉钉 task_id → userid (its getsendresult: unread)
         self.transport = httpx.MockTransport(self._handle)
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
@@ -31,7 +32,11 @@ class DemoVendors:
             return httpx.Response(200, json={"errcode": 0, "errmsg": "ok", "invaliduser": "", "msgid": "demo"})
         if path == "/topapi/message/corpconversation/asyncsend_v2" and body.get("userid_list"):
             self.received["dingtalk"] += 1
+            self.tasks[self.received["dingtalk"]] = body["userid_list"]
             return httpx.Response(200, json={"errcode": 0, "task_id": self.received["dingtalk"], "request_id": "d"})
+        if path == "/topapi/message/corpconversation/getsendresult" and body.get("task_id") in self.tasks:
+            return httpx.Response(200, json={"errcode": 0, "errmsg": "ok", "send_result": {
+                "unread_user_id_list": [self.tasks[body["task_id"]]]}})
         if path in ("/cgi-bin/webhook/send", "/robot/send"):
             self.received["wecom_robot" if path.startswith("/cgi-bin") else "dingtalk_robot"] += 1
             return httpx.Response(200, json={"errcode": 0, "errmsg": "ok"})

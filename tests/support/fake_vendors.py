@@ -2,8 +2,13 @@
 shapes (docs/channels.md): token endpoints, send endpoints, error codes, rate limits.
 
 One threaded HTTP server serves every vendor's paths. Tests script it: expire the tokens, answer the next
-sends with 429 or a vendor code, list userids the corp does not have, blocked numbers, or stop it
-(connection refused) and start it again on the same port.
+sends with 429 or a vendor code, list userids the corp does not have, blocked numbers, 钉钉 flow-control
+refusals, or stop it (connection refused) and start it again on the same port; slow it down (`delay`: a
+send is delivered, then answered that much later) and act on a delivery (`after_delivery`: a kill).
+
+钉钉 as documented: asyncsend_v2 accepts any userid and returns a task_id; the task's getsendresult then
+lists the userid as invalid, forbidden (with a forbidden_list code), or read/unread once the task is done
+(`task_seconds` after the send).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -44,6 +50,12 @@ class FakeVendors:
         self.token_lifetime = 7200
         self.invalid_users: set[str] = set()
         self.blocked_numbers: set[str] = set()
+        self.forbidden: dict[str, str] = {}  # 钉钉 userid → forbidden_list code its task reports
+        self.task_seconds = 0.0  # a 钉钉 task reports its result this long after the send
+        self.tasks: dict[int, tuple[str, float]] = {}  # task_id → (userid, done at)
+        self.result_reads: Counter = Counter()  # task_id → getsendresult calls
+        self.delay = 0.0  # seconds between delivering a send and answering it
+        self.after_delivery: Callable[[Delivery, int], None] | None = None  # (delivery, how many so far)
         self.scripted: dict[str, deque[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self.server: ThreadingHTTPServer | None = None
         self.port = 0
@@ -136,6 +148,38 @@ class FakeVendors:
     def _deliver(self, vendor: str, to: str, body: dict[str, Any]) -> None:
         with self.lock:
             self.deliveries.append(Delivery(vendor, to, body))
+            count = len(self.deliveries)
+        if self.after_delivery is not None:
+            self.after_delivery(self.deliveries[count - 1], count)
+        if self.delay:
+            time.sleep(self.delay)  # delivered, not yet answered: a sender killed now never hears of it
+
+    def _task(self, to: str, body: dict[str, Any]) -> int:
+        """A 钉钉 asyncsend task: delivered unless the userid is unknown or refused; its id."""
+        with self.lock:
+            task_id = 1000 + len(self.tasks)
+            self.tasks[task_id] = (to, time.monotonic() + self.task_seconds)
+        if to not in self.invalid_users and to not in self.forbidden:
+            self._deliver("dingtalk", to, body)
+        return task_id
+
+    def _send_result(self, task_id: int) -> dict[str, Any]:
+        with self.lock:
+            self.result_reads[task_id] += 1
+            to, done = self.tasks[task_id]
+        lists: dict[str, Any] = {k: [] for k in ("invalid_user_id_list", "forbidden_user_id_list",
+                                                 "failed_user_id_list", "read_user_id_list", "unread_user_id_list")}
+        lists["forbidden_list"] = []
+        if time.monotonic() < done:
+            return lists  # still running: nobody listed yet
+        if to in self.invalid_users:
+            lists["invalid_user_id_list"].append(to)
+        elif to in self.forbidden:
+            lists["forbidden_user_id_list"].append(to)
+            lists["forbidden_list"].append({"code": self.forbidden[to], "count": 1, "userid": to})
+        else:
+            lists["unread_user_id_list"].append(to)
+        return lists
 
     def _route(self, path: str, q: dict[str, str], raw: bytes | None, headers) -> tuple[int, dict, dict]:
         body = json.loads(raw) if raw else {}
@@ -169,11 +213,15 @@ class FakeVendors:
             if (s := self._scripted("dingtalk")) is not None:
                 return s
             assert body.get("agent_id") == DING_AGENT and body["msg"]["msgtype"] == "markdown", body
-            to = body["userid_list"]
-            if to in self.invalid_users:
-                return 200, {"errcode": 33012, "errmsg": "无效的USERID"}, {}
-            self._deliver("dingtalk", to, body)
-            return 200, {"errcode": 0, "task_id": len(self.deliveries), "request_id": "req"}, {}
+            return 200, {"errcode": 0, "task_id": self._task(body["userid_list"], body), "request_id": "req"}, {}
+        if path == "/topapi/message/corpconversation/getsendresult":
+            code = self._token_ok(q.get("access_token"))
+            if code:
+                return 200, {"errcode": code, "errmsg": "不合法的access_token"}, {}
+            if body.get("agent_id") != DING_AGENT or body.get("task_id") not in self.tasks:
+                return 200, {"errcode": 400002, "errmsg": "无效的参数"}, {}
+            return 200, {"errcode": 0, "errmsg": "ok", "send_result": self._send_result(body["task_id"]),
+                         "request_id": "req"}, {}
         if path == "/cgi-bin/webhook/send":
             if q.get("key") != ROBOT_KEY:
                 return 200, {"errcode": 93000, "errmsg": "invalid webhook url"}, {}
@@ -203,8 +251,6 @@ class FakeVendors:
             self._deliver("sms", body["mobile"], body)
             return 200, {"code": "0", "message": "ok", "id": f"sms{len(self.deliveries)}"}, {}
         return 404, {"errcode": 404, "errmsg": "not found"}, {}
-
-
 
 
 def channel_settings(url: str, **overrides: Any) -> dict[str, Any]:

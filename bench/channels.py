@@ -1,0 +1,275 @@
+"""Bench: what two channels beside mail cost the daily run (issue 16: ≤ 20 % over mail alone). Asserts nothing.
+
+    .venv/bin/python bench/channels.py --findings 100000 [--db sqlite|postgresql] [--rounds 2] [--profile]
+
+One synthetic county (bench/daily_run.py's: N findings over N/20 units, an ordinary day), every unit contact
+and leader given a 企业微信 userid and a mobile number. Then, on fresh copies of that database, the same day's
+`run_daily` twice: mail alone, and mail + 企业微信 + SMS (the default level policy: IM from 提醒, SMS for
+督办 and 通报), each in a child process of its own (its peak RSS is its own), mail to an aiosmtpd sink and
+IM/SMS to the fake vendors (tests/support/fake_vendors.py), both on 127.0.0.1 in processes of their own that
+count what they accept. `--rounds 2` runs mail, channels, channels, mail (the machine's load drifts; the
+figures are per round and summed). `--profile` prints a cProfile of the first channel run (the run's own
+process: render's forked workers are not in it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import resource
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.daily_run import NOW, OFFICE, SINK, TODAY, build  # noqa: E402  (the county, built the same way)
+
+CONCURRENCY = 8  # per channel: the vendors' servers take this many requests at once
+
+
+def rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ------------------------------------------------------------------ the fake vendors (their own process)
+
+
+def vendors() -> None:
+    """The fake 企业微信/钉钉/SMS server on 127.0.0.1; prints 'ready PORT', on stdin EOF the counts as JSON."""
+    from collections import Counter
+
+    from tests.support.fake_vendors import FakeVendors
+
+    fake = FakeVendors().start()
+    print(f"ready {fake.port}", flush=True)
+    sys.stdin.read()
+    fake.stop()
+    with fake.lock:
+        got = Counter(d.vendor for d in fake.deliveries)
+        people = {v: len({d.to for d in fake.deliveries if d.vendor == v}) for v in got}
+        print(json.dumps({"delivered": dict(got), "distinct": people, "requests": len(fake.requests),
+                          "tokens": dict(fake.token_fetches), "cpu_s": time.process_time()}), flush=True)
+
+
+def _server(args: list[str]) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    first = proc.stdout.readline().strip()
+    assert first.startswith("ready"), first
+    return proc, first
+
+
+def _counts(proc: subprocess.Popen[str]) -> dict:
+    proc.stdin.close()
+    out = json.loads(proc.stdout.readline())
+    proc.wait(30)
+    return out
+
+
+# ------------------------------------------------------------------ the run (its own process)
+
+
+def run(env_json: str, profile: str) -> None:
+    os.environ.update(json.loads(env_json))
+    from rectify.runtime import build_runtime
+    from rectify.services import daily
+
+    rt = build_runtime()
+    phases: dict[str, float] = {}
+    gc_time = {0: 0.0, 1: 0.0, 2: 0.0}  # garbage collection: seconds by generation
+    gc_start = [0.0]
+
+    def gc_clock(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_start[0] = time.perf_counter()
+        else:
+            gc_time[info["generation"]] += time.perf_counter() - gc_start[0]
+
+    gc.callbacks.append(gc_clock)
+
+    def timed(name, fn):
+        def wrapper(*a):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a)
+            finally:
+                phases[name] = phases.get(name, 0.0) + time.perf_counter() - t0
+        return wrapper
+
+    # render stays the plain function (forked workers, as in production): its time is the rest
+    steps = daily.Steps(timed("plan", daily.plan_day), daily.render_letters, timed("commit", daily.commit_day),
+                        timed("mail", daily.deliver), issue=timed("notices", daily.issue_day_notices),
+                        dispatch=timed("IM/SMS", daily.dispatch_channels))
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    t = time.perf_counter()
+    report = daily.run_daily(rt, TODAY, NOW, steps=steps)
+    run_s = time.perf_counter() - t
+    if profiler is not None:
+        import io
+        import pstats
+
+        profiler.disable()
+        buf = io.StringIO()
+        pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(45)
+        Path(profile).write_text(buf.getvalue(), encoding="utf-8")
+    phases["render (the rest)"] = run_s - sum(phases.values())
+    rt.close()
+    out = {"run_s": run_s, "phases": phases, "gc_s": gc_time, "rss_mib": rss_mib(), "messages": report.messages,
+           "sent": report.sent, "channels": report.channels, "channels_sent": report.channels_sent,
+           "channels_failed": len(report.channels_failed), "channels_pending": len(report.channels_pending),
+           "channels_down": report.channels_down}
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def _child(env: dict[str, str], profile: str = "") -> dict:
+    res = subprocess.run([sys.executable, __file__, "_run", json.dumps(env), profile], capture_output=True, text=True)
+    line = next((ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if res.returncode or line is None:
+        sys.exit(f"child failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+    return json.loads(line[7:])
+
+
+# ------------------------------------------------------------------ orchestration
+
+
+def reachable(url: str) -> tuple[int, int]:
+    """Every unit contact and leader gets a 企业微信 userid and a mobile number; (people, of whom reachable)."""
+    from sqlalchemy import func, select, text
+
+    from models import Person
+    from rectify.db import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE people SET wecom_userid = 'wx' || CAST(id AS TEXT), "
+                          "mobile = CAST(13800000000 + id AS TEXT) WHERE role IN ('unit_contact', 'unit_leader')"))
+        total = conn.scalar(select(func.count()).select_from(Person))
+        reach = conn.scalar(select(func.count()).where(Person.mobile.is_not(None)))
+    engine.dispose()
+    return total, reach
+
+
+def copy_db(db: str, work: Path, pg, name: str) -> str:
+    if db == "sqlite":
+        shutil.copy(work / "rectify.db", work / f"{name}.db")
+        return f"sqlite:///{work / f'{name}.db'}"
+    import psycopg
+
+    with psycopg.connect(f"host=127.0.0.1 port={pg.port} user=postgres dbname=postgres", autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}" TEMPLATE "bench"')
+    return pg.url(name)
+
+
+def one(kind: str, url: str, base_env: dict[str, str], profile: str) -> dict:
+    """One daily run of `kind` (mail / channels) on `url`, with its own sink and fake vendors."""
+    from tests.support.fake_vendors import channel_settings
+
+    port = _free_port()
+    sink, _ = _server([str(SINK), str(port)])
+    fake, ready = _server([__file__, "_vendors"])
+    env = {**base_env, "RECTIFY_DATABASE_URL": url, "RECTIFY_SMTP__PORT": str(port)}
+    if kind == "channels":
+        cfg = channel_settings(f"http://127.0.0.1:{ready.split()[1]}", concurrency=CONCURRENCY)
+        del cfg["dingtalk"], cfg["robots"]  # two channels: 企业微信 and SMS
+        env["RECTIFY_CHANNELS"] = json.dumps(cfg, ensure_ascii=False)
+    load = os.getloadavg()[0]
+    res = _child(env, profile)
+    res["load"] = (load + os.getloadavg()[0]) / 2
+    res["smtp"] = _counts(sink)
+    res["vendors"] = _counts(fake)
+    return res
+
+
+def _free_port() -> int:
+    from rectify.serving import free_port
+
+    return free_port()
+
+
+def show(kind: str, r: dict) -> None:
+    ph = "  ".join(f"{k} {v:.2f}" for k, v in r["phases"].items())
+    gcs = " ".join(f"{v:.2f}" for v in r["gc_s"].values())
+    print(f"  {kind:<9} {r['run_s']:7.2f} s  peak RSS {r['rss_mib']:4.0f} MiB  load {r['load']:4.1f}  [{ph}]  "
+          f"gc by generation {gcs} s")
+    print(f"            mail: {r['messages']:,} letters, sent {r['sent']:,}, sink accepted {r['smtp']['messages']:,}")
+    if r["channels"]:
+        v = r["vendors"]
+        print(f"            IM/SMS queued {r['channels']}, sent {r['channels_sent']}, failed {r['channels_failed']}, "
+              f"pending {r['channels_pending']}, down {r['channels_down'] or '-'}")
+        print(f"            fake vendors delivered {v['delivered']} to {v['distinct']} distinct addresses, "
+              f"{v['requests']:,} requests, tokens fetched {v['tokens']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--findings", type=int, default=100_000)
+    ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--rounds", type=int, default=1, help="1: mail, channels; 2: mail, channels, channels, mail")
+    ap.add_argument("--profile", action="store_true", help="cProfile of the (first) channel run")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    a = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="rectify-bench-channels-"))
+    pg = None
+    try:
+        if a.db == "sqlite":
+            url = f"sqlite:///{work / 'rectify.db'}"
+        else:
+            from tests.support.pgserver import PgServer
+
+            pg = PgServer().start()
+            url = pg.create_database("bench")
+        print(f"building {a.findings:,} findings over {max(a.findings // 20, 1):,} units on {a.db} …", flush=True)
+        build_s = build(url, a.findings, False)
+        people, reach = reachable(url)
+        print(f"  built in {build_s:.1f} s; {reach:,} of {people:,} people have 企业微信 and a mobile", flush=True)
+        base_env = {"RECTIFY_DATA_DIR": str(work / "var"), "RECTIFY_SECRET_KEY": secrets.token_urlsafe(48),
+                    "RECTIFY_COMMAND_OFFICE": json.dumps(OFFICE), "RECTIFY_SMTP__HOST": "127.0.0.1",
+                    "RECTIFY_PUBLIC_URL": "https://dc.county.example", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        order = ["mail", "channels"] + (["channels", "mail"] * (a.rounds - 1))
+        results: dict[str, list[dict]] = {"mail": [], "channels": []}
+        print(f"\n{a.db}, {a.findings:,} findings, {TODAY}; concurrency {CONCURRENCY} per channel", flush=True)
+        for i, kind in enumerate(order):
+            name = f"{kind}{i}"
+            profile = str(work / "profile.txt") if a.profile and kind == "channels" and not results["channels"] \
+                else ""
+            r = one(kind, copy_db(a.db, work, pg, name), {**base_env, "RECTIFY_DATA_DIR": str(work / name)},
+                    profile)
+            results[kind].append(r)
+            show(kind, r)
+            if profile:
+                print("    profile (cumulative):\n" + Path(profile).read_text())
+        mail = sum(r["run_s"] for r in results["mail"])
+        chan = sum(r["run_s"] for r in results["channels"])
+        im = sum(r["phases"].get("IM/SMS", 0.0) for r in results["channels"])
+        print(f"\n  mail alone {mail:.2f} s, mail + 企业微信 + SMS {chan:.2f} s (of which sending IM/SMS {im:.2f} s): "
+              f"ratio {chan / mail:.3f} ({(chan / mail - 1) * 100:+.1f} %)   load average {os.getloadavg()[0]:.1f} "
+              f"on {os.cpu_count()} cores")
+    finally:
+        if pg:
+            pg.stop()
+        if a.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_run":
+        run(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "")
+    elif len(sys.argv) > 1 and sys.argv[1] == "_vendors":
+        vendors()
+    else:
+        main()
