@@ -117,9 +117,10 @@ async def _try(adapter: Any, name: str, row_id: int, payload: dict[str, Any], cf
                limit: asyncio.Semaphore, report: ChannelReport, secrets: list[str], marker: Marker,
                refs: dict[int, str] | None) -> tuple[int, str, str]:
     """(row id, outcome, error): sent / never / down / transient / untried (the channel went down first).
-    A row the vendor accepted is marked sent at once (grouped with others waiting): a crash repeats at most
-    the rows that were on the wire. `refs` collects the vendor's reference when the channel keeps it."""
-    async with limit:
+    A row the vendor accepted is marked sent at once (grouped with others waiting), before its slot is
+    given back: a crash repeats at most `concurrency` rows of the channel. `refs` collects the vendor's
+    reference when the channel keeps it."""
+    async with limit:  # held until the row is marked: at most `concurrency` rows sent and not yet recorded
         if name in report.down:
             return row_id, "untried", ""
         try:
@@ -129,9 +130,9 @@ async def _try(adapter: Any, name: str, row_id: int, payload: dict[str, Any], cf
             if exc.down:
                 report.down.setdefault(name, text)
             return row_id, "never" if exc.never else "down" if exc.down else "transient", text
-    if refs is not None:
-        refs[row_id] = ref
-    await marker.sent(row_id)
+        if refs is not None:
+            refs[row_id] = ref
+        await marker.sent(row_id)
     return row_id, "sent", ""
 
 

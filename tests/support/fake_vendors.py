@@ -117,13 +117,16 @@ class FakeVendors:
             self.requests.append(req.path)
         status, body, headers = self._route(parts.path, query, raw, req.headers)
         data = json.dumps(body, ensure_ascii=False).encode()
-        req.send_response(status)
-        req.send_header("Content-Type", "application/json; charset=utf-8")
-        req.send_header("Content-Length", str(len(data)))
-        for k, v in headers.items():
-            req.send_header(k, v)
-        req.end_headers()
-        req.wfile.write(data)
+        try:
+            req.send_response(status)
+            req.send_header("Content-Type", "application/json; charset=utf-8")
+            req.send_header("Content-Length", str(len(data)))
+            for k, v in headers.items():
+                req.send_header(k, v)
+            req.end_headers()
+            req.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the sender died before our answer (a kill test)
+            req.close_connection = True
 
     def _issue(self, vendor: str) -> dict[str, Any]:
         with self.lock:
