@@ -7,8 +7,9 @@
 - A channel that is down (bad credentials, unreachable) stops for this run: its rows stay pending for
   the next run or `rectify outbox retry`, untouched attempts are given back, other channels go on.
 - Mail is never touched here, and nothing here can make the mail delivery fail.
-- Each accepted row is marked sent at once (grouped, like the mail's Marker); the claim has an owner and
-  a lease renewed while this sender works (rectify.mail.lease). Crash between send and record: the row
+- Each accepted row is marked sent at once (grouped; every database write of a dispatch goes through one
+  writer thread: rectify.channels.writer); the claim has an owner and a lease renewed while this sender
+  works (rectify.mail.lease). Crash between send and record: the row
   stays `sending`; once its owner is known dead (same host) or its lease lapsed, the next run sends it
   again - at most the ones in flight (企业微信 also drops an identical request within 30 minutes:
   enable_duplicate_check).
@@ -17,8 +18,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import ssl
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,8 +36,8 @@ from rectify.channels.policy import next_window
 from rectify.channels.settings import ChannelSettings
 from rectify.channels.sms import Sms
 from rectify.channels.vendors import Dingtalk, Robot, Wecom
+from rectify.channels.writer import Writer
 from rectify.mail import lease, outbox
-from rectify.mail.deliver import Marker
 from rectify.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -71,21 +74,51 @@ class RobotRouter:
         return await robot.send(to, payload)
 
 
-def adapters(cfg: ChannelSettings, http: httpx.AsyncClient) -> dict[str, Any]:
+def adapters(cfg: ChannelSettings, http: httpx.AsyncClient | Callable[[str], httpx.AsyncClient]) -> dict[str, Any]:
     """Channel name → adapter, for the channels whose settings are filled in. Adapters live for one dispatch:
-    one gettoken per app and run (a token lasts two hours; the daily run comes once a day)."""
+    one gettoken per app and run (a token lasts two hours; the daily run comes once a day). `http`: one
+    client for all, or channel name → its client."""
+    client = http if callable(http) and not isinstance(http, httpx.AsyncClient) else lambda _name: http
     out: dict[str, Any] = {}
     if cfg.wecom.configured:
-        out["wecom"] = Wecom(cfg.wecom, http)
+        out["wecom"] = Wecom(cfg.wecom, client("wecom"))
     if cfg.dingtalk.configured:
-        out["dingtalk"] = Dingtalk(cfg.dingtalk, http)
+        out["dingtalk"] = Dingtalk(cfg.dingtalk, client("dingtalk"))
     if cfg.sms.configured:
-        out["sms"] = Sms(cfg.sms, http)
+        out["sms"] = Sms(cfg.sms, client("sms"))
     for vendor in ("wecom", "dingtalk"):
-        robots = [Robot(r, http) for r in cfg.robots if r.vendor == vendor]
+        robots = [Robot(r, client(f"{vendor}_robot")) for r in cfg.robots if r.vendor == vendor]
         if robots:
             out[f"{vendor}_robot"] = RobotRouter(robots)
     return out
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context (the CA bundle read once) for every client of this process."""
+    return httpx.create_ssl_context()
+
+
+class Clients:
+    """One httpx client per channel, its pool as large as the channel's concurrency: each vendor is its own
+    host, and a pool looks over all its connections for every request it starts or ends."""
+
+    def __init__(self, cfg: ChannelSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.cfg, self.transport = cfg, transport
+        self.made: dict[str, httpx.AsyncClient] = {}
+
+    def __call__(self, name: str) -> httpx.AsyncClient:
+        if name not in self.made:
+            n = self.cfg.concurrency
+            self.made[name] = httpx.AsyncClient(
+                timeout=self.cfg.timeout, trust_env=False, transport=self.transport,
+                verify=_tls() if self.transport is None else True,
+                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
+        return self.made[name]
+
+    async def aclose(self) -> None:
+        for client in self.made.values():
+            await client.aclose()
 
 
 async def _send_one(adapter: Any, name: str, to: str, payload: dict[str, Any], cfg: ChannelSettings) -> str:
@@ -114,12 +147,11 @@ async def _send_one(adapter: Any, name: str, to: str, payload: dict[str, Any], c
 
 
 async def _try(adapter: Any, name: str, row_id: int, payload: dict[str, Any], cfg: ChannelSettings,
-               limit: asyncio.Semaphore, report: ChannelReport, secrets: list[str], marker: Marker,
-               refs: dict[int, str] | None) -> tuple[int, str, str]:
+               limit: asyncio.Semaphore, report: ChannelReport, secrets: list[str],
+               book: _Book) -> tuple[int, str, str]:
     """(row id, outcome, error): sent / never / down / transient / untried (the channel went down first).
     A row the vendor accepted is marked sent at once (grouped with others waiting), before its slot is
-    given back: a crash repeats at most `concurrency` rows of the channel. `refs` collects the vendor's
-    reference when the channel keeps it."""
+    given back: a crash repeats at most `concurrency` rows of the channel."""
     async with limit:  # held until the row is marked: at most `concurrency` rows sent and not yet recorded
         if name in report.down:
             return row_id, "untried", ""
@@ -130,61 +162,89 @@ async def _try(adapter: Any, name: str, row_id: int, payload: dict[str, Any], cf
             if exc.down:
                 report.down.setdefault(name, text)
             return row_id, "never" if exc.never else "down" if exc.down else "transient", text
-        if refs is not None:
-            refs[row_id] = ref
-        await marker.sent(row_id)
+        if name == "dingtalk":
+            book.refs[row_id] = ref
+        await book.writer.sent(row_id)
     return row_id, "sent", ""
 
 
-async def _channel(rt: Runtime, name: str, adapter: Any, report: ChannelReport, *, batch: int,
-                   ids: list[int] | None, worker: str, clock: Callable[[], datetime]) -> None:
-    cfg = rt.settings.channels
-    secrets = adapter.secrets()
-    limit = asyncio.Semaphore(cfg.concurrency)  # per channel: each vendor has its own rate limits
-    retry_later: set[int] = set()
-    tasks = isinstance(adapter, Dingtalk)  # 钉钉: the task_id goes into meta, its result is read later
-    refs: dict[int, str] | None = {} if tasks else None
-    metas: dict[int, dict[str, Any]] = {}
+@dataclass
+class _Book:
+    """One dispatch's shared state: its writer, and what marking a group of accepted rows needs (each row's
+    channel; for 钉钉 its meta and task_id, recorded in the same transaction)."""
 
-    def mark(sent_ids: list[int]) -> None:
-        with rt.sessions() as s, s.begin():
-            report.sent[name] += outbox.mark_sent(s, sent_ids, worker=worker, now=clock())
-            if refs is not None:
-                dingtalk_results.record_tasks(s, [(i, metas.get(i) or {}, refs.get(i, "")) for i in sent_ids], worker)
+    rt: Runtime
+    report: ChannelReport
+    worker: str
+    clock: Callable[[], datetime]
+    channel_of: dict[int, str] = field(default_factory=dict)
+    metas: dict[int, dict[str, Any]] = field(default_factory=dict)
+    refs: dict[int, str] = field(default_factory=dict)
+    writer: Writer = field(init=False)
 
-    marker = Marker(mark)
-    while name not in report.down:
-        with rt.sessions() as s:
-            rows = outbox.claim(s, worker=worker, now=clock(), limit=batch, ids=ids, exclude=retry_later,
+    def __post_init__(self) -> None:
+        self.writer = Writer(self.mark)
+
+    def mark(self, ids: list[int]) -> None:
+        by_channel: dict[str, list[int]] = {}
+        for i in ids:
+            by_channel.setdefault(self.channel_of[i], []).append(i)
+        with self.rt.sessions() as s, s.begin():
+            for name, group in by_channel.items():
+                self.report.sent[name] += outbox.mark_sent(s, group, worker=self.worker, now=self.clock())
+            dingtalk_results.record_tasks(s, [(i, self.metas.pop(i, {}), self.refs.pop(i)) for i in ids
+                                              if i in self.refs], self.worker)
+
+    def claim(self, name: str, batch: int, ids: list[int] | None,
+              exclude: set[int]) -> list[tuple[int, str, dict[str, Any]]]:
+        with self.rt.sessions() as s:
+            rows = outbox.claim(s, worker=self.worker, now=self.clock(), limit=batch, ids=ids, exclude=exclude,
                                 channels=(name,))
-            work = [(r.id, r.recipient, json.loads(r.message)) for r in rows]
-            if tasks:
-                metas.update((r.id, dict(r.meta or {})) for r in rows)
-        if not work:
-            break
-        outcomes = await asyncio.gather(*(_try(adapter, name, i, p, cfg, limit, report, secrets, marker, refs)
-                                          for i, _, p in work))
-        results = {i: (o, e) for i, o, e in outcomes}
-        recipients = {i: r for i, r, _ in work}
-        with rt.sessions() as s, s.begin():
+            self.channel_of.update((r.id, name) for r in rows)
+            if name == "dingtalk":
+                self.metas.update((r.id, dict(r.meta or {})) for r in rows)
+            return [(r.id, r.recipient, json.loads(r.message)) for r in rows]
+
+    def record(self, name: str, results: dict[int, tuple[str, str]], recipients: dict[int, str],
+               retry_later: set[int]) -> None:
+        """A batch's rows that did not go: given back (the channel is down), retried later or failed."""
+        cfg, report = self.rt.settings.channels, self.report
+        with self.rt.sessions() as s, s.begin():
             # The channel is down, not the row: claimed rows go back with their attempts as they were, so an
             # outage of any length never fails a row.
             idle = [i for i, (o, _) in results.items() if o in ("down", "untried")]
-            outbox.release(s, idle, worker=worker, error=report.down.get(name, ""))
+            outbox.release(s, idle, worker=self.worker, error=report.down.get(name, ""))
             report.pending.extend((i, name, recipients[i], report.down.get(name, "")) for i in idle)
             for i, (outcome, error) in results.items():
                 if outcome in ("sent", "down", "untried"):
                     continue
-                state = outbox.mark_error(s, i, error, worker=worker, permanent=outcome == "never",
+                state = outbox.mark_error(s, i, error, worker=self.worker, permanent=outcome == "never",
                                           max_attempts=cfg.max_attempts)
                 (report.failed if state == outbox.FAILED else report.pending).append((i, name, recipients[i], error))
                 retry_later.add(i)
                 log.warning("%s row %s to %s: %s", name, i, recipients[i], error)
+
+
+async def _channel(book: _Book, name: str, adapter: Any, *, batch: int, ids: list[int] | None) -> None:
+    cfg, report = book.rt.settings.channels, book.report
+    secrets = adapter.secrets()
+    limit = asyncio.Semaphore(cfg.concurrency)  # per channel: each vendor has its own rate limits
+    retry_later: set[int] = set()
+    while name not in report.down:
+        work = await book.writer.run(book.claim, name, batch, ids, set(retry_later))
+        if not work:
+            break
+        outcomes = await asyncio.gather(*(_try(adapter, name, i, p, cfg, limit, report, secrets, book)
+                                          for i, _, p in work))
+        results = {i: (o, e) for i, o, e in outcomes}
+        if any(o != "sent" for o, _ in results.values()):
+            await book.writer.run(book.record, name, results, {i: r for i, r, _ in work}, retry_later)
         if len(retry_later) > 1000:
             break
-    if tasks and name not in report.down:
-        for task, outcome, text in await dingtalk_results.settle(rt, adapter, clock(), wait=cfg.dingtalk.result_wait,
-                                                        limit=limit, secrets=secrets):
+    if name == "dingtalk" and name not in report.down:
+        for task, outcome, text in await dingtalk_results.settle(book.rt, adapter, book.clock(),
+                                                                 wait=cfg.dingtalk.result_wait, limit=limit,
+                                                                 secrets=secrets, run=book.writer.run):
             if outcome != "delivered":
                 (report.failed if outcome == "failed" else report.pending).append(
                     (task.row_id, name, task.recipient, text))
@@ -202,8 +262,7 @@ async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: l
         report.deferred_until = next_window(now, rt.settings.timezone, rt.calendar, cfg.work_start, cfg.work_end)
         if report.deferred_until is not None:
             return report
-    own = http is None
-    client = http or httpx.AsyncClient(timeout=cfg.timeout, trust_env=False, transport=transport)
+    clients = Clients(cfg, transport) if http is None else None
     clock = lease.clock_from(now)  # claims, leases and marks: the run's time, advancing in real time
     worker = lease.new_owner()
 
@@ -211,14 +270,15 @@ async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: l
         with rt.sessions() as s, s.begin():
             outbox.renew(s, worker=worker, until=clock() + lease.LEASE)
 
+    book = _Book(rt, report, worker, clock)
     try:
-        found = {n: a for n, a in adapters(cfg, client).items() if only in (None, n)}
+        found = {n: a for n, a in adapters(cfg, clients or http).items() if only in (None, n)}
         with lease.Renewer(renew, lease.LEASE.total_seconds() / 4):  # a live sender's rows are never taken
-            await asyncio.gather(*(_channel(rt, name, a, report, batch=batch, ids=ids, worker=worker, clock=clock)
-                                   for name, a in found.items()))
+            await asyncio.gather(*(_channel(book, name, a, batch=batch, ids=ids) for name, a in found.items()))
     finally:
-        if own:
-            await client.aclose()
+        book.writer.close()
+        if clients is not None:
+            await clients.aclose()
     return report
 
 

@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 KEPT = timedelta(hours=24)  # 钉钉 answers getsendresult for tasks of the last 24 hours only
 POLL = 0.5  # seconds between two reads of the tasks still running
+Run = Callable[..., Awaitable[Any]]  # runs a blocking database function off the event loop
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,13 @@ def _settle(s: Session, task: Task, outcome: str, text: str) -> bool:
     return bool(res.rowcount)
 
 
+def _write(rt: Runtime, got: list[tuple[Task, str, str]]) -> list[tuple[Task, str, str]]:
+    with rt.sessions() as s, s.begin():
+        return [g for g in got if _settle(s, *g)]
+
+
 async def check(rt: Runtime, adapter: Dingtalk, tasks: Sequence[Task], limit: asyncio.Semaphore,
-                secrets: list[str]) -> tuple[list[Task], list[tuple[Task, str, str]]]:
+                secrets: list[str], run: Run) -> tuple[list[Task], list[tuple[Task, str, str]]]:
     """Read these tasks' results: (still running, [(task, outcome, words)] settled and written)."""
 
     async def one(task: Task) -> tuple[Task, str, str]:
@@ -108,20 +114,20 @@ async def check(rt: Runtime, adapter: Dingtalk, tasks: Sequence[Task], limit: as
             log.warning("钉钉 getsendresult for row %s: %s (read again at the next dispatch)", task.row_id, text)
     settled = [g for g in got if g[1] not in ("unknown", "error")]
     if settled:
-        with rt.sessions() as s, s.begin():
-            settled = [g for g in settled if _settle(s, *g)]
+        settled = await run(_write, rt, settled)
     return [t for t, o, _ in got if o in ("unknown", "error")], settled
 
 
 async def settle(rt: Runtime, adapter: Dingtalk, now: datetime, *, wait: float, limit: asyncio.Semaphore,
-                 secrets: list[str], clock: Callable[[], float] = time.monotonic) -> list[tuple[Task, str, str]]:
+                 secrets: list[str], run: Run = asyncio.to_thread,
+                 clock: Callable[[], float] = time.monotonic) -> list[tuple[Task, str, str]]:
     """Every unsettled 钉钉 task, read now and again every POLL seconds for up to `wait` seconds while some
-    are still running; what stays running is read at a later dispatch."""
-    tasks = unsettled(rt, now)
+    are still running; what stays running is read at a later dispatch. `run` runs the database work."""
+    tasks = await run(unsettled, rt, now)
     deadline = clock() + wait
     out: list[tuple[Task, str, str]] = []
     while tasks:
-        tasks, settled = await check(rt, adapter, tasks, limit, secrets)
+        tasks, settled = await check(rt, adapter, tasks, limit, secrets, run)
         out.extend(settled)
         if not tasks or clock() + POLL > deadline:
             break

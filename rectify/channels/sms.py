@@ -42,6 +42,11 @@ def _field(data: Any, path: str) -> Any:
     return data
 
 
+def _uses_nonce(cfg: SmsSettings) -> bool:
+    """A fresh random nonce only when a template asks for one (reading the OS's randomness is a syscall)."""
+    return any("nonce" in t for t in (cfg.url, cfg.body, cfg.sign.message, *cfg.headers.values()))
+
+
 def sign(cfg: SmsSettings, ctx: dict[str, Any]) -> str:
     """The request's signature per the configured recipe (HMAC over a rendered message)."""
     key = cfg.sign.key.get_secret_value().encode()
@@ -54,7 +59,8 @@ def build_request(cfg: SmsSettings, mobile: str, text: str, *, clock=time.time,
                   nonce: str | None = None) -> tuple[str, str, dict[str, str], dict[str, str], bytes]:
     """(method, url, params, headers, body) for one message. Pure apart from the clock and nonce."""
     ctx: dict[str, Any] = {"mobile": mobile, "text": text, "timestamp": str(int(clock() * 1000)),
-                           "nonce": nonce or uuid.uuid4().hex, "token": cfg.token.get_secret_value()}
+                           "nonce": nonce or (uuid.uuid4().hex if _uses_nonce(cfg) else ""),
+                           "token": cfg.token.get_secret_value()}
     body = _template(cfg.body).render(**ctx)
     ctx["body"] = body
     params: dict[str, str] = {}
