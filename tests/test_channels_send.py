@@ -207,9 +207,9 @@ def test_a_crash_between_send_and_record_resends_at_most_the_one_in_flight(crt, 
 
 def test_no_secret_reaches_the_logs_or_outbox_list(crt, fake, caplog, tmp_path, monkeypatch) -> None:
     caplog.set_level(logging.DEBUG)
-    fake.invalid_users.add("ghost")
+    fake.invalid_users.update({"ghost", "ding-ghost"})
     queue(crt, row("g@u.example", "wecom", "ghost"), row("r@u.example", "dingtalk_robot", "第二督导组"),
-          row("s@u.example", "sms", "13800138000"))
+          row("s@u.example", "sms", "13800138000"), row("d@u.example", "dingtalk", "ding-ghost"))
     fake.answer_next("sms", 200, {"code": "9", "message": "busy"}, times=3)
     report = dispatch(crt, AT_WORK)
     assert report.failed and report.pending
@@ -219,6 +219,7 @@ def test_no_secret_reaches_the_logs_or_outbox_list(crt, fake, caplog, tmp_path, 
                             capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr
     assert "wecom" in listed.stdout and "81013" in listed.stdout and "sms" in listed.stdout
+    assert "无效的userid ding-ghost" in listed.stdout  # 钉钉's send result, read after the send
     tokens = [p.split("access_token=")[1].split("&")[0] for p in fake.requests if "access_token=" in p]
     shown = caplog.text + listed.stdout + listed.stderr + repr(crt.settings)
     with crt.sessions() as s:
