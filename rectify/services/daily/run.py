@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from rectify.channels import alongside
 from rectify.channels.enqueue import robot_rows
 from rectify.channels.errors import scrub
 from rectify.core.routing import (
@@ -294,6 +295,8 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
     if day.skipped and not dry_run:
         queue_fault_alert(rt, day, report)  # the command office is told once a day (outbox dedupe)
     if send:
+        # IM/SMS rows go out from a forked process beside the mail (plain steps; rectify/channels/alongside.py)
+        beside = alongside.start(rt, now) if steps.dispatch is dispatch_channels else None
         result = steps.deliver(rt, now)
         report.delivered = True
         report.sent = result.sent
@@ -302,16 +305,17 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
         report.mail_error = result.config_error
         report.in_flight = sum(h.count for h in result.in_flight)
         report.waiting = result.waiting
-        _dispatch(rt, now, steps, report)
+        _dispatch(rt, now, steps, report, beside)
     return report
 
 
-def _dispatch(rt: Runtime, now: datetime, steps: Steps, report: DailyReport) -> None:
-    """IM/SMS after the mail: whatever happens here, the mail is out and the run does not fail for it."""
+def _dispatch(rt: Runtime, now: datetime, steps: Steps, report: DailyReport,
+              beside: alongside.Alongside | None = None) -> None:
+    """IM/SMS beside or after the mail: whatever happens here, the mail is out and the run does not fail for it."""
     if not (rt.settings.channels.configured() or rt.settings.channels.robots):
         return
     try:
-        got = steps.dispatch(rt, now)
+        got = beside.result() if beside is not None else steps.dispatch(rt, now)
     except Exception as exc:  # a channel problem must not fail the day's run for everyone
         log.error("IM/SMS dispatch failed (%s); rows stay pending for `rectify outbox retry`", type(exc).__name__)
         report.channels_down = {"all": scrub(f"{type(exc).__name__}: {exc}", ())}
