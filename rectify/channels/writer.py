@@ -25,6 +25,7 @@ class Writer:
         self._lock = asyncio.Lock()
         self._waiting: list[int] = []
         self._done: set[int] = set()
+        self._failed: dict[int, Exception] = {}
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` in the writer's thread, after the writes before it."""
@@ -38,8 +39,14 @@ class Writer:
             if row_id in self._done:
                 self._done.discard(row_id)
                 return
+            if row_id in self._failed:  # marked with others, and that transaction failed: so did this row
+                raise self._failed.pop(row_id)
             ids, self._waiting = self._waiting, []
-            await asyncio.get_running_loop().run_in_executor(self._pool, self._mark, ids)
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._pool, self._mark, ids)
+            except Exception as exc:
+                self._failed.update((i, exc) for i in ids if i != row_id)
+                raise
             self._done.update(i for i in ids if i != row_id)
 
     def close(self) -> None:
