@@ -137,7 +137,7 @@ class Steps:
     commit: Callable[[Runtime, DayPlan, Sequence[outbox.Queued]], int] = _COMMIT
     deliver: Callable[[Runtime, datetime], OutboxReport] = deliver  # retries inside (rectify.mail.deliver)
     issue: Callable[[Runtime, DayPlan], dict[int, NoticeRef]] = _ISSUE  # 督办通知, before render
-    dispatch: Callable[[Runtime, datetime], ChannelReport] = dispatch_channels  # IM/SMS, after the mail
+    dispatch: Callable[[Runtime, datetime], ChannelReport] = dispatch_channels  # IM/SMS, beside the mail
 
 
 PLAIN = Steps()
