@@ -237,3 +237,18 @@ def test_retry_can_take_one_channel_and_refuses_an_unknown_one(crt, fake, tmp_pa
     bad = subprocess.run([sys.executable, "-m", "rectify", "outbox", "retry", "--channel", "fax"], cwd=tmp_path,
                          env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "unknown channel 'fax'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_vendor_that_does_not_answer_in_time_leaves_the_row_pending(settings, fake) -> None:
+    """The per-row send goes straight to the client's pool (rectify.channels.http): its timeout still holds."""
+    cfg = ChannelSettings.model_validate(channel_settings(fake.url, timeout=0.2, tries=2))
+    rt = build_runtime(settings.model_copy(update={"channels": cfg}))
+    try:
+        queue(rt, row("a@u.example", "sms", "13800138000"))
+        fake.delay = 0.5  # delivered, answered too late: the sender cannot know, so it tries again later
+        report = dispatch(rt, AT_WORK)
+        assert [(c, e) for _, c, _, e in report.pending] == [("sms", "sms: timeout (ReadTimeout)")]
+        assert states(rt)[("sms", "a@u.example")] == ("pending", 1) and len(fake.to("sms")) == 2
+    finally:
+        fake.delay = 0.0
+        rt.close()

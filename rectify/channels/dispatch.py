@@ -32,6 +32,7 @@ import httpx
 
 from rectify.channels import results as dingtalk_results
 from rectify.channels.errors import SendError, guard_http_logs, scrub
+from rectify.channels.http import VendorClient
 from rectify.channels.policy import next_window
 from rectify.channels.settings import ChannelSettings
 from rectify.channels.sms import Sms
@@ -110,10 +111,9 @@ class Clients:
     def __call__(self, name: str) -> httpx.AsyncClient:
         if name not in self.made:
             n = self.cfg.concurrency
-            self.made[name] = httpx.AsyncClient(
-                timeout=self.cfg.timeout, trust_env=False, transport=self.transport,
-                verify=_tls() if self.transport is None else True,
-                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
+            pool = self.transport or httpx.AsyncHTTPTransport(
+                verify=_tls(), limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
+            self.made[name] = VendorClient(transport=pool, timeout=self.cfg.timeout, trust_env=False)
         return self.made[name]
 
     async def aclose(self) -> None:

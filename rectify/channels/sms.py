@@ -22,6 +22,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from rectify.channels.errors import SendError
+from rectify.channels.http import send as http_send
 from rectify.channels.settings import SmsSettings
 from rectify.channels.vendors import json_answer
 
@@ -90,7 +91,7 @@ class Sms:
         method, url, params, headers, body = build_request(self.cfg, to, payload["text"], clock=self.clock)
         if params:  # appended, so that a query the URL template already has stays
             url += ("&" if urllib.parse.urlsplit(url).query else "?") + urllib.parse.urlencode(params)
-        resp = await self.http.request(method, url, headers=headers, content=None if method == "GET" else body)
+        resp = await http_send(self.http, method, url, headers=headers, content=None if method == "GET" else body)
         data = json_answer(resp, "短信网关")
         code = _field(data, self.cfg.ok_field)
         if str(code) == self.cfg.ok_value:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from rectify.channels.errors import SendError
+from rectify.channels.http import send as http_send
 from rectify.channels.settings import DingtalkSettings, RobotSettings, WecomSettings
 from rectify.channels.tokens import TokenCache
 
@@ -116,8 +117,8 @@ class Wecom:
 
     async def send(self, to: str, payload: dict[str, Any]) -> str:
         token = await self.tokens.get()
-        resp = await self.http.post(f"{self.cfg.base_url}/cgi-bin/message/send", params={"access_token": token},
-                                    json=self.body(to, payload))
+        resp = await http_send(self.http, "POST", f"{self.cfg.base_url}/cgi-bin/message/send",
+                          params={"access_token": token}, json=self.body(to, payload))
         data = json_answer(resp, "企业微信 message/send")
         code = int(data.get("errcode", 0))
         if code != 0:
@@ -156,8 +157,8 @@ class Dingtalk:
 
     async def send(self, to: str, payload: dict[str, Any]) -> str:
         token = await self.tokens.get()
-        resp = await self.http.post(f"{self.cfg.base_url}/topapi/message/corpconversation/asyncsend_v2",
-                                    params={"access_token": token}, json=self.body(to, payload))
+        resp = await http_send(self.http, "POST", f"{self.cfg.base_url}/topapi/message/corpconversation/asyncsend_v2",
+                          params={"access_token": token}, json=self.body(to, payload))
         data = json_answer(resp, "钉钉 asyncsend_v2")
         code = int(data.get("errcode", 0))
         if code != 0:
