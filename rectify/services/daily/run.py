@@ -295,8 +295,10 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
     if day.skipped and not dry_run:
         queue_fault_alert(rt, day, report)  # the command office is told once a day (outbox dedupe)
     if send:
-        # IM/SMS rows go out from a forked process beside the mail (plain steps; rectify/channels/alongside.py)
-        beside = alongside.start(rt, now) if steps.dispatch is dispatch_channels else None
+        # IM/SMS rows go out from a forked process beside the mail (rectify/channels/alongside.py), with the plain
+        # steps only (as render_day forks): never inside the Prefect flow's process, whose tasks run in threads
+        plain = steps.dispatch is dispatch_channels and steps.render is render_letters
+        beside = alongside.start(rt, now) if plain else None
         result = steps.deliver(rt, now)
         report.delivered = True
         report.sent = result.sent
