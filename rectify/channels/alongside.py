@@ -8,7 +8,7 @@ the child claims, sends and marks through the same dispatcher under its own owne
 either process leaves only its own in-flight rows to the next run), the mail delivery never waits for it,
 and whatever happens to it the run goes on (its error is reported like any channel problem).
 
-Only the plain steps fork (as render does); the Prefect flow's dispatch task runs after the mail as before.
+Only the plain steps fork (as render does); in the Prefect flow the dispatch runs after the mail as before.
 """
 
 from __future__ import annotations
