@@ -92,7 +92,7 @@ class Runtime:
 
     @property
     def tz(self) -> pendulum.Timezone:
-        return pendulum.timezone(self.settings.timezone)
+        return _zone(self.settings.timezone)
 
     def now(self) -> datetime:
         """The clock, read only at the edges; the core always receives it as a parameter."""
@@ -140,3 +140,9 @@ def build_runtime(settings: Settings | None = None, **engine_kwargs: object) -> 
     calendar = load_calendar(settings.holidays_file)  # package < holidays_file; notices merged by Runtime
     engine = make_engine(settings.db_url, **engine_kwargs)
     return Runtime(settings, engine, session_factory(engine), calendar, steps_from(settings.ladder))
+
+
+@cache
+def _zone(name: str) -> pendulum.Timezone:
+    """pendulum builds a zone object per call (~0.1 ms): the form asks for it several times per request."""
+    return pendulum.timezone(name)

@@ -27,7 +27,7 @@ from rectify.runtime import Runtime
 from web.actions import Forbidden
 from web.auth import CsrfFailed, SignInRequired
 from web.limits import BodyLimit
-from web.pages import error_page
+from web.pages import error_page, warm_templates
 
 # For build_runtime(**ENGINE_KWARGS) wherever the app is served: one pooled connection per request thread
 # (FastAPI runs sync handlers on up to 40 threads). Past the pool, connections are opened and closed per
@@ -159,6 +159,7 @@ def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> F
     # starting, the first request retries.
     with contextlib.suppress(Exception):
         rt.refresh_calendar()
+    warm_templates()
     app.add_middleware(BodyLimit, max_upload_mib=rt.settings.web.max_upload_mib)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (routes_auth, routes_findings, routes_practice, routes_followup, routes_status, routes_api,

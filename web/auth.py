@@ -22,13 +22,14 @@ from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Person
-from rectify.links import BadLink, Token, issued_stamp, read_token
+from rectify.links import BadLink, issued_stamp, read_token
 from rectify.services.access import Viewer
 from rectify.services.findings import Actor
-from rectify.services.revocation import API_PURPOSE, still_valid
+from rectify.services.revocation import API_PURPOSE, counts, still_valid
 
 COOKIE = "rectify_session"
 
@@ -49,11 +50,33 @@ class WebSession:
     issued: float = 0.0  # unix seconds; compared with the person's valid_after
 
 
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """What a request needs of the signed-in person (the viewer, the actor's label, the page header):
+    read as plain columns, without building an ORM object on every request."""
+
+    id: int
+    name: str
+    email: str
+    role: str
+    unit_id: int | None
+    group_id: int | None
+
+    @classmethod
+    def of(cls, person: Person) -> Signed:
+        return cls(person.id, person.name, person.email, person.role, person.unit_id, person.group_id)
+
+
+# One statement, compiled once (SQLAlchemy caches it), run on the session's connection as plain Core.
+_SIGNED = select(Person.id, Person.name, Person.email, Person.role, Person.unit_id, Person.group_id, Person.active,
+                 Person.valid_after)
+
+
 @dataclass(frozen=True)
 class Me:
     """The signed-in person, as handlers need them."""
 
-    person: Person
+    person: Signed
     viewer: Viewer
     csrf: str  # "" for bearer-token API calls, which need none
     ip: str
@@ -129,13 +152,15 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def session_person(request: Request, s: Session, session: WebSession | None) -> Person | None:
-    """The active person a session belongs to, unless it was issued before their last revocation."""
+def session_person(request: Request, s: Session, session: WebSession | None) -> Signed | None:
+    """The active person a session belongs to, unless it was issued before their last revocation
+    (rectify.services.revocation.counts: the rule still_valid applies to links and tokens)."""
     if session is None or session.person_id is None:
         return None
-    token = Token(session.person_id, datetime.fromtimestamp(session.issued, UTC),
-                  datetime.fromtimestamp(session.expires, UTC))
-    return still_valid(s, token, now(request))
+    row = s.connection().execute(_SIGNED.where(Person.id == session.person_id)).first()
+    if row is None or not counts(row.active, row.valid_after, datetime.fromtimestamp(session.issued, UTC)):
+        return None
+    return Signed(row.id, row.name, row.email, row.role, row.unit_id, row.group_id)
 
 
 def signed_in(request: Request, s: Session) -> Me:
@@ -162,7 +187,7 @@ def api_caller(request: Request, s: Session) -> Me:
         person = still_valid(s, parsed, now(request)) if parsed.token_id is not None else None
         if person is None:
             raise SignInRequired
-        return Me(person, Viewer.of(person), "", client_ip(request))
+        return Me(Signed.of(person), Viewer.of(person), "", client_ip(request))
     me = signed_in(request, s)
     if request.method not in ("GET", "HEAD"):
         check_csrf(me.csrf, request.headers.get("x-csrf-token", ""))

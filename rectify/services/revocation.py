@@ -27,15 +27,19 @@ def still_valid(s: Session, token: Token, now: datetime) -> Person | None:
     API tokens (token_id set) must also have a live row for that person.
     """
     person = s.get(Person, token.person_id)
-    if person is None or not person.active:
-        return None
-    if person.valid_after is not None and token.issued < person.valid_after:
+    if person is None or not counts(person.active, person.valid_after, token.issued):
         return None
     if token.token_id is not None:
         row = s.get(ApiToken, token.token_id)
         if row is None or row.person_id != person.id or row.revoked_at is not None or row.expires_at < now:
             return None
     return person
+
+
+def counts(active: bool, valid_after: datetime | None, issued: datetime) -> bool:
+    """The rule itself, for callers that read the two columns without loading the person (the form's
+    per-request session check): active, and issued at or after the last revocation."""
+    return bool(active) and (valid_after is None or issued >= valid_after)
 
 
 def revoke_sessions(person: Person, now: datetime) -> None:
