@@ -113,10 +113,10 @@ def from_settings() -> FastAPI:
     """The app for one worker process of `rectify web --workers N` (uvicorn's factory): each builds its own
     runtime from the same settings (the config file and RECTIFY_* variables it inherits)."""
     from rectify.runtime import build_runtime
-    from web.server import HeaderTimeoutH11, install_log_redaction
+    from web.server import install_log_redaction, protocol_class
 
     rt = build_runtime(**ENGINE_KWARGS)
-    HeaderTimeoutH11.header_timeout = rt.settings.web.header_timeout
+    protocol_class().header_timeout = rt.settings.web.header_timeout
     install_log_redaction()
     return create_app(rt)
 

@@ -31,7 +31,7 @@ def web(
     from rectify.runtime import build_runtime
     from rectify.serving import port_free
     from web.app import ENGINE_KWARGS, create_app
-    from web.server import uvicorn_options
+    from web.server import protocol_path, uvicorn_options
 
     rt = build_runtime(**ENGINE_KWARGS)
     try:
@@ -54,7 +54,7 @@ def web(
     console.print(f"{n} worker processes", highlight=False)
     # Each worker builds its own runtime and protocol settings (web.app.from_settings) from the settings
     # this process checked; the protocol class goes by name, as uvicorn hands the config to its workers.
-    options["http"] = "web.server:HeaderTimeoutH11"
+    options["http"] = protocol_path()
     uvicorn.run("web.app:from_settings", factory=True, workers=n, host=host, port=port, log_level="info", **options)
 
 

@@ -21,14 +21,24 @@ from tests.web import samples
 from tests.web.helpers import client
 from tests.web.test_web_uploads import _report
 from web.evidence import clean_filename
-from web.server import redact, uvicorn_options
+from web.server import (
+    MAX_HEADER_BYTES,
+    HeaderTimeoutH11,
+    HeaderTimeoutHttpTools,
+    protocol_class,
+    redact,
+    uvicorn_options,
+)
 
 
 class _Server:
-    def __init__(self, app, settings: Settings) -> None:
+    def __init__(self, app, settings: Settings, http: type | None = None) -> None:
         self.port = free_port()
+        options = uvicorn_options(settings)
+        if http is not None:  # the same header timeout on either parser
+            options["http"] = type("Test" + http.__name__, (http,), {"header_timeout": settings.web.header_timeout})
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off", **uvicorn_options(settings)))
+                                                    lifespan="off", **options))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> _Server:
@@ -60,9 +70,17 @@ def test_it_believes_x_forwarded_for_only_from_trusted_proxies(app, rt, trusted,
     assert r.json() == {"ip": seen}
 
 
-def test_it_closes_a_connection_whose_headers_never_finish(app, rt) -> None:
+PROTOCOLS = [HeaderTimeoutH11, HeaderTimeoutHttpTools]
+
+
+def test_it_serves_with_httptools_when_installed() -> None:
+    assert protocol_class() is HeaderTimeoutHttpTools  # a dependency (pyproject): the parser in C
+
+
+@pytest.mark.parametrize("http", PROTOCOLS, ids=lambda p: p.__name__)
+def test_it_closes_a_connection_whose_headers_never_finish(app, rt, http) -> None:
     settings = rt.settings.model_copy(update={"web": rt.settings.web.model_copy(update={"header_timeout": 0.5})})
-    with _Server(app, settings) as srv:
+    with _Server(app, settings, http) as srv:
         sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
         sock.sendall(b"GET /signin HTTP/1.1\r\nHost: x\r\n")  # and then nothing more: a slowloris client
         started = time.monotonic()
@@ -71,6 +89,35 @@ def test_it_closes_a_connection_whose_headers_never_finish(app, rt) -> None:
         sock.close()
         fine = httpx.get(f"http://127.0.0.1:{srv.port}/signin")  # a normal request is unaffected
         assert fine.status_code == 200
+
+
+def _until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes (a socket timeout, i.e. still open, fails the test)."""
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+@pytest.mark.parametrize("http", PROTOCOLS, ids=lambda p: p.__name__)
+def test_it_closes_a_connection_whose_headers_grow_past_the_cap(app, rt, http) -> None:
+    settings = rt.settings.model_copy(update={"web": rt.settings.web.model_copy(update={"header_timeout": 60})})
+    with _Server(app, settings, http) as srv:  # the timeout is far: only the size can close it
+        sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        sock.sendall(b"GET /signin HTTP/1.1\r\nHost: x\r\n")
+        filler = b"X-Filler: " + b"a" * 988 + b"\r\n"
+        try:
+            for _ in range(2 * MAX_HEADER_BYTES // len(filler)):
+                sock.sendall(filler)
+        except OSError:
+            pass  # closed while we were still sending
+        answer = _until_closed(sock)
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 4"), answer[:80]  # closed; h11 says 400 first
+        sock.close()
+        assert httpx.get(f"http://127.0.0.1:{srv.port}/signin").status_code == 200
 
 
 def test_it_keeps_sign_in_tokens_out_of_the_access_log(caplog) -> None:
