@@ -39,10 +39,14 @@ class FollowupView:
     reports: list[dict[str, Any]] = field(default_factory=list)
 
 
-def followup_of(s: Session, f: Finding, today: date) -> FollowupView:
+def followup_of(s: Session, f: Finding, today: date, known: dict[int, str] | None = None) -> FollowupView:
+    """`known`: names the page has already read (web.supervision.practice_of); only the others are queried."""
     reports = followup.progress_reports(s, f.id)
+    names = dict(known or {})
     ids = {r.person_id for r in reports if r.person_id} | ({f.acknowledged_by_id} if f.acknowledged_by_id else set())
-    names = {pid: name for pid, name in s.execute(select(Person.id, Person.name).where(Person.id.in_(ids)))}
+    ids -= names.keys()
+    if ids:
+        names.update(s.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).tuples())
     files = {e.id: e for e in s.scalars(select(Evidence).where(Evidence.finding_id == f.id))} if reports else {}
     waits = followup.waits_for_ack(f)
     return FollowupView(

@@ -27,12 +27,14 @@ from web import actions, evidence
 from web.actions import BulkConflict, Forbidden, Missing, Refused, Upload
 from web.auth import (
     Me,
+    Signed,
     SignInRequired,
     WebSession,
     check_csrf,
     check_origin,
     now,
     read_session,
+    remember_signed_in,
     session_person,
     signed_in,
 )
@@ -76,8 +78,8 @@ def finding_context(s: Session, rt: Runtime, me: Me, f: Finding, today: date, **
         "level_kind": level_kind(f.level, rt.ladder),
         "events": [(e, e.at.astimezone(rt.tz), event_facts(e)) for e in history(s, f.id)],
         "can": can,
-        "practice": practice_of(s, rt, f, today, may_reassign=can[Do.REASSIGN]),
-        "followup": followup_of(s, f, today),  # 签收 and 进展反馈 (web.followup)
+        "practice": (practice := practice_of(s, rt, f, today, may_reassign=can[Do.REASSIGN])),
+        "followup": followup_of(s, f, today, practice.names),  # 签收 and 进展反馈 (web.followup)
         "today": today,
         "tz": rt.tz,
         "form": {},
@@ -118,17 +120,19 @@ async def _read_form(request: Request, max_files: int = 0) -> FormData:
     session = read_session(request)
     if session is None or session.person_id is None:
         raise SignInRequired
-    if not await run_in_threadpool(_still_signed_in, request, session):
+    person = await run_in_threadpool(_still_signed_in, request, session)
+    if person is None:
         raise SignInRequired
+    remember_signed_in(request, session, person)  # the handler's signed_in() takes it from here
     check_origin(request)
     form = await request.form(max_files=max_files, max_fields=50)
     check_csrf(session.csrf, form.get("csrf_token") if isinstance(form.get("csrf_token"), str) else "")
     return form
 
 
-def _still_signed_in(request: Request, session: WebSession) -> bool:
+def _still_signed_in(request: Request, session: WebSession) -> Signed | None:
     with _rt(request).sessions() as s:
-        return session_person(request, s, session) is not None
+        return session_person(request, s, session)
 
 
 def _text_fields(form: FormData, *names: str) -> dict[str, str]:

@@ -107,7 +107,9 @@ def practice_of(s: Session, rt: Runtime, f: Finding, today: date, *, may_reassig
     pending = next((r for r in requests if r.state == "pending"), None) if f.state in _UNFINISHED else None
     decided = [r for r in requests if r.state != "pending"]
     refused = bool(decided) and decided[-1].state == "refused"
-    ids = {i for r in requests for i in (r.requested_by_id, r.decided_by_id)} | {f.head_signed_by_id, f.closed_by_id}
+    # 签收 by (web.followup) too: the page's names in one query
+    ids = ({i for r in requests for i in (r.requested_by_id, r.decided_by_id)}
+           | {f.head_signed_by_id, f.closed_by_id, f.acknowledged_by_id})
     ids.discard(None)
     names: dict[int, str] = {}
     if ids:
