@@ -10,7 +10,7 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
@@ -29,10 +29,16 @@ from web.auth import CsrfFailed, SignInRequired
 from web.limits import BodyLimit
 from web.pages import error_page, warm_templates
 
-# For build_runtime(**ENGINE_KWARGS) wherever the app is served: one pooled connection per request thread
-# (FastAPI runs sync handlers on up to 40 threads). Past the pool, connections are opened and closed per
-# request, which on PostgreSQL forks a server process each time (p50 25 ms → 12 ms in bench/form_load.py).
-ENGINE_KWARGS = {"pool_size": 40, "max_overflow": 10}
+# Request threads per worker process. Handlers are sync (SQLAlchemy), run in anyio's thread pool (40 by
+# default); but a worker executes Python on one core under one interpreter lock, so more threads than a
+# few only queue for that lock, and a writer holding SQLite's write queue waits for it too (each wait up
+# to the 5 ms switch interval): with 40 threads the slowest 销号 took over a second under load.
+REQUEST_THREADS = int(os.environ.get("RECTIFY_WEB_THREADS", "4"))
+# For build_runtime(**ENGINE_KWARGS) wherever the app is served: one pooled connection per request thread,
+# plus the calendar refresh's own. Past the pool, connections are opened and closed per request, which on
+# PostgreSQL forks a server process each time; a pool far larger than the threads only holds PostgreSQL
+# backends (`rectify web --workers N` opens up to N × (pool_size + max_overflow)).
+ENGINE_KWARGS = {"pool_size": REQUEST_THREADS + 2, "max_overflow": 4}
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -125,6 +131,15 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+@contextlib.asynccontextmanager
+async def _threads(app: FastAPI) -> AsyncIterator[None]:
+    """The request thread pool's size (REQUEST_THREADS), set on the serving event loop."""
+    import anyio.to_thread
+
+    anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+    yield
+
+
 class _App(FastAPI):
     """SecurityHeaders outside Starlette's ServerErrorMiddleware, so a 500 carries the headers too."""
 
@@ -151,6 +166,7 @@ def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> F
         docs_url=None,  # FastAPI's Swagger/ReDoc pages load from a CDN; /docs is served locally instead
         redoc_url=None,
         openapi_url=None,  # served by routes_docs, behind sign-in unless web.public_docs
+        lifespan=_threads,
     )
     app.state.rt = rt
     app.state.clock = clock or rt.now
