@@ -39,14 +39,16 @@ class FollowupView:
     reports: list[dict[str, Any]] = field(default_factory=list)
 
 
-def followup_of(s: Session, f: Finding, today: date, known: dict[int, str] | None = None) -> FollowupView:
-    """`known`: names the page has already read (web.supervision.practice_of); only the others are queried."""
-    reports = followup.progress_reports(s, f.id)
+def followup_of(s: Session, f: Finding, today: date, known: dict[int, str] | None = None,
+                has_reports: bool = True) -> FollowupView:
+    """`known`: names the page has already read (web.supervision.practice_of); only the others are queried.
+    `has_reports` False: the page knows there is no progress report (web.queries.load_page)."""
+    reports = followup.progress_reports(s, f.id) if has_reports else []
     names = dict(known or {})
     ids = {r.person_id for r in reports if r.person_id} | ({f.acknowledged_by_id} if f.acknowledged_by_id else set())
     ids -= names.keys()
     if ids:
-        names.update(s.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).tuples())
+        names.update((pid, name) for pid, name in s.execute(select(Person.id, Person.name).where(Person.id.in_(ids))))
     files = {e.id: e for e in s.scalars(select(Evidence).where(Evidence.finding_id == f.id))} if reports else {}
     waits = followup.waits_for_ack(f)
     return FollowupView(

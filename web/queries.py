@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, false, func, select, true
 from sqlalchemy.orm import Session, joinedload
 
-from models import Event, Evidence, ExtensionRequest, Finding, Round, SupervisionGroup, Unit
+from models import Event, Evidence, ExtensionRequest, Finding, ProgressReport, Round, SupervisionGroup, Unit
 from rectify.core.ladder import Step
 from rectify.core.lifecycle import ACTIVE, State
 from rectify.core.palette import Palette
@@ -216,6 +216,33 @@ def load_finding(s: Session, finding_id: int) -> Finding | None:
     """The finding with its unit, group and round, in one query."""
     return s.scalar(select(Finding).where(Finding.id == finding_id)
                     .options(joinedload(Finding.unit), joinedload(Finding.group), joinedload(Finding.round)))
+
+
+@dataclass(frozen=True, slots=True)
+class Has:
+    """Which of the finding's lists hold anything: the page skips the query for an empty one."""
+
+    evidence: bool = True
+    events: bool = True
+    requests: bool = True  # extension requests
+    reports: bool = True  # progress reports (进展反馈)
+
+
+def _any(model: Any) -> Any:
+    return select(model.id).where(model.finding_id == Finding.id).exists()
+
+
+def load_page(s: Session, finding_id: int) -> tuple[Finding, Has] | None:
+    """The finding with its unit, group and round, and which of its lists are not empty: one query.
+
+    Most findings have no extension request and no progress report, and many no evidence yet; asking
+    for empty lists was three of the page's seven queries (bench/form_load.py)."""
+    row = s.execute(select(Finding, _any(Evidence), _any(Event), _any(ExtensionRequest), _any(ProgressReport))
+                    .where(Finding.id == finding_id)
+                    .options(joinedload(Finding.unit), joinedload(Finding.group), joinedload(Finding.round))).first()
+    if row is None:
+        return None
+    return row[0], Has(*(bool(flag) for flag in row[1:]))
 
 
 def evidence_of(s: Session, finding_id: int) -> list[Evidence]:

@@ -43,7 +43,17 @@ from web.followup import followup_of
 from web.limits import MAX_FILES, MIB
 from web.numbers import Id, parse_int
 from web.pages import error_page, page
-from web.queries import ListFilter, evidence_of, history, level_kind, list_findings, load_finding, timing
+from web.queries import (
+    Has,
+    ListFilter,
+    evidence_of,
+    history,
+    level_kind,
+    list_findings,
+    load_finding,
+    load_page,
+    timing,
+)
 from web.supervision import event_facts, practice_of, recheck_before
 
 router = APIRouter(include_in_schema=False)
@@ -67,19 +77,23 @@ def _finding_or_404(s: Session, finding_id: int) -> Finding:
     return f
 
 
-def finding_context(s: Session, rt: Runtime, me: Me, f: Finding, today: date, **extra: Any) -> dict[str, Any]:
-    """Everything the finding page shows; also used to re-show it after a refused form."""
+def finding_context(s: Session, rt: Runtime, me: Me, f: Finding, today: date, has: Has | None = None,
+                    **extra: Any) -> dict[str, Any]:
+    """Everything the finding page shows; also used to re-show it after a refused form. `has` (from
+    web.queries.load_page) says which lists are empty, so they are not queried."""
+    has = has or Has()
     target = Target.of(f)
     can = {do.value: may(me.viewer, do, target) for do in Do}
+    practice = practice_of(s, rt, f, today, may_reassign=can[Do.REASSIGN], has_requests=has.requests)
     ctx: dict[str, Any] = {
         "f": f,
-        "files": evidence_of(s, f.id),
+        "files": evidence_of(s, f.id) if has.evidence else [],
         "timing": timing(rt.calendar, f.state, f.due_date, today),
         "level_kind": level_kind(f.level, rt.ladder),
-        "events": [(e, e.at.astimezone(rt.tz), event_facts(e)) for e in history(s, f.id)],
+        "events": [(e, e.at.astimezone(rt.tz), event_facts(e)) for e in history(s, f.id)] if has.events else [],
         "can": can,
-        "practice": (practice := practice_of(s, rt, f, today, may_reassign=can[Do.REASSIGN])),
-        "followup": followup_of(s, f, today, practice.names),  # 签收 and 进展反馈 (web.followup)
+        "practice": practice,
+        "followup": followup_of(s, f, today, practice.names, has_reports=has.reports),  # 签收, 进展反馈
         "today": today,
         "tz": rt.tz,
         "form": {},
@@ -95,11 +109,14 @@ def finding_context(s: Session, rt: Runtime, me: Me, f: Finding, today: date, **
 
 
 def _show(s: Session, request: Request, me: Me, finding_id: int, status: int = 200, **extra: Any) -> Response:
-    f = _finding_or_404(s, finding_id)
+    loaded = load_page(s, finding_id)
+    if loaded is None:
+        raise HTTPException(404)
+    f, has = loaded
     if decide(me.viewer, Do.VIEW, Target.of(f)) != "ok":
         raise Forbidden
     return page("finding.html", me, status=status,
-                **finding_context(s, _rt(request), me, f, _today(request), **extra))
+                **finding_context(s, _rt(request), me, f, _today(request), has, **extra))
 
 
 def _version(form: dict[str, str]) -> int:

@@ -101,9 +101,11 @@ class Practice:
     units: list[tuple[int, str]] = field(default_factory=list)  # where an admin may move it
 
 
-def practice_of(s: Session, rt: Runtime, f: Finding, today: date, *, may_reassign: bool) -> Practice:
+def practice_of(s: Session, rt: Runtime, f: Finding, today: date, *, may_reassign: bool,
+                has_requests: bool = True) -> Practice:
+    """`has_requests` False: the page knows there is no extension request (web.queries.load_page)."""
     requests = list(s.scalars(select(ExtensionRequest).where(ExtensionRequest.finding_id == f.id)
-                              .order_by(ExtensionRequest.id)))
+                              .order_by(ExtensionRequest.id))) if has_requests else []
     pending = next((r for r in requests if r.state == "pending"), None) if f.state in _UNFINISHED else None
     decided = [r for r in requests if r.state != "pending"]
     refused = bool(decided) and decided[-1].state == "refused"
