@@ -154,12 +154,15 @@ def reference_web(url: str, data_dir: Path, port: int, workers: int) -> subproce
                          "--log-level", "warning", "--no-access-log"], env, data_dir, port)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and all its descendants (the uvicorn supervisor and its workers)."""
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of a process and all its descendants, live or reaped (the uvicorn supervisor and
+    its workers; PostgreSQL's postmaster and its backends)."""
     total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    if pid is None:
+        return total
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / tick
+        total += sum(int(v) for v in fields[11:15]) / tick
         for task in Path(f"/proc/{pid}/task").iterdir():
             for child in (task / "children").read_text().split():
                 total += cpu_seconds(int(child))
@@ -216,18 +219,26 @@ class Pass:
     wall: float
     client_cpu: float
     server_cpu: float
+    db_cpu: float = 0.0
+
+
+def postmaster_pid(pg: object | None) -> int | None:
+    """PostgreSQL's server process (its backends are its children), from postmaster.pid."""
+    if pg is None:
+        return None
+    return int((pg.data / "postmaster.pid").read_text().split()[0])  # type: ignore[attr-defined]
 
 
 async def drive(port: int, server_pid: int, work: list[tuple[int | None, list[int]]], think: float,
-                mix: str) -> Pass:
+                mix: str, db_pid: int | None = None) -> Pass:
     timings = Timings()
     clients = [LeanClient("127.0.0.1", port, COOKIE) for _ in work]
     await asyncio.gather(*(sign_in(c, pid) for c, (pid, _) in zip(clients, work, strict=True) if pid is not None))
-    c0, s0, t0 = time.process_time(), cpu_seconds(server_pid), time.perf_counter()
+    c0, s0, d0, t0 = time.process_time(), cpu_seconds(server_pid), cpu_seconds(db_pid), time.perf_counter()
     await asyncio.gather(*(one_client(c, pid, fids, timings, think, mix)
                            for c, (pid, fids) in zip(clients, work, strict=True)))
     wall = time.perf_counter() - t0
-    return Pass(timings, wall, time.process_time() - c0, cpu_seconds(server_pid) - s0)
+    return Pass(timings, wall, time.process_time() - c0, cpu_seconds(server_pid) - s0, cpu_seconds(db_pid) - d0)
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
@@ -239,7 +250,8 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 
 def run_passes(label: str, port: int, server: subprocess.Popen[bytes], work: list[tuple[int | None, list[int]]],
-               rounds: int, thinks: list[float], mixes: list[str], clients: int, background: int) -> None:
+               rounds: int, thinks: list[float], mixes: list[str], clients: int, background: int,
+               db_pid: int | None = None) -> None:
     n = 0
     for mix in mixes:
         for think in thinks:
@@ -247,7 +259,7 @@ def run_passes(label: str, port: int, server: subprocess.Popen[bytes], work: lis
             n += 1
             loop = _event_loop()
             try:
-                result = loop.run_until_complete(drive(port, server.pid, chunk, think, mix))
+                result = loop.run_until_complete(drive(port, server.pid, chunk, think, mix, db_pid))
             finally:
                 loop.close()
             report(label, mix, clients, rounds, background, think, result)
@@ -272,7 +284,7 @@ def run(backend: str, clients: int, rounds: int, background: int, thinks: list[f
         try:
             run_passes(f"{backend}, rectify web --workers {workers}", port, server,
                        [(pid, fids[:rounds * passes]) for pid, fids in work],
-                       rounds, thinks, mixes, clients, background)
+                       rounds, thinks, mixes, clients, background, postmaster_pid(pg))
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -301,7 +313,8 @@ def report(label: str, mix: str, clients: int, rounds: int, background: int, thi
     n = len(every)
     print(f"\n{label}, {mix} mix, think {think:g} s: {clients} clients x {rounds}, {background} other findings: "
           f"{n} requests in {r.wall:.1f} s -> {n / r.wall:.0f} requests/s")
-    print(f"  CPU per request: server {r.server_cpu / n * 1000:.2f} ms, client {r.client_cpu / n * 1000:.2f} ms; "
+    db = f", PostgreSQL {r.db_cpu / n * 1000:.2f} ms" if r.db_cpu else ""
+    print(f"  CPU per request: server {r.server_cpu / n * 1000:.2f} ms{db}, client {r.client_cpu / n * 1000:.2f} ms; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"  {'kind':<8}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'mean ms':>10}")
     for kind, ts in [*r.timings.by_kind.items(), ("all", every)]:
