@@ -70,7 +70,7 @@ class Sink:
 
 @pytest.fixture
 def pg():
-    server = PgServer()
+    server = PgServer(durable=True)  # a restart must not forget acknowledged marks (production settings)
     try:
         server.start()
     except PgUnavailable as exc:

@@ -34,12 +34,13 @@ def _bin(name: str) -> str:
 
 
 class PgServer:
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
         self.port = _free_port()
         self.root = Path(tempfile.mkdtemp(prefix="rectify-pg-"))
         self.data = self.root / "data"
         self.user = "postgres" if os.geteuid() == 0 else None
         self._started = False
+        self.durable = durable
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         cmd = list(args)
@@ -55,8 +56,10 @@ class PgServer:
                         "--locale=C", "--no-sync")
         if res.returncode:
             raise PgUnavailable(f"initdb failed: {res.stderr.strip()}")
-        opts = (f"-p {self.port} -h 127.0.0.1 -k {self.root} -c fsync=off -c synchronous_commit=off "
-                "-c full_page_writes=off -c max_connections=200")
+        # Fast and forgetful by default: a crash (restart -m immediate) may lose acknowledged commits. A test
+        # about crashes asks for a durable cluster, where an acknowledged commit survives as in production.
+        fast = "" if self.durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        opts = f"-p {self.port} -h 127.0.0.1 -k {self.root} {fast}-c max_connections=200"
         res = self._run(pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"), "-w", "start")
         if res.returncode:
             log = (self.root / "log").read_text() if (self.root / "log").exists() else ""

@@ -5,6 +5,7 @@ link and reports with evidence; a supervisor asks for a sign-in link, opens it a
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from email import message_from_bytes
@@ -65,8 +66,11 @@ def _more_of_group_1(s, w: World) -> None:
 
 
 def _mailed_link(rt: Runtime, recipient: str) -> str:
-    """The sign-in link from the .eml file the outbox wrote (no SMTP host configured)."""
-    files = sorted(rt.settings.outbox_path.glob("*-signin-*.eml"))
+    """The sign-in link from the .eml file the outbox wrote (no SMTP host configured). The form sends it after
+    answering (a background task), so the file may land a moment after the page says 请查收邮件."""
+    deadline = time.monotonic() + 10
+    while not (files := sorted(rt.settings.outbox_path.glob("*-signin-*.eml"))) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert files, "no sign-in mail was written"
     msg = message_from_bytes(files[-1].read_bytes(), policy=default_policy)
     assert msg["To"].addresses[0].addr_spec == recipient
