@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -149,10 +150,16 @@ def _item(a, day: DayPlan, cal: WorkCalendar) -> dict[str, Any]:
     return got
 
 
+@cache
+def _item_macros() -> tuple[Any, Any]:
+    """The item templates' macros, looked up once per process (a first day calls them thousands of times)."""
+    return env().get_template("mail/daily_item.html").module, env().get_template("mail/daily_item.txt").module
+
+
 def item_words(i: dict[str, Any]) -> dict[str, Any]:
     """A row's words for both parts of the letter: the level cell/prefix and the rest of the row (HTML
     escaped, text plain), from templates/mail/daily_item.{html,txt}."""
-    html, text = env().get_template("mail/daily_item.html").module, env().get_template("mail/daily_item.txt").module
+    html, text = _item_macros()
     return {"kind": i["kind"], "html_level": html.level(i), "html": html.cells(i), "text_level": text.level(i),
             "text": text.body(i)}
 
