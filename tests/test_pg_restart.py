@@ -24,12 +24,12 @@ from sqlalchemy import event, func, select
 
 from models import Event, OutboxMessage
 from rectify.config import Settings
-from rectify.db import make_engine, migrate
+from rectify.db import make_engine
 from rectify.runtime import build_runtime
 from rectify.services.daily import run_daily
 from rectify.serving import free_port
 from tests.conftest import missing
-from tests.support import factory
+from tests.support.county import seed_county
 from tests.support.keys import TEST_SECRET
 from tests.support.pgserver import PgServer, PgUnavailable
 
@@ -87,20 +87,6 @@ def sink():
     s.controller.stop()
 
 
-def county(url: str) -> None:
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
-    rt = build_runtime(Settings(database_url=url, secret_key=TEST_SECRET))
-    try:
-        with rt.sessions() as s, s.begin():
-            g, r = factory.group(s, members=1), factory.round_(s)
-            for i in range(UNITS):
-                factory.finding(s, unit=factory.unit(s, f"单位{i:03d}"), round=r, group=g, due=date(2024, 1, 22))
-    finally:
-        rt.close()
-
-
 def states(url: str) -> dict[str, int]:
     engine = make_engine(url)
     try:
@@ -112,7 +98,7 @@ def states(url: str) -> dict[str, int]:
 
 def test_it_rides_out_a_postgresql_restart_during_the_send(pg, sink, tmp_path) -> None:
     url = pg.create_database("rectify")
-    county(url)
+    seed_county(url, [f"单位{i:03d}" for i in range(UNITS)], date(2024, 1, 22))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "RECTIFY_"))}
     env.update(RECTIFY_DATABASE_URL=url, RECTIFY_DATA_DIR=str(tmp_path / "var"), RECTIFY_SECRET_KEY=TEST_SECRET,
                RECTIFY_COMMAND_OFFICE='["office@county.example"]', RECTIFY_SMTP__HOST="127.0.0.1",
@@ -137,7 +123,7 @@ def test_it_rides_out_a_postgresql_restart_during_the_send(pg, sink, tmp_path) -
 
 def test_it_rides_out_a_postgresql_restart_at_the_days_commit(pg, sink, tmp_path) -> None:
     url = pg.create_database("rectify")
-    county(url)
+    seed_county(url, [f"单位{i:03d}" for i in range(UNITS)], date(2024, 1, 22))
     settings = Settings(database_url=url, secret_key=TEST_SECRET, data_dir=tmp_path / "var",
                         command_office=["office@county.example"],
                         smtp={"host": "127.0.0.1", "port": sink.port, "timeout": 5.0})

@@ -18,11 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from rectify.config import ScheduleSettings, Settings
-from rectify.db import make_engine, migrate
-from rectify.runtime import build_runtime
+from rectify.config import ScheduleSettings
 from rectify.serving import LocalPrefectServer, api_healthy, free_port
-from tests.support import factory
+from tests.support.county import seed_county
 from tests.support.keys import TEST_SECRET
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,20 +74,6 @@ def test_it_deploys_prefect_yaml_to_a_prefect_server_with_a_process_pool(tmp_pat
     assert not api_healthy(server.url, timeout=0.5)  # stopped
 
 
-def _county(url: str) -> None:
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
-    rt = build_runtime(Settings(database_url=url, secret_key=TEST_SECRET))
-    try:
-        with rt.sessions() as s, s.begin():
-            g, r = factory.group(s, members=1), factory.round_(s)
-            u = factory.unit(s, "县财政局")
-            factory.finding(s, unit=u, round=r, group=g, due=date(2024, 1, 22))
-    finally:
-        rt.close()
-
-
 def test_it_serves_the_schedules_and_the_form_and_stops_cleanly(tmp_path, smtp_sink) -> None:
     web_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "RECTIFY_"))}
@@ -97,7 +81,7 @@ def test_it_serves_the_schedules_and_the_form_and_stops_cleanly(tmp_path, smtp_s
                RECTIFY_COMMAND_OFFICE='["office@county.example"]', RECTIFY_SCHEDULE__PREFECT_PORT="0",
                RECTIFY_WEB__PORT=str(web_port), RECTIFY_SMTP__HOST="127.0.0.1", RECTIFY_SMTP__PORT=str(smtp_sink.port),
                PREFECT_SERVER_ANALYTICS_ENABLED="false")
-    _county(f"sqlite:///{tmp_path / 'var' / 'rectify.db'}")
+    seed_county(f"sqlite:///{tmp_path / 'var' / 'rectify.db'}", ["县财政局"], date(2024, 1, 22))
     proc = subprocess.Popen([RECTIFY, "serve"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []

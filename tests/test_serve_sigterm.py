@@ -29,10 +29,9 @@ from sqlalchemy import func, select
 
 from models import OutboxMessage
 from rectify.config import Settings
-from rectify.db import make_engine, migrate
-from rectify.runtime import build_runtime
+from rectify.db import make_engine
 from rectify.serving import free_port
-from tests.support import factory
+from tests.support.county import seed_county
 from tests.support.keys import TEST_SECRET
 
 RECTIFY = str(Path(sys.executable).with_name("rectify"))
@@ -72,21 +71,6 @@ class SlowSink:
         return sum(n - 1 for n in self.ids.values())
 
 
-def county(url: str) -> None:
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
-    rt = build_runtime(Settings(database_url=url, secret_key=TEST_SECRET))
-    try:
-        with rt.sessions() as s, s.begin():
-            g, r = factory.group(s, members=1), factory.round_(s)
-            for i in range(UNITS):
-                u = factory.unit(s, f"单位{i:03d}")
-                factory.finding(s, unit=u, round=r, group=g, due=date(2024, 1, 22))
-    finally:
-        rt.close()
-
-
 def api(url: str, path: str, body: dict | None = None):
     req = urllib.request.Request(f"{url}{path}", data=json.dumps(body or {}).encode(),
                                  headers={"content-type": "application/json"})
@@ -109,7 +93,7 @@ def test_it_stops_serve_mid_send_cleanly_and_a_rerun_sends_the_rest(tmp_path, si
     sink.controller.start()
     url = f"sqlite:///{tmp_path / 'var' / 'rectify.db'}"
     (tmp_path / "var").mkdir()
-    county(url)
+    seed_county(url, [f"单位{i:03d}" for i in range(UNITS)], date(2024, 1, 22))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "RECTIFY_"))}
     env.update(RECTIFY_DATA_DIR=str(tmp_path / "var"), RECTIFY_SECRET_KEY=TEST_SECRET,
                RECTIFY_COMMAND_OFFICE='["office@county.example"]', RECTIFY_SCHEDULE__PREFECT_PORT="0",
