@@ -33,7 +33,12 @@ def missing(what: str, why: str) -> None:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
-    server = PgServer()
+    yield from serve_pg()
+
+
+def serve_pg(durable: bool = False) -> Iterator[PgServer]:
+    """A private PostgreSQL cluster for a fixture's life (missing in CI fails, elsewhere skips)."""
+    server = PgServer(durable=durable)
     try:
         server.start()
     except PgUnavailable as exc:

@@ -7,31 +7,23 @@ A private PostgreSQL cluster (the shared one serves other tests), a real aiosmtp
 
 from __future__ import annotations
 
-import asyncio
-import email
 import os
 import subprocess
 import sys
-import threading
-from collections import Counter
 from datetime import UTC, date, datetime
-from email.policy import default
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import event, func, select
 
-from models import Event, OutboxMessage
+from models import Event
 from rectify.config import Settings
-from rectify.db import make_engine
 from rectify.runtime import build_runtime
 from rectify.services.daily import run_daily
-from rectify.serving import free_port
-from tests.conftest import missing
+from tests.conftest import serve_pg
+from tests.support.counting_sink import CountingSink, outbox_states
 from tests.support.county import seed_county
 from tests.support.keys import TEST_SECRET
-from tests.support.pgserver import PgServer, PgUnavailable
 
 RECTIFY = str(Path(sys.executable).with_name("rectify"))
 UNITS = 30  # 督办 today for each: contact and leader, plus one letter for the group (61 letters)
@@ -40,60 +32,17 @@ DAY, NOW = date(2024, 1, 31), datetime(2024, 1, 31, 0, 30, tzinfo=UTC)
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
-class Sink:
-    """aiosmtpd counting Message-IDs and recipients; calls `act` (in a thread) after letter `at`."""
-
-    def __init__(self, pause: float = 0.03) -> None:
-        self.port = free_port()
-        self.ids: Counter[str] = Counter()
-        self.rcpts: Counter[str] = Counter()
-        self.act, self.at = None, 0
-        sink = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):
-                await asyncio.sleep(pause)
-                sink.ids[str(email.message_from_bytes(envelope.content, policy=default)["Message-ID"])] += 1
-                for r in envelope.rcpt_tos:
-                    sink.rcpts[r.lower()] += 1
-                if sum(sink.ids.values()) == sink.at and sink.act is not None:
-                    threading.Thread(target=sink.act, daemon=True).start()
-                return "250 OK"
-
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    @property
-    def duplicates(self) -> int:
-        return sum(n - 1 for n in self.ids.values())
-
-
 @pytest.fixture
 def pg():
-    server = PgServer(durable=True)  # a restart must not forget acknowledged marks (production settings)
-    try:
-        server.start()
-    except PgUnavailable as exc:
-        server.stop()
-        missing("PostgreSQL", str(exc))
-    yield server
-    server.stop()
+    yield from serve_pg(durable=True)  # a restart must not forget acknowledged marks (production settings)
 
 
 @pytest.fixture
 def sink():
-    s = Sink()
+    s = CountingSink(pause=0.03)
+    s.controller.start()
     yield s
     s.controller.stop()
-
-
-def states(url: str) -> dict[str, int]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return dict(conn.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
-    finally:
-        engine.dispose()
 
 
 def test_it_rides_out_a_postgresql_restart_during_the_send(pg, sink, tmp_path) -> None:
@@ -116,7 +65,7 @@ def test_it_rides_out_a_postgresql_restart_during_the_send(pg, sink, tmp_path) -
     again = subprocess.run([RECTIFY, "remind", "--as-of", DAY.isoformat()], env=env, cwd=tmp_path,
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert states(url) == {"sent": LETTERS}  # nothing left `sending` or pending
+    assert outbox_states(url) == {"sent": LETTERS}  # nothing left `sending` or pending
     assert len(sink.rcpts) == LETTERS  # nothing lost
     assert sink.duplicates <= Settings(secret_key=TEST_SECRET).smtp.concurrency, sink.ids.most_common(5)
 
@@ -149,5 +98,5 @@ def test_it_rides_out_a_postgresql_restart_at_the_days_commit(pg, sink, tmp_path
         rt.close()
     assert hit["restarted"]
     assert report.conflict == "" and report.sent == LETTERS and escalations == UNITS  # each once
-    assert states(url) == {"sent": LETTERS}
+    assert outbox_states(url) == {"sent": LETTERS}
     assert len(sink.rcpts) == LETTERS and sink.duplicates == 0

@@ -8,29 +8,21 @@ API, an aiosmtpd server on 127.0.0.1 that answers slowly and counts Message-IDs.
 
 from __future__ import annotations
 
-import asyncio
-import email
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from collections import Counter
 from datetime import date
-from email.policy import default
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from sqlalchemy import func, select
 
-from models import OutboxMessage
 from rectify.config import Settings
-from rectify.db import make_engine
 from rectify.serving import free_port
+from tests.support.counting_sink import CountingSink, outbox_states
 from tests.support.county import seed_county
 from tests.support.keys import TEST_SECRET
 
@@ -40,37 +32,6 @@ STOP_AT = 30  # the sink signals serve after this many letters
 pytestmark = pytest.mark.slow
 
 
-class SlowSink:
-    """aiosmtpd answering each message after a pause, counting Message-IDs; runs `act` at letter STOP_AT."""
-
-    def __init__(self, pause: float = 0.1) -> None:
-        self.port = free_port()
-        self.ids: Counter[str] = Counter()
-        self.rcpts: Counter[str] = Counter()
-        self.act = None
-        self.reached = threading.Event()
-        sink = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):
-                await asyncio.sleep(pause)
-                msg = email.message_from_bytes(envelope.content, policy=default)
-                sink.ids[str(msg["Message-ID"])] += 1
-                for r in envelope.rcpt_tos:
-                    sink.rcpts[r.lower()] += 1
-                if sum(sink.ids.values()) == STOP_AT:
-                    sink.reached.set()
-                    if sink.act is not None:
-                        sink.act()
-                return "250 OK"
-
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-
-    @property
-    def duplicates(self) -> int:
-        return sum(n - 1 for n in self.ids.values())
-
-
 def api(url: str, path: str, body: dict | None = None):
     req = urllib.request.Request(f"{url}{path}", data=json.dumps(body or {}).encode(),
                                  headers={"content-type": "application/json"})
@@ -78,18 +39,9 @@ def api(url: str, path: str, body: dict | None = None):
         return json.load(resp)
 
 
-def rows(url: str) -> dict[str, int]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return dict(conn.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
-    finally:
-        engine.dispose()
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_it_stops_serve_mid_send_cleanly_and_a_rerun_sends_the_rest(tmp_path, signum) -> None:
-    sink = SlowSink()
+    sink = CountingSink(pause=0.1, at=STOP_AT)
     sink.controller.start()
     url = f"sqlite:///{tmp_path / 'var' / 'rectify.db'}"
     (tmp_path / "var").mkdir()
@@ -123,7 +75,7 @@ def test_it_stops_serve_mid_send_cleanly_and_a_rerun_sends_the_rest(tmp_path, si
             proc.communicate()
     output = "".join(lines) + rest
     first = sum(sink.ids.values())
-    states = rows(url)
+    states = outbox_states(url)
     assert states.get("sending", 0) == 0, states  # settled: sent, or given back
     assert first < 2 * UNITS + 1 and states.get("pending", 0) > 0, (first, states)  # it did stop mid-send
     assert proc.returncode == 0, output
@@ -136,4 +88,4 @@ def test_it_stops_serve_mid_send_cleanly_and_a_rerun_sends_the_rest(tmp_path, si
     sink.controller.stop()
     assert len(sink.rcpts) == 2 * UNITS + 1  # everyone got the letter: nothing lost
     assert sink.duplicates <= Settings(secret_key=TEST_SECRET).smtp.concurrency, sink.ids.most_common(5)
-    assert rows(url) == {"sent": 2 * UNITS + 1}
+    assert outbox_states(url) == {"sent": 2 * UNITS + 1}
