@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.daily_run import NOW, OFFICE, SINK, TODAY, build  # noqa: E402  (the county, built the same way)
+from bench.daily_run import NOW, OFFICE, SINK, TODAY, build, database  # noqa: E402  (the county, built the same way)
 
 CONCURRENCY = 8  # per channel: the vendors' servers take this many requests at once
 
@@ -231,13 +231,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="rectify-bench-channels-"))
     pg = None
     try:
-        if a.db == "sqlite":
-            url = f"sqlite:///{work / 'rectify.db'}"
-        else:
-            from tests.support.pgserver import PgServer
-
-            pg = PgServer().start()
-            url = pg.create_database("bench")
+        url, pg = database(work, a.db)
         print(f"building {a.findings:,} findings over {max(a.findings // 20, 1):,} units on {a.db} …", flush=True)
         build_s = build(url, a.findings, False)
         people, reach = reachable(url)

@@ -287,6 +287,16 @@ def run(env_json: str, prefect: bool) -> None:
 # ------------------------------------------------------------------ orchestration
 
 
+def database(work: Path, db: str):  # -> (url, the throwaway PostgreSQL server to stop, or None)
+    """The bench's database: SQLite in `work`, or a database on a throwaway PostgreSQL cluster."""
+    if db == "sqlite":
+        return f"sqlite:///{work / 'rectify.db'}", None
+    from tests.support.pgserver import PgServer
+
+    pg = PgServer().start()
+    return pg.create_database("bench"), pg
+
+
 def _child(args: list[str], script: Path | None = None, argv: list[str] = ()) -> dict:
     """Run a child to its RESULT line; adds `cpu_s`, the CPU seconds of the child and everything it forked."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -318,13 +328,7 @@ def main() -> None:
     prefect_server = None
     sink_proc = None
     try:
-        if a.db == "sqlite":
-            url = f"sqlite:///{work / 'rectify.db'}"
-        else:
-            from tests.support.pgserver import PgServer
-
-            pg = PgServer().start()
-            url = pg.create_database("bench")
+        url, pg = database(work, a.db)
         print(f"building {a.findings:,} findings over {max(a.findings // 20, 1):,} units on {a.db} …", flush=True)
         build_s = build(url, a.findings, a.catch_up, a.arrived)
         print(f"  built in {build_s:.1f} s", flush=True)
