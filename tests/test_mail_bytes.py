@@ -41,7 +41,7 @@ def test_it_serialises_like_build_message(case) -> None:
     assert not fast.defects and all(not p.defects for p in fast.walk())
 
 
-def test_it_keeps_lines_short_and_ascii_on_the_wire() -> None:
+def test_it_keeps_lines_short_and_ascii_on_the_wire_when_a_line_is_too_long_for_8bit() -> None:
     data = build_message_bytes(from_addr="r@x.example", from_name="整改督办系统", to="a@x.example",
                                to_name="县财政局", subject="【整改督办】" + "逾期未完成" * 30, text="文" * 5000,
                                html="<p>" + "文" * 5000 + "</p>", now=NOW)
@@ -65,4 +65,6 @@ def test_it_attaches_files_like_build_message_and_encodes_each_once() -> None:
     assert fast.get_body(("plain",)).get_content().strip() == "见附件"
     assert not fast.defects and all(not p.defects for p in fast.walk())
     long = [line for line in data.split(b"\r\n") if len(line) > 78]  # the DOCX type is one unfoldable word
-    assert data.isascii() and long == [b"Content-Type: application/" + docx.subtype.encode()]
+    assert long == [b"Content-Type: application/" + docx.subtype.encode()]
+    assert data.split(b"\r\n\r\n", 1)[0].isascii()  # raw UTF-8 only in the 8bit text parts, never a header
+    assert data.count(b"Content-Transfer-Encoding: 8bit") == 2

@@ -29,7 +29,7 @@ import aiosmtplib
 from models import OutboxMessage
 from rectify.config import Settings, SmtpSettings
 from rectify.db import retrying
-from rectify.mail import lease, outbox, smtp
+from rectify.mail import lease, outbox, smtp, wire
 from rectify.mail.interrupt import SendInterrupted
 from rectify.mail.smtp import SmtpConfigError, describe
 
@@ -115,7 +115,7 @@ async def _send_all(items: Sequence[Outgoing], cfg: SmtpSettings, *, tries: int,
                 try:
                     if client is None or not client.is_connected:
                         client = await smtp.connect(cfg)
-                    await client.sendmail(cfg.from_addr, [item.recipient], item.data)
+                    await wire.send_prepared(client, cfg.from_addr, item.recipient, item.data)
                 except SmtpConfigError as exc:
                     result.config_error = result.config_error or str(exc)
                     result.untried.append(item.id)

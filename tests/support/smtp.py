@@ -20,6 +20,7 @@ class Received:
     envelope_from: str
     rcpt: list[str]
     data: bytes
+    mail_options: list[str] = field(default_factory=list)
 
     @property
     def message(self) -> Message:
@@ -30,6 +31,11 @@ class Received:
 class Handler:
     received: list[Received] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    eight_bit: bool = True  # False: a 7-bit-only server (no 8BITMIME in its EHLO)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return responses if self.eight_bit else [r for r in responses if "8BITMIME" not in r]
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refuse:
@@ -38,7 +44,8 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content,
+                                      list(envelope.mail_options)))
         return "250 Message accepted"
 
 
