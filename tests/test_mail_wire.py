@@ -16,10 +16,10 @@ from tests.support.smtp import SmtpSink
 NOW = datetime(2024, 6, 5, 0, 30, tzinfo=UTC)
 
 
-def letter(text: str = "各单位：\n请于6月10日前报送整改情况。\n", html: str = "<p>请于6月10日前报送</p>", to: str = "li@edu.example"
-           ) -> bytes:
-    return build_message_bytes(from_addr="rectify@county.example", from_name="整改督办系统", to=to, subject="【整改提醒】县教育局",
-                               text=text, html=html, now=NOW)
+def letter(text: str = "各单位：\n请于6月10日前报送整改情况。\n", html: str = "<p>请于6月10日前报送</p>",
+           to: str = "li@edu.example") -> bytes:
+    return build_message_bytes(from_addr="rectify@county.example", from_name="整改督办系统", to=to,
+                               subject="【整改提醒】县教育局", text=text, html=html, now=NOW)
 
 
 def send(sink: SmtpSink, *messages: tuple[str, bytes]) -> list[Exception | None]:

@@ -16,6 +16,7 @@ so a relay that only speaks 7 bit still gets a valid message.
 from __future__ import annotations
 
 import base64
+import contextlib
 from email import message_from_bytes
 from email.generator import BytesGenerator
 from email.policy import SMTP as SMTP_POLICY
@@ -53,10 +54,8 @@ def seven_bit(data: bytes) -> bytes:
 
 
 async def _rset_quietly(client: aiosmtplib.SMTP) -> None:
-    try:
+    with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException, aiosmtplib.SMTPServerDisconnected):
         await client.rset()
-    except (ConnectionError, aiosmtplib.SMTPResponseException, aiosmtplib.SMTPServerDisconnected):
-        pass
 
 
 async def send_prepared(client: aiosmtplib.SMTP, sender: str, recipient: str, data: bytes) -> None:
