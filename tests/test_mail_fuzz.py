@@ -21,7 +21,7 @@ from rectify.bulletin.weekly import (
     WeekFigures,
 )
 from rectify.core.routing import KINDS_BY_URGENCY
-from rectify.services.daily.letters import item_words
+from rectify.services.daily.letters import block, item_words
 from rectify.templating import render, render_subject
 from tests.support.markup import hostile_text, live_markup, structure
 
@@ -43,10 +43,10 @@ def daily_ctx(t: dict[str, str]) -> dict:
             "colour": "red", "days": 2, "left": 0, "late": 2, "provisional": kind == "remind",
             "replan": {"from": TODAY, "to": TODAY, "document": t["notice_number"]} if kind == "replan" else None,
             "ack_due": TODAY, "progress_due": TODAY})  # 签收 / 进展反馈 rows (issue 15)
-        return {**words, "url": "https://form.example/auth/t?next=/findings/1"}
+        return words, "https://form.example/auth/t?next=/findings/1"
 
-    blocks = [{"kind": k, "unit": None, "count": 1, "items": [item(k)]} for k in KINDS_BY_URGENCY]
-    blocks.append({"kind": None, "unit": t["unit2"], "count": 1, "items": [item("urge")]})
+    blocks = [block(k, None, 1, [item(k)], True) for k in KINDS_BY_URGENCY]
+    blocks.append(block(None, t["unit2"], 1, [item("urge")], True))
     return {
         "today": TODAY, "who": t["who"], "roles": ["unit_contact", "group"], "overseer": True, "top": "notify",
         "total": 9, "listed": 9, "omitted": 3, "counts": counts, "units": 2, "scope": t["scope"], "overdue": 3,

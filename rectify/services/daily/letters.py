@@ -13,6 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from rectify.channels.enqueue import channel_rows
 from rectify.core.colours import worst
 from rectify.core.notices import NoticeError
@@ -35,7 +37,7 @@ from rectify.runtime import Runtime
 from rectify.services.daily import followup
 from rectify.services.daily.plan import KIND, DayPlan, NoticeRef
 from rectify.services.notices import DOCX_SUBTYPE, issue_notices, notice_number
-from rectify.templating import env, labels, render, render_subject
+from rectify.templating import Frame, env, labels, render, render_subject
 
 LIST_LIMIT = 300  # items listed one by one in a letter; the rest are counted per unit
 UNIT_TABLE_LIMIT = 100  # rows of an overseer's per-unit table; further units are summed in one row
@@ -107,26 +109,45 @@ def _scope(letter: Letter, d: Directory) -> str:
     return ""
 
 
-def _blocks(letter: Letter, day: DayPlan, link: Callable[[str], str], cal: WorkCalendar
+def _blocks(letter: Letter, day: DayPlan, link: Callable[[str], str], cal: WorkCalendar, personal: bool
             ) -> tuple[list[dict[str, Any]], int]:
     """The letter's sections with their rows, at most LIST_LIMIT rows in all; returns (blocks, rows listed).
 
-    A row is the item's words, rendered once per finding and kind for the whole day (`_item`), plus this
-    person's link."""
+    A row is the item's words, rendered once per finding and kind for the whole day (`_item`), framed with
+    this person's link by the row macros filled as strings (`_frames`): a county-wide first day lists over
+    a hundred thousand rows, and a Jinja loop iteration per row cost more than the rest of the letter."""
     d = day.directory
     assert d is not None
     listed = 0
     blocks = []
     for sec in sections(letter, d.unit_rank):
-        rows = []
-        for item in sec.items[:max(LIST_LIMIT - listed, 0)]:
-            a = item.action
-            rows.append({**_item(a, day, cal), "url": link(f"/findings/{a.finding_id}")})
+        shown = sec.items[:max(LIST_LIMIT - listed, 0)]
+        rows = [(_item(i.action, day, cal), link(f"/findings/{i.action.finding_id}")) for i in shown]
         listed += len(rows)
-        blocks.append({"kind": None if sec.unit_id is not None else sec.key,
-                       "unit": d.units.get(sec.unit_id, "") if sec.unit_id is not None else None,
-                       "count": len(sec.items), "items": rows})
+        unit = d.units.get(sec.unit_id, "") if sec.unit_id is not None else None
+        blocks.append(block(None if unit is not None else sec.key, unit, len(sec.items), rows, personal))
     return blocks, listed
+
+
+def block(kind: str | None, unit: str | None, count: int, rows: Sequence[tuple[dict[str, Any], str]],
+          personal: bool) -> dict[str, Any]:
+    """One section of the letter as daily.{html,txt} print it: a level's section (`kind`) or a unit's
+    (`unit`, whose rows name their own levels), `count` items of which `rows` (words, link) are listed."""
+    html, text = _frames(personal)
+    levels = kind is None
+    return {"kind": kind, "unit": unit, "count": count, "items": len(rows),
+            "html_rows": Markup("".join(html.fill(w["html_level"] if levels else "", w["html"], url)
+                                        for w, url in rows)),
+            "text_rows": "".join(text.fill(str(n), w["text_level"] if levels else "", w["text"], url)
+                                 for n, (w, url) in enumerate(rows, 1))}
+
+
+@cache
+def _frames(personal: bool) -> tuple[Frame, Frame]:
+    """The row macros of templates/mail/daily_item.{html,txt}, rendered once per process with holes."""
+    html, text = _item_macros()
+    return (Frame(html.row, 3, escaped=True, personal=personal),
+            Frame(text.row, 4, escaped=False, personal=personal))
 
 
 def _item(a, day: DayPlan, cal: WorkCalendar) -> dict[str, Any]:
@@ -212,7 +233,7 @@ def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list
             link = login_links(portal, settings.secret, letter.person_id, now=day.now, max_age=max_age)
         else:  # a command-office address without an account: plain links, the form asks to sign in
             link = lambda path: portal + path  # noqa: E731
-        blocks, listed = _blocks(letter, day, link, cal)
+        blocks, listed = _blocks(letter, day, link, cal, letter.person_id is not None)
         per_unit, other_units = _per_unit(letter, d)
         counts = kind_counts(letter.items)
         notices = _letter_notices(letter, day)
