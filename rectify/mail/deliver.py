@@ -222,10 +222,16 @@ async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, bat
 
     @retrying
     def take() -> list[Outgoing]:
+        m = OutboxMessage
         with sessions() as s:
-            rows: list[OutboxMessage] = outbox.claim(s, worker=me, now=clock(), limit=batch, ids=ids,
-                                                     exclude=retry_later, lease_for=lease_for, where=where)
-            return [Outgoing(r.id, r.recipient, r.kind, r.message) for r in rows]
+            rows = outbox.claim(s, worker=me, now=clock(), limit=batch, ids=ids, exclude=set(retry_later),
+                                lease_for=lease_for, where=where, columns=(m.id, m.recipient, m.kind, m.message))
+            return [Outgoing(*r) for r in rows]
+
+    @retrying
+    def give_back(items: list[Outgoing]) -> None:
+        with sessions() as s, s.begin():
+            report.released += outbox.release(s, [i.id for i in items], worker=me)
 
     def renew() -> None:
         with sessions() as s, s.begin():
@@ -234,18 +240,32 @@ async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, bat
     marker = Marker(mark)
     settle = _settle(sessions, report, me, clock, max_attempts, retry_later)
     with lease.Renewer(renew, renew_every or lease_for.total_seconds() / 4):
-        while not stop.is_set():
-            items = take()
-            if not items:
-                break
-            result = await deliver(items, settings, marker=marker, stop=stop, backoff=backoff)
-            settle(result, {i.id: i for i in items})
-            if result.config_error:
-                report.config_error = result.config_error
-                break
-            # An outage, not one bad mailbox: stop and leave the rest pending for the next run.
-            if (result.temporary and not result.sent) or len(retry_later) > 1000:
-                break
+        # The next batch is claimed in a thread while this one goes out, so the connections never wait for
+        # the database between batches; a batch claimed but not sent (a stop, an outage) is given back.
+        upcoming = asyncio.ensure_future(asyncio.to_thread(take))
+        try:
+            while not stop.is_set():
+                items = await upcoming
+                upcoming = None
+                if not items:
+                    break
+                upcoming = asyncio.ensure_future(asyncio.to_thread(take))
+                result = await deliver(items, settings, marker=marker, stop=stop, backoff=backoff)
+                settle(result, {i.id: i for i in items})
+                if result.config_error:
+                    report.config_error = result.config_error
+                    break
+                # An outage, not one bad mailbox: stop and leave the rest pending for the next run.
+                if (result.temporary and not result.sent) or len(retry_later) > 1000:
+                    break
+        finally:
+            if upcoming is not None:
+                try:
+                    unsent = await upcoming
+                except Exception:  # the claim failed: nothing of it to give back, the first error stands
+                    unsent = []
+                if unsent:
+                    give_back(unsent)
     mail = OutboxMessage.channel == outbox.MAIL  # IM/SMS rows are rectify/channels/' (claim takes mail only)
     where_mail = mail if where is None else mail & where
 

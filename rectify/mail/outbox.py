@@ -96,17 +96,21 @@ def _deliverable(now: datetime, dead: Sequence[str], alive: Sequence[str]):
         lapsed = and_(lapsed, m.claimed_by.not_in(list(alive)))
     if dead:
         lapsed = or_(lapsed, m.claimed_by.in_(list(dead)))
-    return or_(m.state == PENDING, and_(m.state == SENDING, lapsed))
+    # The IN comes first so that the (channel, state, id) index narrows the rows to pending and sending: the
+    # outbox keeps every letter ever sent, and without it each claim walked the whole history.
+    return and_(m.state.in_((PENDING, SENDING)), or_(m.state == PENDING, and_(m.state == SENDING, lapsed)))
 
 
 def claim(session: Session, *, worker: str, now: datetime, limit: int = 200,
           lease_for: timedelta = lease.LEASE, ids: Sequence[int] | None = None,
           exclude: Iterable[int] = (), where: ColumnElement[bool] | None = None,
-          channels: Sequence[str] = (MAIL,)) -> list[OutboxMessage]:
+          channels: Sequence[str] = (MAIL,), columns: Sequence[Any] = ()) -> list[Any]:
     """Take up to `limit` deliverable rows of these channels for this worker under a lease, and commit the claim.
 
     `where` narrows the rows further (a kind). A live owner's rows are never taken while its lease runs; a
     dead owner's rows on this host are taken at once. Mail senders get mail rows only unless they ask.
+    Returns the rows as OutboxMessage objects, or as plain tuples of `columns` when given (the mail sender
+    takes four columns of a thousand letters a minute: ORM objects cost it a third of its CPU).
     """
     owners = set(session.scalars(select(OutboxMessage.claimed_by).where(OutboxMessage.state == SENDING)
                                  .distinct()))
@@ -134,12 +138,12 @@ def claim(session: Session, *, worker: str, now: datetime, limit: int = 200,
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    return list(session.scalars(
-        select(OutboxMessage).where(OutboxMessage.id.in_(chosen), OutboxMessage.claimed_by == worker,
-                                    OutboxMessage.state == SENDING, OutboxMessage.claimed_at == now)
-        .order_by(OutboxMessage.id)
-        .execution_options(populate_existing=True)
-    ))
+    mine = (OutboxMessage.id.in_(chosen), OutboxMessage.claimed_by == worker, OutboxMessage.state == SENDING,
+            OutboxMessage.claimed_at == now)
+    if columns:
+        return list(session.execute(select(*columns).where(*mine).order_by(OutboxMessage.id)))
+    return list(session.scalars(select(OutboxMessage).where(*mine).order_by(OutboxMessage.id)
+                                .execution_options(populate_existing=True)))
 
 
 def count_pending(session: Session, *, where: ColumnElement[bool] | None = None) -> int:

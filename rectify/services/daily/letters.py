@@ -44,8 +44,6 @@ UNIT_TABLE_LIMIT = 100  # rows of an overseer's per-unit table; further units ar
 ITEM_CACHE = 50_000  # rendered item rows kept per process (~1 KB each); letters listing one item come close together
 
 
-
-
 def issue_day_notices(rt: Runtime, day: DayPlan) -> dict[int, NoticeRef]:
     """Number, render and record today's 督办通知 (one per unit that has findings reaching 督办), in their own
     short transaction. Idempotent per unit and day: a re-run gets the notices already issued back."""
@@ -86,9 +84,6 @@ def _letter_notices(letter: Letter, day: DayPlan) -> list[NoticeRef]:
         if ref is not None and any(c.email == letter.email for c in (*d.contacts.get(u, ()), *d.leaders.get(u, ()))):
             out.append(ref)
     return out
-
-
-
 
 
 def _days_text(days: int | None) -> dict[str, Any]:
@@ -301,6 +296,3 @@ class Spool(Sequence[outbox.Queued]):
 
     def close(self) -> None:
         self._file.close()
-
-
-# ---------------------------------------------------------------- commit

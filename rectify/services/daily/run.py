@@ -67,10 +67,6 @@ class DailyReport:
     skipped: list[dict[str, str]] = field(default_factory=list)  # findings that could not be computed (code, reason)
     skipped_total: int = 0
     calendar_warning: str = ""  # next year has no official schedule yet (from calendar.warn_from)
-    acks: int = 0  # findings whose unit was asked for 签收
-    ack_overdue: int = 0  # unacknowledged findings past the limit listed to their group
-    progress_requests: int = 0  # due 阶段性进展 listed in the units' letters
-    progress_missed: int = 0  # due reports not made, recorded once
     notices: list[str] = field(default_factory=list)  # 督办通知 numbers issued (or, on a dry run, units due one)
     deferred: int = 0
     held: int = 0
@@ -163,8 +159,6 @@ def summarise(day: DayPlan, report: DailyReport, rows: Sequence[outbox.Queued]) 
     report.acks, report.ack_overdue, report.progress_requests = kinds["ack"], kinds["ack_overdue"], kinds["progress"]
     report.progress_missed = len(day.progress_missed)
     report.replans = kinds["replan"]
-    report.acks, report.ack_overdue, report.progress_requests = kinds["ack"], kinds["ack_overdue"], kinds["progress"]
-    report.progress_missed = len(day.progress_missed)
     report.notices = ([n.number for n in sorted(day.notices.values(), key=lambda n: notice_order(n.number))]
                       if day.notices
                       else [d.units.get(u, "") for u in day.notice_units] if report.dry_run else [])
@@ -236,6 +230,8 @@ def render_day(rt: Runtime, day: DayPlan, steps: Steps, queued: Spool, *, chunk:
                 queued.extend(rows)
     finally:
         _FORKED = None
+
+
 def notice_order(number: str) -> tuple[int, ...]:
     """〔2024〕3号 before 〔2024〕10号: by the numbers in it, not the characters."""
     return tuple(int(d) for d in re.findall(r"\d+", number))
