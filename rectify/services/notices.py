@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import event, false, func, insert, select, text
@@ -224,12 +225,12 @@ def _insert(session: Session, drafts: list[_Draft], year: int, today: date, now:
                                     meta={"doc_no": d.doc_no, "unit": d.unit, "codes": d.codes})
     session.add_all(notices.values())
     session.flush()
-    events = [{"finding_id": fid, "at": now, "kind": "notice", "actor": SYSTEM.label, "actor_id": SYSTEM.person_id,
+    events = ({"finding_id": fid, "at": now, "kind": "notice", "actor": SYSTEM.label, "actor_id": SYSTEM.person_id,
                "ip": SYSTEM.ip, "from_state": None, "to_state": None, "note": d.doc_no,
                "data": {"notice": notices[d.unit_id].id, "year": year, "number": d.number, "reply_by": str(reply)}}
-              for d in drafts for fid in d.ids]
-    for i in range(0, len(events), _CHUNK):
-        session.execute(insert(Event), events[i:i + _CHUNK])
+              for d in drafts for fid in d.ids)
+    while chunk := list(islice(events, _CHUNK)):  # built chunk by chunk: a million-finding first day names ~150k
+        session.execute(insert(Event), chunk)
     return notices
 
 

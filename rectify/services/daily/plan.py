@@ -35,7 +35,9 @@ KIND = "daily"  # outbox kind: one daily letter per address per day
 ACTIVE_STATES = sorted(s.value for s in ACTIVE)
 SCAN_BATCH = 20_000  # rows per fetch of the lean scan
 REPORT_LIMIT = 200  # unreachable rows named in a run's summary; the rest are counted
-RENDER_CHUNK = 2_000  # letters per render task
+# Letters per render task. Each finished task's messages travel back to the parent pickled (~20 KB a letter
+# on a first day) and wait there until the spool takes them: small tasks keep that under ~20 MB at 1M findings.
+RENDER_CHUNK = 500
 ESCALATE, REVIEW, HANDOVER = "escalate", "review_request", "handover_notice"  # event kinds
 RECHECK, SIGNOFF = "recheck_request", "signoff_request"  # event kinds
 REPLANNED, REPLAN_NOTICE = "deadline_replanned", "replan_notice"  # event kinds (rectify.services.replan)

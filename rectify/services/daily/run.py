@@ -197,11 +197,14 @@ def _render_chunk(i: int) -> list[outbox.Queued]:
     return render_letters(rt, day, day.letters[i * chunk:(i + 1) * chunk])
 
 
+FORK_ABOVE = 2_000  # letters: fewer are rendered in this process (forking and copying back cost more)
+
+
 def render_processes(letters: int, chunk: int = RENDER_CHUNK) -> int:
-    """Worker processes for rendering: the cores (RECTIFY_RENDER_PROCESSES to override), when there is more
-    than one chunk of letters to share; 1 means render here."""
+    """Worker processes for rendering: the cores (RECTIFY_RENDER_PROCESSES to override), when there are more
+    than FORK_ABOVE letters to share; 1 means render here."""
     wanted = int(os.environ.get("RECTIFY_RENDER_PROCESSES") or os.cpu_count() or 1)
-    return max(1, min(wanted, -(-letters // chunk)))
+    return 1 if letters <= FORK_ABOVE else max(1, min(wanted, -(-letters // chunk)))
 
 
 def render_day(rt: Runtime, day: DayPlan, steps: Steps, queued: Spool, *, chunk: int = RENDER_CHUNK,
@@ -211,15 +214,16 @@ def render_day(rt: Runtime, day: DayPlan, steps: Steps, queued: Spool, *, chunk:
     Rendering is pure CPU (templates, MIME, base64), about nine tenths of a first day after the notices,
     so with the plain steps it is shared by forked worker processes, one per core: each inherits the day's
     plan by fork instead of receiving it pickled, renders whole chunks, and sends the bytes back. The
-    Prefect flow's steps (tasks) and single-chunk days render in this process.
+    Prefect flow's steps (tasks, FORK_ABOVE letters each) and small days render in this process.
     """
     global _FORKED
     letters = day.letters
     n = processes or render_processes(len(letters), chunk)
     forkable = "fork" in multiprocessing.get_all_start_methods()
     if steps.render is not render_letters or n < 2 or not forkable:
-        for i in range(0, len(letters), chunk):
-            queued.extend(steps.render(rt, day, letters[i:i + chunk]))
+        step = chunk if processes else max(chunk, FORK_ABOVE)  # a task costs the flow a few milliseconds
+        for i in range(0, len(letters), step):
+            queued.extend(steps.render(rt, day, letters[i:i + step]))
         return
     from concurrent.futures import ProcessPoolExecutor
 
