@@ -7,9 +7,13 @@ and leader given a 企业微信 userid and a mobile number. Then, on fresh copie
 `run_daily` twice: mail alone, and mail + 企业微信 + SMS (the default level policy: IM from 提醒, SMS for
 督办 and 通报), each in a child process of its own (its peak RSS is its own), mail to an aiosmtpd sink and
 IM/SMS to the fake vendors (tests/support/fake_vendors.py), both on 127.0.0.1 in processes of their own that
-count what they accept. `--rounds 2` runs mail, channels, channels, mail (the machine's load drifts; the
-figures are per round and summed). `--profile` prints a cProfile of the first channel run (the run's own
-process: render's forked workers are not in it).
+count what they accept and the CPU they spent. `--rounds 2` runs mail, channels, channels, mail (the
+machine's load drifts; the figures are per round and summed). `--profile` prints a cProfile of the first
+channel run's own process and one of its forked IM/SMS sender (render's forked workers are in neither).
+
+What is compared: Rectify's CPU (the run, its render workers and the IM/SMS sender; the sender's share is
+printed apart), and the same plus the SMTP sink's (the mail server's side of the mail). The fake vendors'
+CPU is printed beside, never added: their servers are the vendors', not Rectify's.
 """
 
 from __future__ import annotations
@@ -113,6 +117,8 @@ def run(env_json: str, profile: str) -> None:
     # forked process beside the mail delivery (rectify/channels/alongside.py); their time is the rest
     steps = daily.Steps(timed("plan", daily.plan_day), daily.render_letters, timed("commit", daily.commit_day),
                         timed("mail", daily.deliver), issue=timed("notices", daily.issue_day_notices))
+    sender_file = Path(os.environ["RECTIFY_DATA_DIR"] + ".sender")  # beside the run's data folder
+    _watch_sender(sender_file, bool(profile))
     profiler = None
     if profile:
         import cProfile
@@ -132,12 +138,45 @@ def run(env_json: str, profile: str) -> None:
         Path(profile).write_text(buf.getvalue(), encoding="utf-8")
     phases["render, waiting for IM/SMS (the rest)"] = run_s - sum(phases.values())
     rt.close()
-    out = {"run_s": run_s, "cpu_s": cpu, "phases": phases, "gc_s": gc_time, "rss_mib": rss_mib(),
+    sender = json.loads(sender_file.read_text()) if sender_file.exists() else {"cpu_s": 0.0, "profile": ""}
+    out = {"run_s": run_s, "cpu_s": cpu, "sender_cpu_s": sender["cpu_s"], "sender_profile": sender["profile"],
+           "phases": phases, "gc_s": gc_time, "rss_mib": rss_mib(),
            "messages": report.messages,
            "sent": report.sent, "channels": report.channels, "channels_sent": report.channels_sent,
            "channels_failed": len(report.channels_failed), "channels_pending": len(report.channels_pending),
            "channels_down": report.channels_down}
     print("RESULT " + json.dumps(out), flush=True)
+
+
+def _watch_sender(path: Path, profile: bool) -> None:
+    """The forked IM/SMS sender (rectify/channels/alongside.py) writes its own CPU seconds, and with
+    `profile` its cProfile, to `path` before it exits (the run reads it once the sender has been joined)."""
+    from rectify.channels import alongside
+
+    real = alongside._child
+
+    def child(*args):
+        import cProfile
+        import io
+        import pstats
+
+        prof = cProfile.Profile() if profile else None
+        t = time.process_time()
+        if prof:
+            prof.enable()
+        try:
+            real(*args)
+        finally:
+            cpu = time.process_time() - t
+            text = ""
+            if prof:
+                prof.disable()
+                buf = io.StringIO()
+                pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(40)
+                text = buf.getvalue()
+            path.write_text(json.dumps({"cpu_s": cpu, "profile": text}), encoding="utf-8")
+
+    alongside._child = child
 
 
 def _child(env: dict[str, str], profile: str = "") -> dict:
@@ -208,8 +247,10 @@ def _free_port() -> int:
 def show(kind: str, r: dict) -> None:
     ph = "  ".join(f"{k} {v:.2f}" for k, v in r["phases"].items())
     gcs = " ".join(f"{v:.2f}" for v in r["gc_s"].values())
-    print(f"  {kind:<9} {r['run_s']:7.2f} s (CPU {r['cpu_s']:6.2f} s)  peak RSS {r['rss_mib']:4.0f} MiB  "
-          f"load {r['load']:4.1f}  [{ph}]  gc by generation {gcs} s")
+    print(f"  {kind:<9} {r['run_s']:7.2f} s (CPU {r['cpu_s']:6.2f} s, of which IM/SMS sender "
+          f"{r['sender_cpu_s']:.2f} s; SMTP sink {r['smtp']['cpu_s']:.2f} s, fake vendors "
+          f"{r['vendors']['cpu_s']:.2f} s)  peak RSS {r['rss_mib']:4.0f} MiB  load {r['load']:4.1f}")
+    print(f"            [{ph}]  gc by generation {gcs} s")
     print(f"            mail: {r['messages']:,} letters, sent {r['sent']:,}, sink accepted {r['smtp']['messages']:,}")
     if r["channels"]:
         v = r["vendors"]
@@ -251,16 +292,23 @@ def main() -> None:
             results[kind].append(r)
             show(kind, r)
             if profile:
-                print("    profile (cumulative):\n" + Path(profile).read_text())
+                print("    profile of the run's process (cumulative):\n" + Path(profile).read_text())
+                print("    profile of the IM/SMS sender (own time):\n" + r["sender_profile"])
         mail = sum(r["run_s"] for r in results["mail"])
         chan = sum(r["run_s"] for r in results["channels"])
-        mail_cpu = sum(r["cpu_s"] for r in results["mail"])
-        chan_cpu = sum(r["cpu_s"] for r in results["channels"])
-        print(f"\n  mail alone {mail:.2f} s, mail + 企业微信 + SMS {chan:.2f} s: "
+        mail_cpu, chan_cpu = (sum(r["cpu_s"] for r in results[k]) for k in ("mail", "channels"))
+        mail_sink, chan_sink = (sum(r["smtp"]["cpu_s"] for r in results[k]) for k in ("mail", "channels"))
+        sender = sum(r["sender_cpu_s"] for r in results["channels"])
+        fakes = sum(r["vendors"]["cpu_s"] for r in results["channels"])
+        print(f"\n  wall: mail alone {mail:.2f} s, mail + 企业微信 + SMS {chan:.2f} s: "
               f"ratio {chan / mail:.3f} ({(chan / mail - 1) * 100:+.1f} %)   load average {os.getloadavg()[0]:.1f} "
               f"on {os.cpu_count()} cores")
-        print(f"  CPU (run, render workers, IM/SMS sender): mail alone {mail_cpu:.2f} s, with the channels "
-              f"{chan_cpu:.2f} s: ratio {chan_cpu / mail_cpu:.3f}")
+        print(f"  Rectify's CPU (run, render workers, IM/SMS sender): mail alone {mail_cpu:.2f} s, with the channels "
+              f"{chan_cpu:.2f} s (of which the sender {sender:.2f} s): ratio {chan_cpu / mail_cpu:.3f} "
+              f"({(chan_cpu / mail_cpu - 1) * 100:+.1f} %)")
+        print(f"  the same + the SMTP sink: mail alone {mail_cpu + mail_sink:.2f} s, with the channels "
+              f"{chan_cpu + chan_sink:.2f} s: ratio {(chan_cpu + chan_sink) / (mail_cpu + mail_sink):.3f}; "
+              f"beside, not added: the fake vendors' servers {fakes:.2f} s")
     finally:
         if pg:
             pg.stop()

@@ -33,6 +33,7 @@ import httpx
 from rectify.channels import results as dingtalk_results
 from rectify.channels.errors import SendError, guard_http_logs, scrub
 from rectify.channels.http import VendorClient
+from rectify.channels.lean import LeanClient
 from rectify.channels.policy import next_window
 from rectify.channels.settings import ChannelSettings
 from rectify.channels.sms import Sms
@@ -102,7 +103,8 @@ def _tls() -> ssl.SSLContext:
 
 class Clients:
     """One httpx client per channel, its pool as large as the channel's concurrency: each vendor is its own
-    host, and a pool looks over all its connections for every request it starts or ends."""
+    host, and a pool looks over all its connections for every request it starts or ends. With the default
+    transport, each client's per-row sends take the lean path (rectify/channels/http.py)."""
 
     def __init__(self, cfg: ChannelSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.cfg, self.transport = cfg, transport
@@ -113,7 +115,8 @@ class Clients:
             n = self.cfg.concurrency
             pool = self.transport or httpx.AsyncHTTPTransport(
                 verify=_tls(), limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
-            self.made[name] = VendorClient(transport=pool, timeout=self.cfg.timeout, trust_env=False)
+            lean = None if self.transport else LeanClient(_tls(), self.cfg.timeout, n)
+            self.made[name] = VendorClient(transport=pool, timeout=self.cfg.timeout, trust_env=False, lean=lean)
         return self.made[name]
 
     async def aclose(self) -> None:

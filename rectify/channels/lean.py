@@ -1,0 +1,232 @@
+"""A lean HTTP/1.1 keep-alive client for the per-row vendor requests (message/send, asyncsend_v2, the SMS
+gateway), over asyncio streams.
+
+Why: the daily run sends one request per person and channel, and on loopback-fast peers httpx spends about
+1.6 ms of CPU on each even straight through its transport (httpcore's pool and h11's state machine, the
+URL, header and request models, the response's stream wrappers): as much as sending a whole letter by SMTP.
+These requests need none of that: a POST of bytes with a handful of headers, an answer with a status line,
+Content-Length (or chunked) framing and a small JSON body. This client writes the request bytes itself and
+reads back only that, keeping connections alive per origin as httpx does.
+
+Same semantics as the httpx path it replaces (rectify/channels/http.py): the client's timeout on connect,
+on writing the request and on reading the answer (the whole answer, not per read: stricter); TLS through the
+same context; at most `size` idle connections, an idle one dropped after 5 s or once the server closed it;
+no retry of its own (the dispatcher retries); failures raised as httpx's exceptions (ConnectError,
+ConnectTimeout, WriteError, ReadTimeout, RemoteProtocolError, ...), so the dispatcher's handling is
+unchanged. A request it would not write faithfully (a URL with characters to escape, a header with a line
+break, a scheme other than http/https) goes through httpx instead. Gettoken, getsendresult and the robots
+use httpx as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import ssl
+import time
+import zlib
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+
+KEEPALIVE = 5.0  # seconds an idle connection is kept (httpx's default keepalive_expiry)
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%")
+
+
+class Headers(dict[str, str]):
+    """The answer's headers, names lower-cased; `get` as httpx's (any case)."""
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+
+class Answer:
+    """What the vendors' answer readers use of httpx.Response: status_code, headers.get, content, json()."""
+
+    __slots__ = ("content", "headers", "status_code")
+
+    def __init__(self, status: int, headers: Headers, content: bytes) -> None:
+        self.status_code, self.headers, self.content = status, headers, content
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.content)
+
+
+class _Conn:
+    __slots__ = ("idle_since", "reader", "writer")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer, self.idle_since = reader, writer, 0.0
+
+    def usable(self, now: float) -> bool:
+        return now - self.idle_since < KEEPALIVE and not self.reader.at_eof() and not self.writer.is_closing()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Origin:
+    """The keep-alive connections to one scheme://host:port."""
+
+    def __init__(self, scheme: str, host: str, port: int, tls: ssl.SSLContext | None, timeout: float,
+                 size: int) -> None:
+        self.host, self.port, self.tls, self.timeout, self.size = host, port, tls, timeout, size
+        default = 443 if scheme == "https" else 80
+        self.host_line = b"Host: %s\r\n" % (host if port == default else f"{host}:{port}").encode("idna")
+        self.idle: list[_Conn] = []
+
+    async def request(self, head: bytes, body: bytes) -> Answer:
+        """`head`: the request line and headers but Host and the blank line. The answer, read whole."""
+        now = time.monotonic()
+        conn = None
+        while self.idle and conn is None:
+            c = self.idle.pop()
+            if c.usable(now):
+                conn = c
+            else:
+                c.close()
+        if conn is None:
+            conn = await self._connect()
+        try:
+            answer, keep = await self._exchange(conn, head, body)
+        except BaseException:  # a half-written request or half-read answer: the connection is lost
+            conn.close()
+            raise
+        if keep and len(self.idle) < self.size:
+            conn.idle_since = time.monotonic()
+            self.idle.append(conn)
+        else:
+            conn.close()
+        return answer
+
+    async def _connect(self) -> _Conn:
+        try:
+            async with asyncio.timeout(self.timeout):
+                reader, writer = await asyncio.open_connection(
+                    self.host, self.port, ssl=self.tls, server_hostname=self.host if self.tls else None)
+        except TimeoutError:
+            raise httpx.ConnectTimeout(f"connect to {self.host}:{self.port} timed out") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from None
+        return _Conn(reader, writer)
+
+    async def _exchange(self, conn: _Conn, head: bytes, body: bytes) -> tuple[Answer, bool]:
+        try:
+            async with asyncio.timeout(self.timeout):
+                conn.writer.write(head + self.host_line + b"\r\n" + body)
+                await conn.writer.drain()
+        except TimeoutError:
+            raise httpx.WriteTimeout("writing the request timed out") from None
+        except OSError as exc:
+            raise httpx.WriteError(f"{type(exc).__name__}: {exc}") from None
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await _answer(conn.reader)
+        except TimeoutError:
+            raise httpx.ReadTimeout("reading the answer timed out") from None
+        except asyncio.IncompleteReadError:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a complete response.") from None
+        except (asyncio.LimitOverrunError, ValueError) as exc:
+            raise httpx.RemoteProtocolError(f"malformed answer ({type(exc).__name__})") from None
+        except OSError as exc:
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}") from None
+
+    def close(self) -> None:
+        for c in self.idle:
+            c.close()
+        self.idle.clear()
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[Answer, bool]:
+    """(answer, whether the connection may be kept)."""
+    while True:
+        block = await reader.readuntil(b"\r\n\r\n")
+        lines = block[:-4].split(b"\r\n")
+        version, _, rest = lines[0].partition(b" ")
+        if not version.startswith(b"HTTP/1.") or len(rest) < 3:
+            raise ValueError("not an HTTP/1.x status line")
+        status = int(rest[:3])
+        if status >= 200 or status == 101:
+            break  # 1xx interim answers (100 Continue) are skipped
+    headers = Headers()
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if not sep:
+            raise ValueError("header line without a colon")
+        key, val = name.strip().lower().decode("latin-1"), value.strip().decode("latin-1")
+        headers[key] = f"{headers[key]}, {val}" if key in headers else val
+    connection = headers.get("connection", "").lower()
+    keep = "close" not in connection and (version != b"HTTP/1.0" or "keep-alive" in connection)
+    if status in (204, 304):
+        content = b""
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
+        content = await _chunks(reader)
+    elif "content-length" in headers:
+        content = await reader.readexactly(int(headers["content-length"]))
+    else:  # delimited by the end of the connection
+        content, keep = await reader.read(), False
+    coding = headers.get("content-encoding", "").lower()
+    if coding in ("gzip", "deflate"):
+        content = zlib.decompress(content, 16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS)
+    return Answer(status, headers, content), keep
+
+
+async def _chunks(reader: asyncio.StreamReader) -> bytes:
+    parts = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        if size == 0:
+            while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers
+                pass
+            return b"".join(parts)
+        parts.append(await reader.readexactly(size))
+        await reader.readexactly(2)
+
+
+class LeanClient:
+    """Origins by scheme://host:port, each with up to `size` idle keep-alive connections."""
+
+    def __init__(self, tls: ssl.SSLContext, timeout: float, size: int, user_agent: str = "rectify") -> None:
+        self.tls, self.timeout, self.size = tls, timeout, size
+        self.origins: dict[tuple[str, str, int], Origin] = {}
+        self.agent = f"User-Agent: {user_agent}\r\nAccept: */*\r\n".encode()
+
+    def prepare(self, method: str, url: str, params: dict[str, str] | None, json: Any, content: bytes | None,
+                headers: dict[str, str] | None) -> tuple[Origin, bytes, bytes] | None:
+        """(origin, head, body) of a request this client writes as httpx would; None: leave it to httpx."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+            return None
+        query = urlencode(params) if params else parts.query  # httpx's params= replace the URL's query
+        target = (parts.path or "/") + ("?" + query if query else "")
+        if not target.isascii() or not _SAFE.issuperset(target.encode()):
+            return None  # characters to escape: httpx's URL model does that
+        lines = [method, " ", target, " HTTP/1.1\r\n"]
+        if json is not None:
+            body = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+            lines.append("Content-Type: application/json\r\n")
+        else:
+            body = content or b""
+        for name, value in (headers or {}).items():
+            if any(c in name or c in value for c in "\r\n\0") or ":" in name:
+                return None  # httpx refuses it (LocalProtocolError): as before
+            lines.extend((name, ": ", value, "\r\n"))
+        if body or method not in ("GET", "HEAD"):
+            lines.append(f"Content-Length: {len(body)}\r\n")
+        try:
+            head = "".join(lines).encode("ascii")
+        except UnicodeEncodeError:
+            return None
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        key = (parts.scheme, parts.hostname, port)
+        origin = self.origins.get(key)
+        if origin is None:
+            origin = self.origins[key] = Origin(parts.scheme, parts.hostname, port,
+                                                self.tls if parts.scheme == "https" else None, self.timeout,
+                                                self.size)
+        return origin, head + self.agent, body
+
+    def close(self) -> None:
+        for origin in self.origins.values():
+            origin.close()
