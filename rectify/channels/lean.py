@@ -9,7 +9,7 @@ Content-Length (or chunked) framing and a small JSON body. This client writes th
 reads back only that, keeping connections alive per origin as httpx does.
 
 Same semantics as the httpx path it replaces (rectify/channels/http.py): the client's timeout on connect,
-on writing the request and on reading the answer (the whole answer, not per read: stricter); TLS through the
+and on writing the request and reading its whole answer (httpx: per write and per read; stricter); TLS through the
 same context; at most `size` idle connections, an idle one dropped after 5 s or once the server closed it;
 no retry of its own (the dispatcher retries); failures raised as httpx's exceptions (ConnectError,
 ConnectTimeout, WriteError, ReadTimeout, RemoteProtocolError, ...), so the dispatcher's handling is
@@ -112,25 +112,25 @@ class Origin:
         return _Conn(reader, writer)
 
     async def _exchange(self, conn: _Conn, head: bytes, body: bytes) -> tuple[Answer, bool]:
+        writing = True
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.timeout):  # one timer for the exchange (writing takes microseconds)
                 conn.writer.write(head + self.host_line + b"\r\n" + body)
                 await conn.writer.drain()
-        except TimeoutError:
-            raise httpx.WriteTimeout("writing the request timed out") from None
-        except OSError as exc:
-            raise httpx.WriteError(f"{type(exc).__name__}: {exc}") from None
-        try:
-            async with asyncio.timeout(self.timeout):
+                writing = False
                 return await _answer(conn.reader)
         except TimeoutError:
+            if writing:
+                raise httpx.WriteTimeout("writing the request timed out") from None
             raise httpx.ReadTimeout("reading the answer timed out") from None
+        except OSError as exc:
+            if writing:
+                raise httpx.WriteError(f"{type(exc).__name__}: {exc}") from None
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}") from None
         except asyncio.IncompleteReadError:
             raise httpx.RemoteProtocolError("Server disconnected without sending a complete response.") from None
         except (asyncio.LimitOverrunError, ValueError) as exc:
             raise httpx.RemoteProtocolError(f"malformed answer ({type(exc).__name__})") from None
-        except OSError as exc:
-            raise httpx.ReadError(f"{type(exc).__name__}: {exc}") from None
 
     def close(self) -> None:
         for c in self.idle:

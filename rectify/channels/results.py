@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from models import OutboxMessage
@@ -46,7 +46,7 @@ class Task:
     meta: dict[str, Any]
 
 
-def record_tasks(s: Session, tasks: Sequence[tuple[int, dict[str, Any], str]], worker: str) -> None:
+def record_tasks(conn: Connection, tasks: Sequence[tuple[int, dict[str, Any], str]], worker: str) -> None:
     """After mark_sent, in its transaction: each row's task_id into its meta (an earlier result dropped)."""
     if not tasks:
         return
@@ -58,7 +58,7 @@ def record_tasks(s: Session, tasks: Sequence[tuple[int, dict[str, Any], str]], w
     values = [{"row_id": i, "new_meta": {**{k: v for k, v in meta.items() if k != "result"}, "task_id": ref}}
               for i, meta, ref in tasks if ref]
     if values:
-        s.connection().execute(stmt, values)
+        conn.execute(stmt, values)
 
 
 def unsettled(rt: Runtime, now: datetime) -> list[Task]:
