@@ -12,10 +12,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cache, lru_cache
 from typing import Any
 
 from rectify.core.routing import KINDS_BY_URGENCY, RANK, Item, Letter, kind_counts
-from rectify.templating import render, render_subject
+from rectify.templating import env, render, render_subject
 
 URGENT = 3  # items shown on a card
 PROBLEM_CHARS = 40  # a card shows this much of each problem
@@ -58,10 +59,41 @@ def card_input(letter: Letter, today: date, scope: str, problem_of: Callable[[in
                      len(letter.items), url)
 
 
+@cache
+def _words() -> Any:
+    """channels/_words.txt's macros (the level names, headings, item status), looked up once per process."""
+    return env().get_template("channels/_words.txt").module
+
+
+@cache
+def _level(kind: str) -> str:
+    return str(_words().level_name(kind))
+
+
+@cache
+def _head(top: str) -> str:
+    return str(_words().head(top))
+
+
+@lru_cache(maxsize=4096)
+def _status(kind: str, days: int | None) -> str:
+    return str(_words().status({"kind": kind, "days": days}))
+
+
+@lru_cache(maxsize=4096)
+def _counts_line(pairs: tuple[tuple[str, int], ...]) -> str:
+    return str(_words().counts_line([k for k, _ in pairs], dict(pairs)))
+
+
 def _ctx(c: CardInput) -> dict[str, Any]:
-    return {"today": c.today, "who": c.who, "scope": c.scope, "top": c.top, "counts": c.counts,
-            "kinds": [k for k in KINDS_BY_URGENCY if c.counts.get(k)], "urgent": c.urgent, "total": c.total,
-            "url": c.url}
+    """The templates' context. The words are the macros' (templates/channels/_words.txt), called once per
+    distinct value and process: a day's cards repeat a handful of levels and statuses thousands of times,
+    and a Jinja2 macro call costs more than the rest of a card."""
+    kinds = [k for k in KINDS_BY_URGENCY if c.counts.get(k)]
+    urgent = [{**i, "level": _level(i["kind"]), "status": _status(i["kind"], i["days"])} for i in c.urgent]
+    return {"today": c.today, "who": c.who, "scope": c.scope, "top": c.top, "counts": c.counts, "kinds": kinds,
+            "urgent": urgent, "total": c.total, "url": c.url, "head": _head(c.top), "top_level": _level(c.top),
+            "counts_line": _counts_line(tuple((k, c.counts[k]) for k in kinds))}
 
 
 def card(c: CardInput, textcard: bool = True) -> dict[str, Any]:
