@@ -97,3 +97,19 @@ def test_it_builds_the_documented_request_bodies() -> None:
         "title": payload["title"], "text": payload["markdown"]}}}
     want = base64.b64encode(hmac.new(b"SECabc", b"1700000000000\nSECabc", hashlib.sha256).digest()).decode()
     assert dingtalk_sign("SECabc", 1700000000000) == want
+
+
+def test_the_gateways_one_line_templates_render_as_jinja2_would() -> None:
+    from jinja2 import UndefinedError
+
+    from rectify.channels import sms
+
+    ctx = {"mobile": "13800138000", "text": "您有2项", "timestamp": "1700000000000", "nonce": "ab", "token": "T",
+           "body": '{"a": 1}', "signature": "S"}
+    for source in ("https://gw.example/sms/send", "Bearer {{ token }}", "{{timestamp}}{{ body }}", "x{{  mobile }}y"):
+        assert sms._template(source).render(**ctx) == sms._ENV.from_string(source).render(**ctx)
+        assert type(sms._template(source)) is sms._Substitution  # the fast path, not a Jinja2 template
+    for source in ('{"m": {{ mobile|tojson }}}', "{{ range }}", "{{ token }}\n", "{% if 1 %}1{% endif %}", "{{ x }}"):
+        assert type(sms._template(source)) is not sms._Substitution  # anything else: Jinja2 itself
+    with pytest.raises(UndefinedError, match="'signature' is undefined"):
+        sms._template("{{ signature }}").render(mobile="1")  # StrictUndefined, as before

@@ -25,6 +25,7 @@ import json as jsonlib
 import ssl
 import time
 import zlib
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -184,6 +185,23 @@ async def _chunks(reader: asyncio.StreamReader) -> bytes:
         await reader.readexactly(2)
 
 
+@lru_cache(maxsize=256)
+def _where(url: str) -> tuple[str, str, int, str, str] | None:
+    """(scheme, host, port, path, query) of a URL this client can write as it is; None otherwise. A run
+    sends to a handful of URLs thousands of times."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    path = parts.path or "/"
+    if not _SAFE.issuperset((path + parts.query).encode()):
+        return None  # characters to escape: httpx's URL model does that
+    return parts.scheme, parts.hostname, port, path, parts.query
+
+
 class LeanClient:
     """Origins by scheme://host:port, each with up to `size` idle keep-alive connections."""
 
@@ -195,13 +213,13 @@ class LeanClient:
     def prepare(self, method: str, url: str, params: dict[str, str] | None, json: Any, content: bytes | None,
                 headers: dict[str, str] | None) -> tuple[Origin, bytes, bytes] | None:
         """(origin, head, body) of a request this client writes as httpx would; None: leave it to httpx."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        where = _where(url)
+        if where is None:
             return None
-        query = urlencode(params) if params else parts.query  # httpx's params= replace the URL's query
-        target = (parts.path or "/") + ("?" + query if query else "")
-        if not target.isascii() or not _SAFE.issuperset(target.encode()):
-            return None  # characters to escape: httpx's URL model does that
+        scheme, host, port, path, query = where
+        if params:
+            query = urlencode(params)  # httpx's params= replace the URL's query (urlencode escapes)
+        target = path + ("?" + query if query else "")
         lines = [method, " ", target, " HTTP/1.1\r\n"]
         if json is not None:
             body = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
@@ -218,13 +236,11 @@ class LeanClient:
             head = "".join(lines).encode("ascii")
         except UnicodeEncodeError:
             return None
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        key = (parts.scheme, parts.hostname, port)
+        key = (scheme, host, port)
         origin = self.origins.get(key)
         if origin is None:
-            origin = self.origins[key] = Origin(parts.scheme, parts.hostname, port,
-                                                self.tls if parts.scheme == "https" else None, self.timeout,
-                                                self.size)
+            origin = self.origins[key] = Origin(scheme, host, port, self.tls if scheme == "https" else None,
+                                                self.timeout, self.size)
         return origin, head + self.agent, body
 
     def close(self) -> None:
