@@ -5,5 +5,6 @@ settings  - `[channels]` in rectify.toml
 render    - the short IM card and the one SMS line, from templates/channels/
 enqueue   - one outbox row per (recipient, day, kind, channel), in the daily run's transaction
 vendors   - async httpx adapters over the vendors' documented APIs (docs/channels.md)
+http/lean - the per-row sends on a lean HTTP/1.1 keep-alive client; httpx for the rest
 dispatch  - claims the channel rows, sends them, marks them; quiet hours, retries, a channel down
 """
