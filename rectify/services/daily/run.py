@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -228,11 +229,15 @@ def render_day(rt: Runtime, day: DayPlan, steps: Steps, queued: Spool, *, chunk:
     from concurrent.futures import ProcessPoolExecutor
 
     _FORKED = (rt, day, chunk)
+    # The workers only read the day's plan: frozen, it stays out of their garbage collections, which would
+    # otherwise walk (and, by touching reference counts, copy) every page of it in each worker.
+    gc.freeze()
     try:
         with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
             for rows in pool.map(_render_chunk, range(-(-len(letters) // chunk))):
                 queued.extend(rows)
     finally:
+        gc.unfreeze()
         _FORKED = None
 
 
