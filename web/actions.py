@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from models import Evidence, Finding
 from rectify.core.lifecycle import Action
 from rectify.core.practice import PracticeError
 from rectify.services.access import Decision, Do, Target, Viewer, decide
-from rectify.services.findings import Actor, ConflictError, act, record_event
+from rectify.services.findings import Actor, ConflictError, act, act_row, record_event
 from web import evidence
+from web.queries import FindingRow
 
 
 class Forbidden(Exception):
@@ -47,7 +48,7 @@ class Upload:
     data: bytes
 
 
-def require(viewer: Viewer, do: Do, finding: Finding) -> None:
+def require(viewer: Viewer, do: Do, finding: Finding | FindingRow) -> None:
     """Forbidden when it is not theirs; ConflictError when the state moved on (someone acted first)."""
     decision = decide(viewer, do, Target.of(finding))
     if decision is Decision.FORBIDDEN:
@@ -106,6 +107,23 @@ def reject(s: Session, finding: Finding, viewer: Viewer, actor: Actor, now: date
     if not reason.strip():
         raise Missing("reason")
     act(s, finding, Action.REJECT, actor, now, expected_version=version, note=reason.strip())
+
+
+def verify_row(conn: Connection, finding: FindingRow, viewer: Viewer, actor: Actor, now: datetime, *, version: int,
+               note: str = "") -> None:
+    """`verify` for a finding read as plain columns (web.queries.load_row): the same policy and lifecycle
+    checks, one compare-and-set UPDATE and the same event (rectify.services.findings.act_row)."""
+    require(viewer, Do.VERIFY, finding)
+    act_row(conn, finding, Action.VERIFY, actor, now, expected_version=version, note=note.strip())
+
+
+def reject_row(conn: Connection, finding: FindingRow, viewer: Viewer, actor: Actor, now: datetime, *, version: int,
+               reason: str) -> None:
+    """`reject`, the same way as verify_row."""
+    require(viewer, Do.REJECT, finding)
+    if not reason.strip():
+        raise Missing("reason")
+    act_row(conn, finding, Action.REJECT, actor, now, expected_version=version, note=reason.strip())
 
 
 def cancel(s: Session, finding: Finding, viewer: Viewer, actor: Actor, now: datetime, *, version: int,

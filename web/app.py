@@ -28,17 +28,14 @@ from web.actions import Forbidden
 from web.auth import CsrfFailed, SignInRequired
 from web.limits import BodyLimit
 from web.pages import error_page, warm_templates
+from web.threads import REQUEST_THREADS
 
-# Request threads per worker process. Handlers are sync (SQLAlchemy), run in anyio's thread pool (40 by
-# default); but a worker executes Python on one core under one interpreter lock, so more threads than a
-# few only queue for that lock, and a writer holding SQLite's write queue waits for it too (each wait up
-# to the 5 ms switch interval): with 40 threads the slowest 销号 took over a second under load.
-REQUEST_THREADS = int(os.environ.get("RECTIFY_WEB_THREADS", "4"))
-# For build_runtime(**ENGINE_KWARGS) wherever the app is served: one pooled connection per request thread,
-# plus the calendar refresh's own. Past the pool, connections are opened and closed per request, which on
-# PostgreSQL forks a server process each time; a pool far larger than the threads only holds PostgreSQL
-# backends (`rectify web --workers N` opens up to N × (pool_size + max_overflow)).
-ENGINE_KWARGS = {"pool_size": REQUEST_THREADS + 2, "max_overflow": 4}
+# For build_runtime(**ENGINE_KWARGS) wherever the app is served: one pooled connection per request thread
+# (anyio's REQUEST_THREADS for FastAPI's sync endpoints and as many in web.threads), plus the calendar
+# refresh's own. Past the pool, connections are opened and closed per request, which on PostgreSQL forks a
+# server process each time; a pool far larger than the threads only holds PostgreSQL backends
+# (`rectify web --workers N` opens up to N × (pool_size + max_overflow)).
+ENGINE_KWARGS = {"pool_size": 2 * REQUEST_THREADS + 2, "max_overflow": 2}
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -133,7 +130,7 @@ def _is_api(request: Request) -> bool:
 
 @contextlib.asynccontextmanager
 async def _threads(app: FastAPI) -> AsyncIterator[None]:
-    """The request thread pool's size (REQUEST_THREADS), set on the serving event loop."""
+    """anyio's request thread pool sized like web.threads' (REQUEST_THREADS), set on the serving event loop."""
     import anyio.to_thread
 
     anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
@@ -155,6 +152,7 @@ def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> F
         routes_docs,
         routes_findings,
         routes_followup,
+        routes_hot,
         routes_practice,
         routes_status,
     )
@@ -178,6 +176,8 @@ def create_app(rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> F
     warm_templates()
     app.add_middleware(BodyLimit, max_upload_mib=rt.settings.web.max_upload_mib)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # The finding page and its 销号 first: plain Starlette routes, matched before anything else.
+    app.router.routes[:0] = routes_hot.ROUTES
     for module in (routes_auth, routes_findings, routes_practice, routes_followup, routes_status, routes_api,
                    routes_api_followup, routes_docs):
         app.include_router(module.router)

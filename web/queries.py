@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, select, true
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, false, func, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from models import Event, Evidence, ExtensionRequest, Finding, ProgressReport, Round, SupervisionGroup, Unit
@@ -228,21 +228,65 @@ class Has:
     reports: bool = True  # progress reports (进展反馈)
 
 
+@dataclass(frozen=True, slots=True)
+class Named:
+    """A unit, group or round as the finding page names it."""
+
+    id: int
+    name: str
+    two_level_closure: bool = False  # rounds only
+
+
+class FindingRow:
+    """A finding read as plain columns (no ORM object): its columns as attributes, as on `Finding`, and
+    `unit`, `group`, `round` as small records. What the finding page and the 销号 form read; the access
+    policy takes it as it takes a Finding (rectify.services.access.Target.of reads the same attributes)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        unit, group, rnd = values.pop("unit_name"), values.pop("group_name"), values.pop("round_name")
+        two_level = bool(values.pop("two_level_closure"))
+        self.__dict__.update(values)
+        self.unit = Named(values["unit_id"], unit)
+        self.group = Named(values["group_id"], group) if values["group_id"] is not None else None
+        self.round = Named(values["round_id"], rnd, two_level)
+
+
+_FINDINGS = Finding.__table__
+
+
 def _any(model: Any) -> Any:
-    return select(model.id).where(model.finding_id == Finding.id).exists()
+    return select(model.id).where(model.finding_id == _FINDINGS.c.id).exists()
 
 
-def load_page(s: Session, finding_id: int) -> tuple[Finding, Has] | None:
-    """The finding with its unit, group and round, and which of its lists are not empty: one query.
+# Built once: SQLAlchemy keys its compiled-statement cache on the statement object, so a statement made
+# per request is re-analysed per request (~0.3 ms); these are compiled at most once per connection type.
+_ROW = (select(*_FINDINGS.c, Unit.name.label("unit_name"), SupervisionGroup.name.label("group_name"),
+               Round.name.label("round_name"), Round.two_level_closure)
+        .join(Unit, Unit.id == _FINDINGS.c.unit_id).join(Round, Round.id == _FINDINGS.c.round_id)
+        .outerjoin(SupervisionGroup, SupervisionGroup.id == _FINDINGS.c.group_id)
+        .where(_FINDINGS.c.id == bindparam("fid")))
+_PAGE = _ROW.add_columns(_any(Evidence).label("has_evidence"), _any(Event).label("has_events"),
+                         _any(ExtensionRequest).label("has_requests"), _any(ProgressReport).label("has_reports"))
+_HAS = ("has_evidence", "has_events", "has_requests", "has_reports")
+
+
+def load_row(conn: Connection, finding_id: int) -> FindingRow | None:
+    """The finding with the names of its unit, group and round, as plain columns: one query."""
+    row = conn.execute(_ROW, {"fid": finding_id}).first()
+    return None if row is None else FindingRow(dict(row._mapping))
+
+
+def load_page(conn: Connection, finding_id: int) -> tuple[FindingRow, Has] | None:
+    """The finding (load_row) and which of its lists are not empty: one query.
 
     Most findings have no extension request and no progress report, and many no evidence yet; asking
     for empty lists was three of the page's seven queries (bench/form_load.py)."""
-    row = s.execute(select(Finding, _any(Evidence), _any(Event), _any(ExtensionRequest), _any(ProgressReport))
-                    .where(Finding.id == finding_id)
-                    .options(joinedload(Finding.unit), joinedload(Finding.group), joinedload(Finding.round))).first()
+    row = conn.execute(_PAGE, {"fid": finding_id}).first()
     if row is None:
         return None
-    return row[0], Has(*(bool(flag) for flag in row[1:]))
+    values = dict(row._mapping)
+    has = Has(*(bool(values.pop(flag)) for flag in _HAS))
+    return FindingRow(values), has
 
 
 def evidence_of(s: Session, finding_id: int) -> list[Evidence]:

@@ -1,4 +1,6 @@
-"""The list, the finding page, the unit's report form, the supervisor's verify form, evidence downloads.
+"""The list, the unit's report form, cancel and bulk 销号, evidence downloads, and what the finding page
+and its forms share (the page's context, re-showing it after a refusal, reading a form); the page and its
+销号 themselves are served by web.routes_hot.
 
 Handlers stay thin: web.queries reads, web.actions writes, rectify.services.access decides.
 POST handlers parse the form asynchronously, then do the database work in the thread pool.
@@ -11,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
@@ -44,6 +47,7 @@ from web.limits import MAX_FILES, MIB
 from web.numbers import Id, parse_int
 from web.pages import error_page, page
 from web.queries import (
+    FindingRow,
     Has,
     ListFilter,
     evidence_of,
@@ -55,6 +59,7 @@ from web.queries import (
     timing,
 )
 from web.supervision import event_facts, practice_of, recheck_before
+from web.threads import blocking
 
 router = APIRouter(include_in_schema=False)
 
@@ -77,7 +82,7 @@ def _finding_or_404(s: Session, finding_id: int) -> Finding:
     return f
 
 
-def finding_context(s: Session, rt: Runtime, me: Me, f: Finding, today: date, has: Has | None = None,
+def finding_context(s: Session, rt: Runtime, me: Me, f: FindingRow, today: date, has: Has | None = None,
                     **extra: Any) -> dict[str, Any]:
     """Everything the finding page shows; also used to re-show it after a refused form. `has` (from
     web.queries.load_page) says which lists are empty, so they are not queried."""
@@ -108,8 +113,11 @@ def finding_context(s: Session, rt: Runtime, me: Me, f: Finding, today: date, ha
     return ctx
 
 
-def _show(s: Session, request: Request, me: Me, finding_id: int, status: int = 200, **extra: Any) -> Response:
-    loaded = load_page(s, finding_id)
+def _show(s: Session, request: Request, me: Me, finding_id: int, status: int = 200, conn: Connection | None = None,
+          **extra: Any) -> Response:
+    """The finding page. The finding is read as plain columns (web.queries.load_page) on `conn` (default:
+    the session's); `s` loads only the lists that are not empty (history, evidence, requests, reports)."""
+    loaded = load_page(conn if conn is not None else s.connection(), finding_id)
     if loaded is None:
         raise HTTPException(404)
     f, has = loaded
@@ -137,7 +145,7 @@ async def _read_form(request: Request, max_files: int = 0) -> FormData:
     session = read_session(request)
     if session is None or session.person_id is None:
         raise SignInRequired
-    person = await run_in_threadpool(_still_signed_in, request, session)
+    person = await blocking(_still_signed_in, request, session)
     if person is None:
         raise SignInRequired
     remember_signed_in(request, session, person)  # the handler's signed_in() takes it from here
@@ -148,8 +156,8 @@ async def _read_form(request: Request, max_files: int = 0) -> FormData:
 
 
 def _still_signed_in(request: Request, session: WebSession) -> Signed | None:
-    with _rt(request).sessions() as s:
-        return session_person(request, s, session)
+    with _rt(request).engine.connect() as conn:
+        return session_person(request, conn, session)
 
 
 def _text_fields(form: FormData, *names: str) -> dict[str, str]:
@@ -184,14 +192,6 @@ def finding_list(request: Request) -> Response:
     return page("list.html", me, result=result, flt=flt, today=today, bulk=bulk, can_bulk=bulk == "verify",
                 done=done if done in ("bulk", "bulk_signoff", "ack_all") else "",
                 n=parse_int(n, maximum=10_000) or 0, ack_all=ack_all)
-
-
-@router.get("/findings/{finding_id}")
-def finding_page(finding_id: Id, request: Request) -> Response:
-    with _rt(request).sessions() as s:
-        me = signed_in(request, s)
-        done = request.query_params.get("done", "")
-        return _show(s, request, me, finding_id, done=done if done in DONE else "")
 
 
 @router.get("/evidence/{evidence_id}")
@@ -267,22 +267,6 @@ async def post_report(finding_id: Id, request: Request) -> Response:
                        max_bytes=limit)
 
     return await run_in_threadpool(_do, request, finding_id, fields, work, "report")
-
-
-@router.post("/findings/{finding_id}/verify")
-async def post_verify(finding_id: Id, request: Request) -> Response:
-    """One form, two buttons: 销号 (decision=close, note optional) or 退回 (decision=reject, reason required)."""
-    fields = _text_fields(await _read_form(request), "csrf_token", "version", "decision", "note")
-    at = now(request)
-    reject = fields["decision"] == "reject"
-
-    def work(s: Session, f: Finding, me: Me, version: int) -> None:
-        if reject:
-            actions.reject(s, f, me.viewer, me.actor, at, version=version, reason=fields["note"])
-        else:
-            actions.verify(s, f, me.viewer, me.actor, at, version=version, note=fields["note"])
-
-    return await run_in_threadpool(_do, request, finding_id, fields, work, "reject" if reject else "verify")
 
 
 @router.post("/findings/{finding_id}/cancel")

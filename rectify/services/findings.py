@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection, bindparam
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import Event, Finding, Person
-from rectify.core.lifecycle import Action, State, transition
+from rectify.core.lifecycle import Action, State, Transition, transition
 from rectify.core.practice import check_closure
 
 
@@ -51,51 +52,92 @@ def record_event(session: Session, finding: Finding, kind: str, actor: Actor, at
     return ev
 
 
-def act(session: Session, finding: Finding, action: Action | str, actor: Actor, now: datetime, *,
-        note: str = "", expected_version: int | None = None, measures: str | None = None,
-        progress: str | None = None) -> Event:
-    """Apply one lifecycle action. Raises TransitionError or ConflictError; the caller commits."""
+def _changes(finding: Any, t: Transition, actor: Actor, now: datetime, measures: str | None,
+             progress: str | None) -> dict[str, Any]:
+    """The columns one transition sets: the same for `act` (ORM) and `act_row` (one UPDATE)."""
+    values: dict[str, Any] = {"state": t.to_state.value}
+    match t.action:
+        case Action.REPORT:
+            if measures is not None:
+                values["measures"] = measures
+            if progress is not None:
+                values["progress"] = progress
+            values["reported_at"] = now
+        case Action.VERIFY:
+            values.update(closed_at=now, closed_by_id=actor.person_id,
+                          rechecked_at=None, recheck_notified_on=None)  # every closure gets its own 回头看
+        case Action.REJECT:  # a new report needs a new sign-off
+            values.update(head_signed_at=None, head_signed_by_id=None)
+        case Action.REOPEN:
+            values.update(closed_at=None, closed_by_id=None, head_signed_at=None, head_signed_by_id=None, level=0,
+                          reopen_count=finding.reopen_count + 1)
+        case _:
+            pass
+    return values
+
+
+def _check(finding: Any, action: Action | str, actor: Actor, now: datetime, note: str,
+           expected_version: int | None) -> Transition:
     if expected_version is not None and expected_version != finding.version:
         raise ConflictError(finding)
     t = transition(finding.state, action, actor=actor.label, at=now, note=note)
     if t.action is Action.VERIFY:
         check_closure(two_level=finding.round.two_level_closure, head_signed=finding.head_signed_at is not None)
-    finding.state = t.to_state.value
-    match t.action:
-        case Action.REPORT:
-            if measures is not None:
-                finding.measures = measures
-            if progress is not None:
-                finding.progress = progress
-            finding.reported_at = now
-        case Action.VERIFY:
-            finding.closed_at = now
-            finding.closed_by_id = actor.person_id
-            finding.rechecked_at = None  # every closure gets its own 回头看
-            finding.recheck_notified_on = None
-        case Action.REJECT:
-            finding.head_signed_at = None  # a new report needs a new sign-off
-            finding.head_signed_by_id = None
-        case Action.REOPEN:
-            finding.closed_at = None
-            finding.closed_by_id = None
-            finding.head_signed_at = None
-            finding.head_signed_by_id = None
-            finding.level = 0
-            finding.reopen_count += 1
-        case _:
-            pass
+    return t
+
+
+def _event_data(t: Transition, version: int, values: dict[str, Any], finding: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"version": version}
+    if t.action is Action.REPORT:
+        data.update(measures=values.get("measures", finding.measures),
+                    progress=values.get("progress", finding.progress))
+    return data
+
+
+def act(session: Session, finding: Finding, action: Action | str, actor: Actor, now: datetime, *,
+        note: str = "", expected_version: int | None = None, measures: str | None = None,
+        progress: str | None = None) -> Event:
+    """Apply one lifecycle action. Raises TransitionError or ConflictError; the caller commits."""
+    t = _check(finding, action, actor, now, note, expected_version)
+    values = _changes(finding, t, actor, now, measures, progress)
+    for column, value in values.items():
+        setattr(finding, column, value)
     try:
         session.flush()  # version check happens here: UPDATE ... WHERE version = :seen
     except StaleDataError:
         session.rollback()
         fresh = session.get(Finding, finding.id)
         raise ConflictError(fresh or finding) from None
-    data = {"version": finding.version}
-    if t.action is Action.REPORT:
-        data.update(measures=finding.measures, progress=finding.progress)
     return record_event(session, finding, t.action.value, actor, now, note=t.note,
-                        from_state=t.from_state.value, to_state=t.to_state.value, data=data)
+                        from_state=t.from_state.value, to_state=t.to_state.value,
+                        data=_event_data(t, finding.version, values, finding))
+
+
+_FINDINGS = Finding.__table__
+# Built once, so SQLAlchemy reuses the compiled form (one per set of columns an action sets): the SET
+# clause comes from the parameters' keys; the WHERE is the compare-and-set on the version seen.
+_CAS = (_FINDINGS.update().where(_FINDINGS.c.id == bindparam("cas_id"), _FINDINGS.c.version == bindparam("cas_seen"))
+        .values(version=bindparam("cas_version")))
+_RECORD = Event.__table__.insert()
+
+
+def act_row(conn: Connection, finding: Any, action: Action | str, actor: Actor, now: datetime, *,
+            note: str = "", expected_version: int | None = None, measures: str | None = None,
+            progress: str | None = None) -> None:
+    """`act` for a finding read as plain columns (web.queries.FindingRow) on a Connection: the same
+    checks, the same columns and the same event, written as one compare-and-set UPDATE and one INSERT,
+    without the ORM's unit of work (the form's 销号 under load). ConflictError when the version moved
+    (nothing written); the caller commits."""
+    t = _check(finding, action, actor, now, note, expected_version)
+    values = _changes(finding, t, actor, now, measures, progress)
+    version = finding.version + 1
+    done = conn.execute(_CAS, {**values, "cas_id": finding.id, "cas_seen": finding.version, "cas_version": version})
+    if done.rowcount != 1:
+        raise ConflictError(finding)
+    conn.execute(_RECORD, {
+        "finding_id": finding.id, "at": now, "kind": t.action.value, "actor": actor.label,
+        "actor_id": actor.person_id, "ip": actor.ip, "from_state": t.from_state.value, "to_state": t.to_state.value,
+        "note": t.note, "data": _event_data(t, version, values, finding)})
 
 
 def is_active(finding: Finding) -> bool:
