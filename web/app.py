@@ -19,7 +19,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -49,8 +48,15 @@ SECURITY_HEADERS = {
 }
 
 
+_OURS = {key.lower().encode() for key in SECURITY_HEADERS} | {b"cache-control"}
+_RAW = [(key.lower().encode(), value.encode()) for key, value in SECURITY_HEADERS.items()]
+_STATIC_HEADERS = [*_RAW, (b"cache-control", b"public, max-age=3600")]
+_PAGE_HEADERS = [*_RAW, (b"cache-control", b"no-store")]
+
+
 class SecurityHeaders:
-    """Pure ASGI (no BaseHTTPMiddleware): headers on every response, no-store on all but static files."""
+    """Pure ASGI (no BaseHTTPMiddleware): headers on every response, no-store on all but static files.
+    They replace any the app set under the same names; the encoded list is built once."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -59,14 +65,12 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cacheable = scope["path"].startswith("/static/")
+        ours = _STATIC_HEADERS if scope["path"].startswith("/static/") else _PAGE_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for key, value in SECURITY_HEADERS.items():
-                    headers[key] = value
-                headers["Cache-Control"] = "public, max-age=3600" if cacheable else "no-store"
+                kept = [h for h in message.get("headers", ()) if h[0].lower() not in _OURS]
+                message = {**message, "headers": kept + ours}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
