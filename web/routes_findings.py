@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException
 from models import Evidence, Finding
 from rectify.core.lifecycle import TransitionError
 from rectify.core.practice import PracticeError
+from rectify.db import reading
 from rectify.runtime import Runtime
 from rectify.services.access import Do, Target, decide, may
 from rectify.services.colours import palette
@@ -156,7 +157,7 @@ async def _read_form(request: Request, max_files: int = 0) -> FormData:
 
 
 def _still_signed_in(request: Request, session: WebSession) -> Signed | None:
-    with _rt(request).engine.connect() as conn:
+    with reading(_rt(request).engine) as conn:
         return session_person(request, conn, session)
 
 

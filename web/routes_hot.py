@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from rectify.core.lifecycle import TransitionError
 from rectify.core.practice import PracticeError
+from rectify.db import reading
 from rectify.services.findings import ConflictError
 from web import actions
 from web.actions import Missing, Refused
@@ -44,7 +45,7 @@ async def finding_page(request: Request) -> Response:
 def _page(request: Request, finding_id: int) -> Response:
     """One connection, no ORM for the person and the finding; the session on it loads only the lists
     the finding has (history, evidence, extension requests, progress reports)."""
-    with _rt(request).engine.connect() as conn, Session(bind=conn) as s:
+    with reading(_rt(request).engine) as conn, Session(bind=conn) as s:
         me = signed_in(request, conn)
         done = request.query_params.get("done", "")
         return _show(s, request, me, finding_id, conn=conn, done=done if done in DONE else "")
