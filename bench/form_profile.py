@@ -18,6 +18,7 @@ import re
 import sys
 import tempfile
 import time
+from concurrent.futures import Executor, Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -133,11 +134,22 @@ def main() -> None:
         if prof:  # cProfile sees one thread: run the handlers' thread-pool work inline
             import anyio.to_thread
 
+            import web.threads
+
             async def inline(func, *a, **_kw):
                 return func(*a)
 
+            class Inline(Executor):
+                def submit(self, fn, /, *a, **kw):
+                    done: Future = Future()
+                    try:
+                        done.set_result(fn(*a, **kw))
+                    except BaseException as exc:
+                        done.set_exception(exc)
+                    return done
+
             anyio.to_thread.run_sync = inline
-        if prof:
+            web.threads._pool = Inline()  # type: ignore[assignment]
             prof.enable()
         chunks = [loop.run_until_complete(flow(d, ids[i:i + 25])) for i in range(50, len(ids), 25)]
         if prof:
