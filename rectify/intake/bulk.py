@@ -18,13 +18,15 @@ insert fail on the primary key, the whole import rolls back and says to run it a
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import Table, func, insert, literal, literal_column, select, text
 from sqlalchemy.orm import Session
 
 CHUNK = 5000
+MIN_FIXED_ROWS = 16  # rows a chunk needs before its constant columns are written into the statement
+REBUILD_MIN = 10_000  # rows an insert needs before indexes are rebuilt rather than kept up to date
 
 
 class BulkInsert:
@@ -53,39 +55,66 @@ class BulkInsert:
             prep = dialect.identifier_preparer
             names = ", ".join(prep.quote(c) for c in [*columns, *defaults])
             self.copy_sql = f"COPY {prep.format_table(table)} ({names}) FROM STDIN"
-        compiled = insert(table).values(defaults).compile(dialect=dialect, column_keys=columns)
-        if set(compiled.params) != set(columns):
-            raise ValueError(f"cannot map the compiled parameters of {table.name}")
-        self.sql = compiled.string
+        self.table, self.dialect, self.defaults = table, dialect, defaults
         self.columns = columns
-        self.positional = bool(compiled.positional)
-        if self.positional:
-            order = {name: i for i, name in enumerate(columns)}
-            self.order = [order[name] for name in compiled.positiontup or ()]
+        self.sql, self.order = self._compile({})
         # Bind parameter names are the column keys (insert() names them so), processors per column.
         self.processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
         self._memo: list[_Memo | None] = [_Memo(p) if p is not None else None for p in self.processors]
+        self._statements: dict[tuple[tuple[int, str], ...], tuple[str, list[int] | None]] = {}
 
-    def _convert(self, rows: Sequence[Sequence[Any]], unique: frozenset[int], *, plain: bool = False) -> list[Any]:
-        """Driver parameters for `rows`: column by column (each processor mapped over its column), then back."""
+    def _compile(self, fixed: dict[int, str]) -> tuple[str, list[int] | None]:
+        """The INSERT with the `fixed` columns (index → SQL literal) written in, and the positions of the
+        columns bound per row in the driver's parameter order (None: the driver takes named parameters)."""
+        bound = [c for i, c in enumerate(self.columns) if i not in fixed]
+        values = {**self.defaults, **{self.columns[i]: literal_column(sql) for i, sql in fixed.items()}}
+        compiled = insert(self.table).values(values).compile(dialect=self.dialect, column_keys=bound)
+        if set(compiled.params) != set(bound):
+            raise ValueError(f"cannot map the compiled parameters of {self.table.name}")
+        if not compiled.positional:
+            return compiled.string, None
+        index = {name: i for i, name in enumerate(self.columns)}
+        return compiled.string, [index[name] for name in compiled.positiontup or ()]
+
+    def _columns(self, rows: Sequence[Sequence[Any]], unique: frozenset[int], raw: frozenset[int]
+                 ) -> list[Sequence[Any]]:
+        """Driver values of `rows`, column by column (each processor mapped over its column)."""
         columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
         for i, proc in enumerate(self.processors):
-            if proc is None:
+            if proc is None or i in raw:
                 continue
             memo = self._memo[i]
             if i in unique or memo is None:
                 columns[i] = [None if v is None else proc(v) for v in columns[i]]
             else:
                 columns[i] = list(map(memo.__getitem__, columns[i]))
-        if plain:  # tuples in `columns` order (COPY)
-            return list(zip(*columns, strict=True))
-        if self.positional:
-            return list(zip(*(columns[j] for j in self.order), strict=True))
-        return [dict(zip(self.columns, values, strict=True)) for values in zip(*columns, strict=True)]
+        return columns
 
-    def run(self, rows: Sequence[Sequence[Any]], *, unique: Iterable[str] = ()) -> None:
-        """Insert `rows` (tuples in `columns` order) in chunks; `unique` names columns not worth memoising."""
+    def _statement(self, columns: list[Sequence[Any]]) -> tuple[str, list[int] | None]:
+        """SQLite: a column holding one value in every row of the chunk (the import's time stamps, its actor,
+        an event's kind…) is written into the statement, not bound per row: the driver's binding, not SQLite,
+        is most of an executemany's cost."""
+        fixed: dict[int, str] = {}
+        if self.dialect.name == "sqlite" and len(columns[0]) >= MIN_FIXED_ROWS:
+            for i, col in enumerate(columns):
+                first = col[0]
+                if col.count(first) == len(col) and (sql := _sqlite_literal(first)) is not None:
+                    fixed[i] = sql
+        if not fixed:
+            return self.sql, self.order
+        key = tuple(fixed.items())
+        got = self._statements.get(key)
+        if got is None:
+            if len(self._statements) >= 32:
+                self._statements.clear()
+            got = self._statements[key] = self._compile(fixed)
+        return got
+
+    def run(self, rows: Sequence[Sequence[Any]], *, unique: Iterable[str] = (), raw: Iterable[str] = ()) -> None:
+        """Insert `rows` (tuples in `columns` order) in chunks; `unique` names columns not worth memoising,
+        `raw` columns whose values are already what the driver takes (a JSON column's text)."""
         skip = frozenset(self.columns.index(c) for c in unique)
+        given = frozenset(self.columns.index(c) for c in raw)
         conn = self.session.connection()
         if self.copy_sql is not None:  # PostgreSQL: COPY, in this transaction, several times an executemany's speed
             extra = tuple(self.copy_defaults)
@@ -94,13 +123,32 @@ class BulkInsert:
                 for i in range(0, len(rows), CHUNK):
                     chunk = rows[i:i + CHUNK]
                     if chunk:
-                        for values in self._convert(chunk, skip, plain=True):
+                        for values in zip(*self._columns(chunk, skip, given), strict=True):
                             copy.write_row((*values, *extra))
             return
         for i in range(0, len(rows), CHUNK):
             chunk = rows[i:i + CHUNK]
-            if chunk:
-                conn.exec_driver_sql(self.sql, self._convert(chunk, skip))
+            if not chunk:
+                continue
+            columns = self._columns(chunk, skip, given)
+            sql, order = self._statement(columns)
+            if order is None:
+                params: list[Any] = [dict(zip(self.columns, values, strict=True))
+                                     for values in zip(*columns, strict=True)]
+            else:
+                params = list(zip(*(columns[j] for j in order), strict=True)) if order else [()] * len(chunk)
+            conn.exec_driver_sql(sql, params)
+
+
+def _sqlite_literal(value: Any) -> str | None:
+    """`value` (a driver value) as a SQLite literal, or None when it is not one worth writing in."""
+    if value is None:
+        return "NULL"
+    if value.__class__ is int:
+        return str(value)
+    if value.__class__ is str and len(value) <= 200 and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    return None
 
 
 class _Memo(dict[Any, Any]):
@@ -142,3 +190,34 @@ def reserve_ids(session: Session, table: Table, n: int) -> list[int]:
         return sorted(r[0] for r in rows)
     top = session.scalar(select(func.max(table.c.id))) or 0
     return list(range(top + 1, top + n + 1))
+
+
+@contextmanager
+def indexes_rebuilt(session: Session, table: Table, adding: int) -> Iterator[None]:
+    """On SQLite, when `adding` rows at least match what `table` holds, its secondary indexes are dropped
+    before the inserts and created again after them, in the same transaction: building an index from the
+    finished table (one sort) costs far less than 100,000 inserts at random places of four indexes. A rollback
+    undoes the drop with the rest; readers see the old indexes until the commit. Elsewhere, or for an insert
+    small beside the table (rebuilding would then cost more), nothing changes."""
+    conn = session.connection()
+    if conn.dialect.name != "sqlite" or adding < REBUILD_MIN:
+        yield
+        return
+    quoted = conn.dialect.identifier_preparer.format_table(table)
+    held = conn.exec_driver_sql(f"SELECT count(*) FROM {quoted}").scalar() or 0
+    if adding < held:
+        yield
+        return
+    indexes = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                                   "AND sql IS NOT NULL", (table.name,)).all()
+    for name, _ in indexes:
+        conn.exec_driver_sql(f"DROP INDEX {conn.dialect.identifier_preparer.quote(name)}")
+    try:
+        yield
+    except BaseException:
+        with suppress(Exception):  # the caller rolls back anyway; this only keeps the schema whole if it does not
+            for _, sql in indexes:
+                conn.exec_driver_sql(sql)
+        raise
+    for _, sql in indexes:
+        conn.exec_driver_sql(sql)

@@ -8,6 +8,7 @@ are fewer and carry their own old → new values, so they keep the plain ORM pat
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from models import Event, Finding, Round, SupervisionGroup
 from rectify.core.deadlines import DeadlineKind
-from rectify.intake.bulk import BulkInsert, big_cache, reserve_ids
+from rectify.intake.bulk import BulkInsert, big_cache, indexes_rebuilt, reserve_ids
 from rectify.intake.finding_rows import Progress, Row
 from rectify.services.findings import Actor, record_event
 from rectify.services.followup import Arrival, mark_arrival
@@ -124,7 +125,7 @@ def write_rows(session: Session, source: str, rows: list[Row], matches: dict[int
     codes = _generated_codes(session, new_rows, rounds)
     stamp = datetime.fromtimestamp(now.timestamp(), UTC)  # a plain datetime binds faster than pendulum's
     total = len(new_rows) + len(changes)
-    with big_cache(session):
+    with big_cache(session), indexes_rebuilt(session, Finding.__table__, len(new_rows)):
         _insert_new(session, source, new_rows, codes, rounds, groups, stamp, actor, arrive, on_progress, total)
     done = len(new_rows)
 
@@ -162,6 +163,8 @@ def _insert_new(session: Session, source: str, new_rows: list[Row], codes: dict[
     events = BulkInsert(session, Event.__table__, _EVENT_COLUMNS)
     ids = reserve_ids(session, Finding.__table__, len(new_rows))
     no_arrival = {"ack_due_on": None, "progress_due_on": None}
+    # Each event's data, {"source": …, "row": n}, as the JSON text json.dumps (SQLAlchemy's serializer) writes.
+    data_head = json.dumps({"source": source, "row": 0})[:-2]
     step = 5000
     for i in range(0, len(new_rows), step):
         chunk = new_rows[i:i + step]
@@ -175,8 +178,8 @@ def _insert_new(session: Session, source: str, new_rows: list[Row], codes: dict[
                 ack["ack_due_on"], ack["progress_due_on"], stamp, stamp))
         findings.run(values)
         events.run([(fid, stamp, "import", actor.label, actor.person_id, actor.ip, None, "open", "",
-                     {"source": source, "row": r.number}) for fid, r in zip(ids[i:i + step], chunk, strict=True)],
-                   unique=("data",))
+                     f"{data_head}{r.number}}}") for fid, r in zip(ids[i:i + step], chunk, strict=True)],
+                   raw=("data",))
         if on_progress:
             on_progress("write", i + len(chunk), total)
 
