@@ -53,9 +53,23 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _SPACE = re.compile(r"\s+")
 
 
+# Full-width ASCII and the ideographic space, each to its compatibility decomposition (what NFKD makes of it).
+_WIDE = {chr(c): unicodedata.normalize("NFKD", chr(c)) for c in (*range(0xFF01, 0xFF5F), 0x3000)}
+_WIDE_SET = frozenset(_WIDE)
+
+
 def fold(text: str) -> str:
-    """Full-width letters, digits and punctuation to half-width (NFKC), ideographic space included."""
-    return unicodedata.normalize("NFKC", text)
+    """Full-width letters, digits and punctuation to half-width (NFKC), ideographic space included.
+
+    NFKC of Chinese text costs ~5 µs a cell, nearly all of it for the few full-width characters (，（）１);
+    replacing those by their decompositions first leaves a text with the same NFKC form, which is most often
+    already normalised (a quick check) — else it is normalised as before. Same answer, a fraction of the time.
+    """
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    for c in _WIDE_SET.intersection(text):
+        text = text.replace(c, _WIDE[c])
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
 def cell_text(value: Any) -> str:

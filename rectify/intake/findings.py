@@ -35,6 +35,7 @@ from rectify.core.followup import FollowupRules
 from rectify.core.workcal import WorkCalendar
 from rectify.intake.cells import squeeze
 from rectify.intake.errors import ImportRejected, IntakeError, RowError
+from rectify.intake.finding_columns import clean_rows
 from rectify.intake.finding_rows import Progress, UnitMatcher, duplicates, parse_rows
 from rectify.intake.finding_store import diff_row, match_rows, write_rows
 from rectify.intake.headers import finding_spec
@@ -95,8 +96,9 @@ def import_findings(session: Session, source: Source, *, calendar: WorkCalendar,
     report = FindingImport(table.name, dry_run=dry_run, ignored_columns=header.ignored)
 
     units = UnitMatcher(session.execute(select(Unit.id, Unit.name, Unit.aliases)), county_prefix)
-    rows, errors, idents, report.rows = parse_rows(table, units, calendar, immediate_days, round_name, inspected_on,
-                                                   group_name, on_progress)
+    table.rows = list(table.rows)  # read twice when a bad cell sends the sheet to the row-by-row reading
+    args = (table, units, calendar, immediate_days, round_name, inspected_on, group_name, on_progress)
+    rows, errors, idents, report.rows = clean_rows(*args) or parse_rows(*args)
     if not rows and not errors:
         raise IntakeError("no_rows", name=table.name)
     errors.extend(duplicates(idents, header))
