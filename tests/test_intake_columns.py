@@ -4,6 +4,7 @@ errors name every bad row as before. Also: `fold`'s shortcut gives NFKC's answer
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date, datetime
 
@@ -11,7 +12,7 @@ import pytest
 
 from rectify.core.workcal import package_calendar
 from rectify.intake import ImportRejected
-from rectify.intake.cells import fold
+from rectify.intake.cells import fold, squeeze
 from rectify.intake.finding_columns import clean_rows
 from rectify.intake.finding_rows import UnitMatcher, duplicates, parse_rows
 from rectify.intake.headers import finding_spec
@@ -97,6 +98,7 @@ def test_it_names_every_row_of_a_bad_value_repeated_down_the_sheet(session, rt, 
 def test_it_folds_every_character_as_nfkc_does() -> None:
     chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
     assert all(fold(c) == unicodedata.normalize("NFKC", c) for c in chars)
+    assert all(squeeze(f"a{c}b") == re.sub(r"\s+", "", unicodedata.normalize("NFKC", f"a{c}b")).lower() for c in chars)
     wide = [chr(c) for c in range(0xFF01, 0xFF5F)] + ["\u3000"]
     marks = ["\u0301", "\u0308", "\u3099", "\u309a", ""]
     for w in wide:

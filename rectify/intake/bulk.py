@@ -76,10 +76,10 @@ class BulkInsert:
         index = {name: i for i, name in enumerate(self.columns)}
         return compiled.string, [index[name] for name in compiled.positiontup or ()]
 
-    def _columns(self, rows: Sequence[Sequence[Any]], unique: frozenset[int], raw: frozenset[int]
+    def _columns(self, columns: list[Sequence[Any]], unique: frozenset[int], raw: frozenset[int]
                  ) -> list[Sequence[Any]]:
-        """Driver values of `rows`, column by column (each processor mapped over its column)."""
-        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        """Driver values of `columns` (each processor mapped over its column)."""
+        columns = list(columns)
         for i, proc in enumerate(self.processors):
             if proc is None or i in raw:
                 continue
@@ -111,32 +111,39 @@ class BulkInsert:
         return got
 
     def run(self, rows: Sequence[Sequence[Any]], *, unique: Iterable[str] = (), raw: Iterable[str] = ()) -> None:
-        """Insert `rows` (tuples in `columns` order) in chunks; `unique` names columns not worth memoising,
-        `raw` columns whose values are already what the driver takes (a JSON column's text)."""
+        """Insert `rows` (tuples in `columns` order); see `run_columns`."""
+        if rows:
+            self.run_columns(list(zip(*rows, strict=True)), unique=unique, raw=raw)
+
+    def run_columns(self, columns: Sequence[Sequence[Any]], *, unique: Iterable[str] = (),
+                    raw: Iterable[str] = ()) -> None:
+        """Insert rows given column by column (sequences in `columns` order, all one length), in chunks;
+        `unique` names columns not worth memoising, `raw` columns whose values are already what the driver
+        takes (a JSON column's text)."""
         skip = frozenset(self.columns.index(c) for c in unique)
         given = frozenset(self.columns.index(c) for c in raw)
+        if len(columns) != len(self.columns):
+            raise ValueError(f"{len(columns)} columns given for {len(self.columns)}")
+        total = len(columns[0]) if columns else 0
+        if any(len(c) != total for c in columns):
+            raise ValueError("columns of different lengths")
         conn = self.session.connection()
+        chunks = [self._columns([c[i:i + CHUNK] for c in columns], skip, given) for i in range(0, total, CHUNK)]
         if self.copy_sql is not None:  # PostgreSQL: COPY, in this transaction, several times an executemany's speed
             extra = tuple(self.copy_defaults)
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             with cursor, cursor.copy(self.copy_sql) as copy:
-                for i in range(0, len(rows), CHUNK):
-                    chunk = rows[i:i + CHUNK]
-                    if chunk:
-                        for values in zip(*self._columns(chunk, skip, given), strict=True):
-                            copy.write_row((*values, *extra))
+                for chunk in chunks:
+                    for values in zip(*chunk, strict=True):
+                        copy.write_row((*values, *extra))
             return
-        for i in range(0, len(rows), CHUNK):
-            chunk = rows[i:i + CHUNK]
-            if not chunk:
-                continue
-            columns = self._columns(chunk, skip, given)
-            sql, order = self._statement(columns)
+        for chunk in chunks:
+            sql, order = self._statement(chunk)
             if order is None:
                 params: list[Any] = [dict(zip(self.columns, values, strict=True))
-                                     for values in zip(*columns, strict=True)]
+                                     for values in zip(*chunk, strict=True)]
             else:
-                params = list(zip(*(columns[j] for j in order), strict=True)) if order else [()] * len(chunk)
+                params = list(zip(*(chunk[j] for j in order), strict=True)) if order else [()] * len(chunk[0])
             conn.exec_driver_sql(sql, params)
 
 
