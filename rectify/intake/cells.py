@@ -27,6 +27,7 @@ inspection date is refused. Anything else is refused with a hint of what is unde
 from __future__ import annotations
 
 import calendar as _months
+import functools
 import hashlib
 import re
 import unicodedata
@@ -55,7 +56,7 @@ _SPACE = re.compile(r"\s+")
 
 # Full-width ASCII and the ideographic space, each to its compatibility decomposition (what NFKD makes of it).
 _WIDE = {chr(c): unicodedata.normalize("NFKD", chr(c)) for c in (*range(0xFF01, 0xFF5F), 0x3000)}
-_WIDE_SET = frozenset(_WIDE)
+_WIDE_CHARS = re.compile("[\uff01-\uff5e\u3000]")
 
 
 def fold(text: str) -> str:
@@ -67,7 +68,7 @@ def fold(text: str) -> str:
     """
     if unicodedata.is_normalized("NFKC", text):
         return text
-    for c in _WIDE_SET.intersection(text):
+    for c in set(_WIDE_CHARS.findall(text)):
         text = text.replace(c, _WIDE[c])
     return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
@@ -104,17 +105,22 @@ def problem_key(problem: str) -> str:
 _ADMIN_LEVEL = "县市区旗"
 
 
+@functools.lru_cache(maxsize=16)
+def _prefixes(county_prefix: str) -> tuple[str, ...]:
+    prefix = squeeze(county_prefix)
+    candidates = [prefix] if prefix else []
+    if prefix and prefix[-1] in _ADMIN_LEVEL:
+        candidates.append(prefix[-1])
+    return tuple(candidates)
+
+
 def unit_key(name: str, county_prefix: str = "") -> str:
     """How unit names are compared: squeezed, without the county prefix (鲁山县财政局 == 财政局).
 
     With a prefix ending in 县/市/区/旗, the bare level is dropped too (县财政局 == 财政局).
     """
     key = squeeze(name)
-    prefix = squeeze(county_prefix)
-    candidates = [prefix] if prefix else []
-    if prefix and prefix[-1] in _ADMIN_LEVEL:
-        candidates.append(prefix[-1])
-    for p in candidates:
+    for p in _prefixes(county_prefix):
         if key.startswith(p) and len(key) > len(p):
             return key[len(p):]
     return key
