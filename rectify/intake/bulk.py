@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 CHUNK = 5000
 MIN_FIXED_ROWS = 16  # rows a chunk needs before its constant columns are written into the statement
-REBUILD_MIN = 10_000  # rows an insert needs before indexes are rebuilt rather than kept up to date
+REBUILD_MIN = 2_000  # rows an insert needs before indexes are rebuilt rather than kept up to date
 
 
 class BulkInsert:
