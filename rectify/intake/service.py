@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -13,11 +13,13 @@ from rectify.core.followup import FollowupRules
 from rectify.db import is_initialised, transaction
 from rectify.intake.errors import IntakeError
 from rectify.intake.findings import FindingImport, Progress, import_findings
-from rectify.intake.ledger import LedgerExport, export_ledger
 from rectify.intake.read import Source
 from rectify.intake.units import UnitImport, import_units
 from rectify.runtime import Runtime
 from rectify.services.findings import SYSTEM, Actor
+
+if TYPE_CHECKING:  # the ledger (openpyxl: 0.35 s CPU to import) only when a ledger is written
+    from rectify.intake.ledger import LedgerExport
 
 
 def _ready(rt: Runtime) -> None:
@@ -54,6 +56,8 @@ def run_findings_import(rt: Runtime, source: Source, *, filename: str | None = N
 
 def run_ledger_export(rt: Runtime, dest: Path | str | IO[bytes], *, as_of: date | None = None,
                       round_name: str | None = None, states: Any = ()) -> LedgerExport:
+    from rectify.intake.ledger import export_ledger
+
     _ready(rt)
     with rt.sessions() as session:
         return export_ledger(session, dest, calendar=rt.calendar, as_of=as_of or rt.today(), ladder=rt.ladder,
