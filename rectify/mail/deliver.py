@@ -20,6 +20,7 @@ import signal
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -242,14 +243,18 @@ async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, bat
     with lease.Renewer(renew, renew_every or lease_for.total_seconds() / 4):
         # The next batch is claimed in a thread while this one goes out, so the connections never wait for
         # the database between batches; a batch claimed but not sent (a stop, an outage) is given back.
-        upcoming = asyncio.ensure_future(asyncio.to_thread(take))
+        # Claims take one thread of their own: the letters they read are allocated in that thread's malloc
+        # arena and reused there, instead of spreading a first day's megabytes over every pool thread's.
+        loop = asyncio.get_running_loop()
+        claimer = ThreadPoolExecutor(1, thread_name_prefix="rectify-claim")
+        upcoming = asyncio.ensure_future(loop.run_in_executor(claimer, take))
         try:
             while not stop.is_set():
                 items = await upcoming
                 upcoming = None
                 if not items:
                     break
-                upcoming = asyncio.ensure_future(asyncio.to_thread(take))
+                upcoming = asyncio.ensure_future(loop.run_in_executor(claimer, take))
                 result = await deliver(items, settings, marker=marker, stop=stop, backoff=backoff)
                 settle(result, {i.id: i for i in items})
                 if result.config_error:
@@ -266,6 +271,7 @@ async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, bat
                     unsent = []
                 if unsent:
                     give_back(unsent)
+            claimer.shutdown()
     mail = OutboxMessage.channel == outbox.MAIL  # IM/SMS rows are rectify/channels/' (claim takes mail only)
     where_mail = mail if where is None else mail & where
 

@@ -23,6 +23,7 @@ from rectify.core.routing import (
 from rectify.db import retrying
 from rectify.mail import outbox
 from rectify.mail.deliver import OutboxReport, flush_outbox
+from rectify.memory import give_back
 from rectify.runtime import Runtime
 from rectify.services import runrecord
 from rectify.services.calendar import cliff_warning
@@ -270,6 +271,7 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
     queued = Spool()
     try:
         render_day(rt, day, steps, queued)
+        give_back()  # the phases' leftovers would otherwise add up to the run's peak (rectify.memory)
         queued.extend(robot_rows(rt, day, day.letters))  # 督导组 group chats: one summary each
         summarise(day, report, queued.headers)
         if dry_run:
@@ -300,6 +302,7 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
     if day.skipped and not dry_run:
         queue_fault_alert(rt, day, report)  # the command office is told once a day (outbox dedupe)
     if send:
+        give_back()
         # IM/SMS rows go out from a forked process beside the mail (rectify/channels/alongside.py), with the plain
         # steps only (as render_day forks): never inside the Prefect flow's process, whose tasks run in threads
         plain = steps.dispatch is dispatch_channels and steps.render is render_letters
