@@ -270,8 +270,9 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
         day.notices = steps.issue(rt, day)
     queued = Spool()
     try:
-        render_day(rt, day, steps, queued)
         give_back()  # the phases' leftovers would otherwise add up to the run's peak (rectify.memory)
+        render_day(rt, day, steps, queued)
+        give_back()
         queued.extend(robot_rows(rt, day, day.letters))  # 督导组 group chats: one summary each
         summarise(day, report, queued.headers)
         if dry_run:
