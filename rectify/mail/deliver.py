@@ -14,6 +14,7 @@ the wire, give the rest back to the queue, and then let the signal take its cour
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -230,7 +231,7 @@ async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, bat
             return [Outgoing(*r) for r in rows]
 
     @retrying
-    def give_back(items: list[Outgoing]) -> None:
+    def release_unsent(items: list[Outgoing]) -> None:
         with sessions() as s, s.begin():
             report.released += outbox.release(s, [i.id for i in items], worker=me)
 
@@ -264,14 +265,13 @@ async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, bat
                 if (result.temporary and not result.sent) or len(retry_later) > 1000:
                     break
         finally:
+            unsent: list[Outgoing] = []
             if upcoming is not None:
-                try:
+                with contextlib.suppress(Exception):  # a failed claim has nothing to give back; the first error stands
                     unsent = await upcoming
-                except Exception:  # the claim failed: nothing of it to give back, the first error stands
-                    unsent = []
-                if unsent:
-                    give_back(unsent)
             claimer.shutdown()
+            if unsent:
+                release_unsent(unsent)
     mail = OutboxMessage.channel == outbox.MAIL  # IM/SMS rows are rectify/channels/' (claim takes mail only)
     where_mail = mail if where is None else mail & where
 
