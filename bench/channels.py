@@ -34,7 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.daily_run import NOW, OFFICE, SINK, TODAY, build, database  # noqa: E402  (the county, built the same way)
+from bench.daily_run import SINK  # noqa: E402
+from bench.synthetic_county import NOW, OFFICE, TODAY, build, database, finish  # noqa: E402  (the same county)
 
 CONCURRENCY = 8  # per channel: the vendors' servers take this many requests at once
 
@@ -321,12 +322,7 @@ def main() -> None:
               f"{chan_cpu + chan_sink:.2f} s: ratio {(chan_cpu + chan_sink) / (mail_cpu + mail_sink):.3f}; "
               f"beside, not added: the fake vendors' servers {fakes:.2f} s")
     finally:
-        if pg:
-            pg.stop()
-        if a.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        finish(work, pg, a.keep)
 
 
 if __name__ == "__main__":

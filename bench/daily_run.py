@@ -41,6 +41,7 @@ from bench.synthetic_county import (  # noqa: E402  (ROOT on the path first)
     TODAY,
     build,
     database,
+    finish,
 )
 
 
@@ -235,12 +236,7 @@ def main() -> None:
             sink_proc.kill()
         if prefect_server:
             prefect_server.stop()
-        if pg:
-            pg.stop()
-        if a.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        finish(work, pg, a.keep)
 
 
 if __name__ == "__main__":

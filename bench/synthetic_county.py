@@ -6,6 +6,7 @@ Shared by bench/daily_run.py, bench/channels.py and bench/faults.py, so that eac
 from __future__ import annotations
 
 import random
+import shutil
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -196,3 +197,13 @@ def database(work: Path, db: str):  # -> (url, the throwaway PostgreSQL server t
 
     pg = PgServer().start()
     return pg.create_database("bench"), pg
+
+
+def finish(work: Path, pg, keep: bool) -> None:
+    """`database`'s other end: stop the throwaway PostgreSQL server and remove the work folder (or say where it is)."""
+    if pg:
+        pg.stop()
+    if keep:
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from datetime import date
 from pathlib import Path
@@ -21,10 +20,9 @@ import pytest
 from rectify.config import ScheduleSettings
 from rectify.serving import LocalPrefectServer, api_healthy, free_port
 from tests.support.county import seed_county
-from tests.support.keys import TEST_SECRET
+from tests.support.serve import RECTIFY, serve_env, start_serve
 
 REPO = Path(__file__).resolve().parent.parent
-RECTIFY = str(Path(sys.executable).with_name("rectify"))
 pytestmark = pytest.mark.slow
 
 
@@ -76,24 +74,10 @@ def test_it_deploys_prefect_yaml_to_a_prefect_server_with_a_process_pool(tmp_pat
 
 def test_it_serves_the_schedules_and_the_form_and_stops_cleanly(tmp_path, smtp_sink) -> None:
     web_port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "RECTIFY_"))}
-    env.update(RECTIFY_DATA_DIR=str(tmp_path / "var"), RECTIFY_SECRET_KEY=TEST_SECRET,
-               RECTIFY_COMMAND_OFFICE='["office@county.example"]', RECTIFY_SCHEDULE__PREFECT_PORT="0",
-               RECTIFY_WEB__PORT=str(web_port), RECTIFY_SMTP__HOST="127.0.0.1", RECTIFY_SMTP__PORT=str(smtp_sink.port),
-               PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env = serve_env(tmp_path, smtp_sink.port, web_port=web_port)
     seed_county(f"sqlite:///{tmp_path / 'var' / 'rectify.db'}", ["县财政局"], date(2024, 1, 22))
-    proc = subprocess.Popen([RECTIFY, "serve"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
+    proc, lines, api = start_serve(env, tmp_path, timeout=120)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if "Press Ctrl+C to stop." in line:
-                break
-        assert "Press Ctrl+C to stop." in "".join(lines), "".join(lines)
-        api = json.loads((tmp_path / "var" / "prefect" / "server.json").read_text())["api_url"]
         served = deployments(api)
         assert {n: schedule_of(d) for n, d in served.items()} == {
             "daily-reminders": [("0 8 * * *", "Asia/Shanghai")], "weekly-digest": [("0 16 * * 5", "Asia/Shanghai")]}

@@ -12,21 +12,17 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 import urllib.request
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from rectify.config import Settings
-from rectify.serving import free_port
 from tests.support.counting_sink import CountingSink, outbox_states
 from tests.support.county import seed_county
 from tests.support.keys import TEST_SECRET
+from tests.support.serve import RECTIFY, serve_env, start_serve
 
-RECTIFY = str(Path(sys.executable).with_name("rectify"))
 UNITS = 60  # 督办 today for each: its contact and leader, plus one letter for the group (121 letters)
 STOP_AT = 30  # the sink signals serve after this many letters
 pytestmark = pytest.mark.slow
@@ -46,24 +42,9 @@ def test_it_stops_serve_mid_send_cleanly_and_a_rerun_sends_the_rest(tmp_path, si
     url = f"sqlite:///{tmp_path / 'var' / 'rectify.db'}"
     (tmp_path / "var").mkdir()
     seed_county(url, [f"单位{i:03d}" for i in range(UNITS)], date(2024, 1, 22))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "RECTIFY_"))}
-    env.update(RECTIFY_DATA_DIR=str(tmp_path / "var"), RECTIFY_SECRET_KEY=TEST_SECRET,
-               RECTIFY_COMMAND_OFFICE='["office@county.example"]', RECTIFY_SCHEDULE__PREFECT_PORT="0",
-               RECTIFY_WEB__PORT=str(free_port()), RECTIFY_SMTP__HOST="127.0.0.1",
-               RECTIFY_SMTP__PORT=str(sink.port), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_RUNNER_POLL_FREQUENCY="2")
-    proc = subprocess.Popen([RECTIFY, "serve"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
+    env = serve_env(tmp_path, sink.port, PREFECT_RUNNER_POLL_FREQUENCY="2")
+    proc, lines, server = start_serve(env, tmp_path, timeout=180)
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and proc.poll() is None:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if "Press Ctrl+C to stop." in line:
-                break
-        assert "Press Ctrl+C to stop." in "".join(lines), "".join(lines)
-        server = json.loads((tmp_path / "var" / "prefect" / "server.json").read_text())["api_url"]
         daily = next(d for d in api(server, "/deployments/filter") if d["name"] == "daily-reminders")
         sink.act = lambda: os.kill(proc.pid, signum)  # `kill` (or Ctrl+C) to serve, in the middle of the send
         api(server, f"/deployments/{daily['id']}/create_flow_run", {"parameters": {"as_of": "2024-01-31"}})
