@@ -144,9 +144,8 @@ def build_message_bytes(*, from_addr: str, from_name: str, to: str, subject: str
     The daily run serialises thousands of letters; the stdlib header machinery behind EmailMessage is
     most of that time. Same structure and encodings (multipart/alternative, inside multipart/mixed when
     there are attachments; UTF-8 parts, 8bit where lines allow (`_body`), RFC 2047 words folded under 78
-    columns); anything unusual
-    (a non-ASCII address) takes the slow path. An attachment may be given already encoded
-    (`encode_attachment`).
+    columns); anything unusual (a non-ASCII address) takes the slow path. An attachment may be given already
+    encoded (`encode_attachment`).
     """
     if not (from_addr.isascii() and to.isascii()):
         atts = tuple(a for a in attachments if isinstance(a, Attachment))
