@@ -96,9 +96,37 @@ class Marker:
             self._done.update(ids)
 
 
+class Connections:
+    """Open SMTP connections kept between batches: a flush connects `concurrency` times, not once per batch
+    (each connection costs a handshake, EHLO and QUIT on both sides, and the server's accounting)."""
+
+    def __init__(self) -> None:
+        self.idle: list[aiosmtplib.SMTP] = []
+
+    def take(self) -> aiosmtplib.SMTP | None:
+        while self.idle:
+            client = self.idle.pop()
+            if client.is_connected:
+                return client
+        return None
+
+    def give(self, client: aiosmtplib.SMTP | None) -> None:
+        if client is not None and client.is_connected:
+            self.idle.append(client)
+
+    async def close(self) -> None:
+        clients, self.idle = self.idle, []
+        for client in clients:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+
+
 async def _send_all(items: Sequence[Outgoing], cfg: SmtpSettings, *, tries: int, backoff: float,
-                    marker: Marker, stop: asyncio.Event) -> Delivery:
+                    marker: Marker, stop: asyncio.Event, connections: Connections | None = None) -> Delivery:
     result = Delivery(marked=True)
+    pool = connections or Connections()
     queue: asyncio.Queue[Outgoing] = asyncio.Queue()
     for item in items:
         queue.put_nowait(item)
@@ -107,7 +135,7 @@ async def _send_all(items: Sequence[Outgoing], cfg: SmtpSettings, *, tries: int,
         return stop.is_set() or bool(result.config_error)
 
     async def worker() -> None:
-        client: aiosmtplib.SMTP | None = None
+        client = pool.take() if not queue.empty() else None
         while not queue.empty() and not halted():
             item = queue.get_nowait()
             for attempt in range(1, tries + 1):
@@ -147,16 +175,14 @@ async def _send_all(items: Sequence[Outgoing], cfg: SmtpSettings, *, tries: int,
                     await marker.sent(item.id)  # before the next message: ≤ one unmarked per connection
                     result.sent.append(item.id)
                     break
-        if client is not None and client.is_connected:
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError):
-                client.close()
+        pool.give(client)  # for the next batch; the flush closes them at its end
 
     # A worker that fails (the database gone past its retries) stops alone; the others stop at their own next
     # mark, so at most one accepted message per connection is left unmarked. The first error goes on up.
     done = await asyncio.gather(*(worker() for _ in range(min(cfg.concurrency, max(len(items), 1)))),
                                 return_exceptions=True)
+    if connections is None:
+        await pool.close()
     for outcome in done:
         if isinstance(outcome, BaseException):
             raise outcome
@@ -187,12 +213,13 @@ def write_eml(items: Sequence[Outgoing], folder: Path) -> Delivery:
 
 
 async def deliver(items: Sequence[Outgoing], settings: Settings, *, marker: Marker, stop: asyncio.Event,
-                  tries: int = 3, backoff: float = 0.5) -> Delivery:
+                  tries: int = 3, backoff: float = 0.5, connections: Connections | None = None) -> Delivery:
     if not items:
         return Delivery()
     if not settings.smtp_configured:
         return await asyncio.to_thread(write_eml, items, settings.outbox_path)
-    return await _send_all(items, settings.smtp, tries=tries, backoff=backoff, marker=marker, stop=stop)
+    return await _send_all(items, settings.smtp, tries=tries, backoff=backoff, marker=marker, stop=stop,
+                           connections=connections)
 
 
 def worker_id() -> str:
@@ -216,10 +243,12 @@ async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, bat
     retry_later: set[int] = set()  # temporary failures wait for the next run
     max_attempts = settings.smtp.max_attempts
 
+    engine = sessions.kw["bind"]
+
     @retrying  # a lost PostgreSQL connection is tried again: marking is idempotent (only our own `sending` rows)
     def mark(sent_ids: list[int]) -> None:
-        with sessions() as s, s.begin():
-            n = outbox.mark_sent(s, sent_ids, worker=me, now=clock())
+        with engine.begin() as conn:  # a plain connection: an ORM session costs more than the mark itself
+            n = outbox.mark_sent(conn, sent_ids, worker=me, now=clock())
         report.sent += n
 
     @retrying
@@ -249,6 +278,7 @@ async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, bat
         loop = asyncio.get_running_loop()
         claimer = ThreadPoolExecutor(1, thread_name_prefix="rectify-claim")
         upcoming = asyncio.ensure_future(loop.run_in_executor(claimer, take))
+        connections = Connections()
         try:
             while not stop.is_set():
                 items = await upcoming
@@ -256,7 +286,8 @@ async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, bat
                 if not items:
                     break
                 upcoming = asyncio.ensure_future(loop.run_in_executor(claimer, take))
-                result = await deliver(items, settings, marker=marker, stop=stop, backoff=backoff)
+                result = await deliver(items, settings, marker=marker, stop=stop, backoff=backoff,
+                                       connections=connections)
                 settle(result, {i.id: i for i in items})
                 if result.config_error:
                     report.config_error = result.config_error
@@ -265,6 +296,7 @@ async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, bat
                 if (result.temporary and not result.sent) or len(retry_later) > 1000:
                     break
         finally:
+            await connections.close()
             unsent: list[Outgoing] = []
             if upcoming is not None:
                 with contextlib.suppress(Exception):  # a failed claim has nothing to give back; the first error stands
