@@ -70,3 +70,17 @@ def test_it_sends_batch_after_batch_and_gives_the_claimed_batch_back_on_a_stop(r
     finally:
         sink.stop()
     assert again.sent == 50 - accepted and _states(rt) == Counter({"sent": 50})
+
+
+def test_it_keeps_its_connections_from_batch_to_batch(rt, settings) -> None:
+    with rt.sessions() as s, s.begin():
+        outbox.enqueue(s, [queued(f"k{i:02d}@unit.example") for i in range(50)], NOW)
+    sink = SmtpSink().start()
+    cfg = settings.model_copy(update={"smtp": settings.smtp.model_copy(
+        update={"host": "127.0.0.1", "port": sink.port, "timeout": 5.0, "concurrency": 3})})
+    try:
+        report = asyncio.run(flush_outbox_async(rt.sessions, cfg, NOW, batch=10))
+    finally:
+        sink.stop()
+    assert report.sent == 50 and _states(rt) == Counter({"sent": 50})
+    assert sink.handler.ehlos == 3  # five batches over the same three connections, not fifteen

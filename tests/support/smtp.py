@@ -32,9 +32,11 @@ class Handler:
     received: list[Received] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
     eight_bit: bool = True  # False: a 7-bit-only server (no 8BITMIME in its EHLO)
+    ehlos: int = 0  # one per connection (no STARTTLS here)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
+        self.ehlos += 1
         return responses if self.eight_bit else [r for r in responses if "8BITMIME" not in r]
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
