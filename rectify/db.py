@@ -51,6 +51,25 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def refresh_statistics(engine: Engine) -> None:
+    """SQLite: sample the tables for the query planner (`ANALYZE`, at most ANALYSIS_LIMIT rows per index).
+
+    Without statistics SQLite takes any index over a scan, e.g. the state index to read every closed finding
+    when the partial closed_at index would read a handful. PostgreSQL's autovacuum keeps its own statistics.
+    A database busy beyond the busy timeout keeps the old statistics: never worth failing a run for."""
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+            conn.exec_driver_sql("ANALYZE")
+    except OperationalError as exc:
+        log.warning("planner statistics not refreshed (%s)", _first_line(exc))
+
+
+ANALYSIS_LIMIT = 2_000  # rows sampled per index: milliseconds at a million findings, and enough for the planner
+
+
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
     cur.execute("PRAGMA foreign_keys=ON")

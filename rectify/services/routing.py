@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from models import Person, SupervisionGroup, Unit
@@ -19,11 +19,11 @@ def unit_rank_key(kind: str, sort_order: int, unit_id: int) -> tuple[int, int, i
     return (0 if kind == "county" else 1, sort_order, unit_id)
 
 
-def load_directory(session: Session, command_office: list[str], people: Iterable[int] = ()) -> Directory:
+def load_directory(session: Session | Connection, command_office: list[str], people: Iterable[int] = ()) -> Directory:
     """Units, their contacts and leaders, groups and their supervisors, the command office, and the
     active people among `people` (the closers of today's 回头看 items) by id."""
     units = session.execute(select(Unit.id, Unit.name, Unit.kind, Unit.sort_order)).all()
-    ranked = sorted(units, key=lambda u: unit_rank_key(u.kind, u.sort_order, u.id))
+    ranked = sorted(units, key=lambda u: unit_rank_key(u[2], u[3], u[0]))
     groups = dict(session.execute(select(SupervisionGroup.id, SupervisionGroup.name)).all())
 
     contacts: dict[int, list[Contact]] = defaultdict(list)
@@ -34,14 +34,14 @@ def load_directory(session: Session, command_office: list[str], people: Iterable
         .where(Person.active.is_(True), Person.role.in_(ROLES))
         .order_by(Person.id)
     ).all()
-    for p in rows:
-        c = Contact(p.name, (p.email or "").strip().lower() or None, p.id)
-        if p.role == "unit_contact" and p.unit_id is not None:
-            contacts[p.unit_id].append(c)
-        elif p.role == "unit_leader" and p.unit_id is not None:
-            leaders[p.unit_id].append(c)
-        elif p.role == "supervisor" and p.group_id is not None:
-            members[p.group_id].append(c)
+    for pid, name, email, role, unit_id, group_id in rows:  # unpacked: ten thousand rows and more
+        c = Contact(name, (email or "").strip().lower() or None, pid)
+        if role == "unit_contact" and unit_id is not None:
+            contacts[unit_id].append(c)
+        elif role == "unit_leader" and unit_id is not None:
+            leaders[unit_id].append(c)
+        elif role == "supervisor" and group_id is not None:
+            members[group_id].append(c)
 
     # The command office is a list of addresses; an address that belongs to a person gets that
     # person's signed links, any other gets none (it has no account to sign in to).
@@ -61,12 +61,12 @@ def load_directory(session: Session, command_office: list[str], people: Iterable
             by_id[p.id] = Contact(p.name, (p.email or "").strip().lower() or None, p.id)
 
     return Directory(
-        units={u.id: u.name for u in units},
+        units={u[0]: u[1] for u in units},
         contacts=dict(contacts),
         leaders=dict(leaders),
         groups=groups,
         members=dict(members),
         command_office=office_contacts,
-        unit_rank={u.id: i for i, u in enumerate(ranked)},
+        unit_rank={u[0]: i for i, u in enumerate(ranked)},
         people=by_id,
     )

@@ -52,8 +52,9 @@ def replan(rt: Runtime, day: DayPlan, conflict: RunConflict) -> tuple[DayPlan, s
     addresses already mailed today (by the other run)."""
     ids = sorted(conflict.findings)
     again = set(ids)
+    scan = Scan()
     fresh, fresh_targets, fresh_before, fresh_replans = (
-        plan_actions(rt, day.today, Scan(), ids if len(ids) <= ONLY_LIMIT else None) if ids else ([], {}, {}, {}))
+        plan_actions(rt, day.today, scan, ids if len(ids) <= ONLY_LIMIT else None) if ids else ([], {}, {}, {}))
     fresh = [a for a in fresh if a.finding_id in again]
     actions = [a for a in day.actions if a.finding_id not in again] + fresh
     targets = {**day.targets, **{f: t for f, t in fresh_targets.items() if f in again}}
@@ -84,9 +85,7 @@ def replan(rt: Runtime, day: DayPlan, conflict: RunConflict) -> tuple[DayPlan, s
                       if a.kind in followup.EVENTS and a.finding_id in refreshed})
     due_days = {f: d for f, d in day.due_days.items() if f not in again} | followup.due_days(rt, due_ids)
     missed = [m for m in day.progress_missed if m.finding_id not in again]
-    if ids:
-        missed += [m for m in followup.missed_progress(rt, day.today, ids if len(ids) <= ONLY_LIMIT else None)
-                   if m.finding_id in again]
+    missed += [m for m in followup.missed_progress(rt, day.today, scan.followups) if m.finding_id in again]
     replans = {f: r for f, r in day.replans.items() if f not in again} | {
         f: r for f, r in fresh_replans.items() if f in again}
     return replace(day, routing=routing, directory=directory, before=before, details=details, deferred=deferred,

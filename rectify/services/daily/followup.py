@@ -1,6 +1,7 @@
 """签收 and 进展反馈 in the daily run (issue 15): what to ask today, and the stamps that make each ask once.
 
-Plan side (reads only), each returning (actions, targets, before) like plan.py's other extras:
+Plan side (reads only), each picking from the rows the day's one scan kept (`Row`, `relevant`) and returning
+(actions, targets, before) like plan.py's other extras:
 - `acks`: findings waiting for 签收 whose unit has not been asked for this due day → the unit contact's letter.
 - `ack_overdues`: still unacknowledged after `ack_due_on`, group not yet told → the group's letter, once
   (`ack_overdue_notified_on`), like a 催办.
@@ -44,8 +45,29 @@ class FollowupConflict(Exception):
         self.findings = frozenset(findings)
 
 
-def _only(q, ids: Sequence[int] | None):
-    return q if ids is None else q.where(Finding.id.in_(ids))
+@dataclass(frozen=True, slots=True)
+class Row:
+    """An unfinished finding as the day's one scan read it (rectify.services.daily.plan._scan)."""
+
+    id: int
+    state: str
+    due_date: date | None
+    level: int
+    unit_id: int
+    group_id: int | None
+    last_review_on: date | None
+    handover_pending: bool
+    ack_due_on: date | None
+    acknowledged_at: datetime | None
+    ack_overdue_notified_on: date | None
+    progress_due_on: date | None
+
+
+def relevant(handover_pending: bool, ack_due_on: date | None, acknowledged_at: datetime | None,
+             progress_due_on: date | None) -> bool:
+    """Whether the scan keeps a row for the asks below (most unfinished findings owe none of them)."""
+    return bool(handover_pending) or (ack_due_on is not None and acknowledged_at is None) \
+        or progress_due_on is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,18 +92,14 @@ def _asked(conn, kind: str, due_of: dict[int, date]) -> set[int]:
     return asked
 
 
-def acks(rt: Runtime, today: date, ids: Sequence[int] | None = None) -> Extra:
-    q = (select(Finding.id, Finding.ack_due_on, Finding.level, Finding.unit_id, Finding.group_id,
-                Finding.last_review_on)
-         .where(Finding.ack_due_on.is_not(None), Finding.acknowledged_at.is_(None), Finding.state.in_(UNFINISHED)))
-    return _asks(rt, _only(q, ids), "ack", ACK_REQUEST, today, lambda due: True)
+def acks(rt: Runtime, today: date, rows: Sequence[Row]) -> Extra:
+    """Waiting for 签收 (any unfinished state) and not yet asked for this due day."""
+    due = [(r, r.ack_due_on) for r in rows if r.ack_due_on is not None and r.acknowledged_at is None]
+    return _asks(rt, due, "ack", ACK_REQUEST, today)
 
 
-def progress_requests(rt: Runtime, today: date, ids: Sequence[int] | None = None) -> Extra:
+def progress_requests(rt: Runtime, today: date, rows: Sequence[Row]) -> Extra:
     cal = rt.calendar
-    q = (select(Finding.id, Finding.progress_due_on, Finding.level, Finding.unit_id, Finding.group_id,
-                Finding.last_review_on)
-         .where(Finding.progress_due_on.is_not(None), Finding.progress_due_on >= today, Finding.state.in_(ACTIVE)))
 
     def window(due: date) -> bool:
         try:
@@ -89,62 +107,60 @@ def progress_requests(rt: Runtime, today: date, ids: Sequence[int] | None = None
         except CalendarError:
             return False
 
-    return _asks(rt, _only(q, ids), "progress", PROGRESS_REQUEST, today, window)
+    due = [(r, r.progress_due_on) for r in rows if r.progress_due_on is not None and r.progress_due_on >= today
+           and r.state in ACTIVE and window(r.progress_due_on)]
+    return _asks(rt, due, "progress", PROGRESS_REQUEST, today)
 
 
-def _asks(rt: Runtime, q, kind: str, event: str, today: date, when) -> Extra:
-    with rt.engine.connect() as conn:
-        rows = [r for r in conn.execute(q) if when(r[1])]
-        asked = _asked(conn, event, {r[0]: r[1] for r in rows}) if rows else set()
+def _asks(rt: Runtime, due: Sequence[tuple[Row, date]], kind: str, event: str, today: date) -> Extra:
+    asked: set[int] = set()
+    if due:
+        with rt.engine.connect() as conn:
+            asked = _asked(conn, event, {r.id: d for r, d in due})
     actions, targets, before = [], {}, {}
-    for fid, due, level, unit_id, group_id, last_review in rows:
-        if fid in asked:
+    for r, day in due:
+        if r.id in asked:
             continue
         try:
-            days = rt.calendar.working_days_between(due, today)
+            days = rt.calendar.working_days_between(day, today)
         except CalendarError:
             days = None
-        actions.append(PlannedAction(fid, kind, level, None, days))
-        targets[fid] = Target(unit_id, group_id)
-        before[fid] = (level, last_review)
+        actions.append(PlannedAction(r.id, kind, r.level, None, days))
+        targets[r.id] = Target(r.unit_id, r.group_id)
+        before[r.id] = (r.level, r.last_review_on)
     return actions, targets, before
 
 
-def ack_overdues(rt: Runtime, today: date, ids: Sequence[int] | None = None) -> Extra:
-    q = (select(Finding.id, Finding.ack_due_on, Finding.level, Finding.unit_id, Finding.group_id,
-                Finding.last_review_on)
-         .where(Finding.ack_due_on < today, Finding.acknowledged_at.is_(None),
-                Finding.ack_overdue_notified_on.is_(None), Finding.state.in_(UNFINISHED)))
-    q = _only(q, ids)
+def ack_overdues(rt: Runtime, today: date, rows: Sequence[Row]) -> Extra:
+    """Still unacknowledged after `ack_due_on`, group not yet told."""
     actions, targets, before = [], {}, {}
-    with rt.engine.connect() as conn:
-        for fid, due, level, unit_id, group_id, last_review in conn.execute(q):
-            try:
-                days = rt.calendar.working_days_between(due, today)
-            except CalendarError:
-                days = None
-            actions.append(PlannedAction(fid, "ack_overdue", level, None, days))
-            targets[fid] = Target(unit_id, group_id)
-            before[fid] = (level, last_review)
+    for r in rows:
+        if r.ack_due_on is None or r.ack_due_on >= today or r.acknowledged_at is not None \
+                or r.ack_overdue_notified_on is not None:
+            continue
+        try:
+            days = rt.calendar.working_days_between(r.ack_due_on, today)
+        except CalendarError:
+            days = None
+        actions.append(PlannedAction(r.id, "ack_overdue", r.level, None, days))
+        targets[r.id] = Target(r.unit_id, r.group_id)
+        before[r.id] = (r.level, r.last_review_on)
     return actions, targets, before
 
 
-def missed_progress(rt: Runtime, today: date, ids: Sequence[int] | None = None) -> list[Missed]:
+def missed_progress(rt: Runtime, today: date, rows: Sequence[Row]) -> list[Missed]:
     """Active findings whose progress due day passed without a report; each gets its next due day from today."""
     every = rt.settings.supervision.progress_every_working_days
-    q = (select(Finding.id, Finding.state, Finding.progress_due_on, Finding.due_date)
-         .where(Finding.progress_due_on < today, Finding.state.in_(ACTIVE)))
-    q = _only(q, ids)
     out = []
-    with rt.engine.connect() as conn:
-        for fid, state, due_on, deadline in conn.execute(q):
-            if not progress_missed(state, due_on, today):
-                continue
-            try:
-                nxt = next_progress_due(today, deadline, rt.calendar, every)
-            except CalendarError:
-                nxt = None
-            out.append(Missed(fid, due_on, nxt))
+    for r in rows:
+        if r.progress_due_on is None or r.progress_due_on >= today or r.state not in ACTIVE \
+                or not progress_missed(r.state, r.progress_due_on, today):
+            continue
+        try:
+            nxt = next_progress_due(today, r.due_date, rt.calendar, every)
+        except CalendarError:
+            nxt = None
+        out.append(Missed(r.id, r.progress_due_on, nxt))
     return out
 
 

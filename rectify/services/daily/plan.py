@@ -125,6 +125,9 @@ class Scan:
     scanned: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (id, reason)
     provisional: int = 0
+    # Unfinished findings with a handover, a 签收 or a progress report possibly due (followup.Row), kept
+    # from the same pass so that those asks need no query of their own.
+    followups: list[followup.Row] = field(default_factory=list)
 
 
 def only(q, ids: Sequence[int] | None):
@@ -132,25 +135,35 @@ def only(q, ids: Sequence[int] | None):
     return q if ids is None else q.where(Finding.id.in_(ids))
 
 
+# One pass over the unfinished findings: the ladder's columns, then what handovers and 签收/进展 look at.
+SCAN_COLUMNS = (Finding.id, Finding.state, Finding.due_date, Finding.level, Finding.unit_id, Finding.group_id,
+                Finding.last_review_on, Finding.inspected_on, Finding.deadline_kind,
+                Finding.handover_pending, Finding.ack_due_on, Finding.acknowledged_at,
+                Finding.ack_overdue_notified_on, Finding.progress_due_on)
+_ACTIVE = frozenset(ACTIVE_STATES)
+
+
 def _scan(rt: Runtime, today: date, scan: Scan, ids: Sequence[int] | None = None
           ) -> tuple[int, list[PlannedAction], dict[int, Target], dict]:
-    """One lean streaming query over the active findings; the planner runs batch by batch.
+    """One lean streaming query over the unfinished findings; the planner runs batch by batch on the active
+    ones, and the rows that may owe a handover or a 签收/进展 ask are kept for those (`scan.followups`).
 
     A finding the calendar cannot compute is skipped with its reason (`scan.skipped`), never the whole run.
     """
     review_every = rt.settings.deadlines.long_term_review_working_days
     cal = rt.calendar
-    q = (select(Finding.id, Finding.state, Finding.due_date, Finding.level, Finding.unit_id, Finding.group_id,
-                Finding.last_review_on, Finding.inspected_on, Finding.deadline_kind)
-         .where(Finding.state.in_(ACTIVE_STATES)))
-    q = only(q, ids)
+    q = only(select(*SCAN_COLUMNS).where(Finding.state.in_(HANDOVER_STATES)), ids)
     scanned = 0
     actions: list[PlannedAction] = []
     targets: dict[int, Target] = {}
     before: dict[int, tuple[int, date | None]] = {}
+    keep = followup.relevant
     with rt.engine.connect() as conn:
         result = conn.execution_options(yield_per=SCAN_BATCH).execute(q)
         for rows in result.partitions():
+            scan.followups.extend(followup.Row(r[0], r[1], r[2], r[3], r[4], r[5], r[6], *r[9:])
+                                  for r in rows if keep(r[9], r[10], r[11], r[13]))
+            rows = [r for r in rows if r[1] in _ACTIVE]
             scanned += len(rows)
             views = [FindingView(r[0], r[1], r[2], r[3], r[6] or r[7]) for r in rows]
             planned = plan(views, today, cal, rt.ladder, review_every, skipped=scan.skipped)
@@ -168,25 +181,22 @@ def _scan(rt: Runtime, today: date, scan: Scan, ids: Sequence[int] | None = None
     return scanned, actions, targets, before
 
 
-def _handovers(rt: Runtime, today: date, ids: Sequence[int] | None = None
+def _handovers(rt: Runtime, today: date, rows: Sequence[followup.Row]
                ) -> tuple[list[PlannedAction], dict[int, Target], dict]:
     """Reassigned findings whose new unit has not been told yet (`handover_pending`, set by the form)."""
-    q = (select(Finding.id, Finding.due_date, Finding.level, Finding.unit_id, Finding.group_id,
-                Finding.last_review_on)
-         .where(Finding.handover_pending.is_(True), Finding.state.in_(HANDOVER_STATES)))
-    q = only(q, ids)
     actions: list[PlannedAction] = []
     targets: dict[int, Target] = {}
     before: dict[int, tuple[int, date | None]] = {}
-    with rt.engine.connect() as conn:
-        for r in conn.execute(q):
-            try:
-                days = rt.calendar.working_days_between(r[1], today) if r[1] is not None else None
-            except CalendarError:
-                days = None  # the new unit is still told; the lateness is left out
-            actions.append(PlannedAction(r[0], "handover", r[2], None, days))
-            targets[r[0]] = Target(r[3], r[4])
-            before[r[0]] = (r[2], r[5])
+    for r in rows:
+        if not r.handover_pending:
+            continue
+        try:
+            days = rt.calendar.working_days_between(r.due_date, today) if r.due_date is not None else None
+        except CalendarError:
+            days = None  # the new unit is still told; the lateness is left out
+        actions.append(PlannedAction(r.id, "handover", r.level, None, days))
+        targets[r.id] = Target(r.unit_id, r.group_id)
+        before[r.id] = (r.level, r.last_review_on)
     return actions, targets, before
 
 
@@ -326,10 +336,10 @@ def plan_actions(rt: Runtime, today: date, scan: Scan, ids: Sequence[int] | None
     holiday-notice re-plans not yet told. Reads only."""
     _, actions, targets, before = _scan(rt, today, scan, ids)
     replan_actions, replan_targets, replan_before, replans = _replans(rt, today, ids)
-    for extra, extra_targets, extra_before in (_handovers(rt, today, ids), _rechecks(rt, today, ids),
+    for extra, extra_targets, extra_before in (_handovers(rt, today, scan.followups), _rechecks(rt, today, ids),
                                                _signoffs(rt, today, ids),
                                                (replan_actions, replan_targets, replan_before),
-                                               *_followups(rt, today, ids)):
+                                               *_followups(rt, today, scan.followups)):
         actions += extra
         for fid, t in extra_targets.items():
             targets.setdefault(fid, t)
@@ -346,8 +356,8 @@ def plan_day(rt: Runtime, today: date, now: datetime) -> DayPlan:
     actions, targets, before, replans = plan_actions(rt, today, scan)
     scanned = scan.scanned
     closers = {t.closer_id for t in targets.values() if t.closer_id is not None}
-    with rt.sessions() as s:
-        directory = load_directory(s, rt.settings.command_office, closers)
+    with rt.engine.connect() as conn:  # plain rows: the ORM session's row handling costs more than the reading
+        directory = load_directory(conn, rt.settings.command_office, closers)
     routing = route(actions, targets, directory)
     mailed = already_mailed(rt, today) if routing.letters else set()
     deferred: list[PlannedAction] = []
@@ -364,16 +374,16 @@ def plan_day(rt: Runtime, today: date, now: datetime) -> DayPlan:
                    colours=_colours(rt, today, routing.delivered, details),
                    notice_units=notice_batches(crossed, rt.ladder),
                    skipped=_named(rt, scan.skipped), provisional=scan.provisional, replans=replans,
-                   progress_missed=followup.missed_progress(rt, today),
+                   progress_missed=followup.missed_progress(rt, today, scan.followups),
                    due_days=followup.due_days(rt, sorted({a.finding_id for a in routing.delivered
                                                           if a.kind in followup.EVENTS})),
                    actions=actions, targets=targets)
 
 
-def _followups(rt: Runtime, today: date, ids: Sequence[int] | None = None) -> tuple:
+def _followups(rt: Runtime, today: date, rows: Sequence[followup.Row]) -> tuple:
     """签收 requests, 签收超期 to the groups, due progress reports (rectify.services.daily.followup)."""
-    return (followup.acks(rt, today, ids), followup.ack_overdues(rt, today, ids),
-            followup.progress_requests(rt, today, ids))
+    return (followup.acks(rt, today, rows), followup.ack_overdues(rt, today, rows),
+            followup.progress_requests(rt, today, rows))
 
 
 def _named(rt: Runtime, skipped: Sequence[tuple[int, str]]) -> list[tuple[int, str, str]]:

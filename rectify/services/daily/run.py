@@ -20,7 +20,7 @@ from rectify.core.routing import (
     KINDS_BY_URGENCY,
     Letter,
 )
-from rectify.db import retrying
+from rectify.db import refresh_statistics, retrying
 from rectify.mail import outbox
 from rectify.mail.deliver import OutboxReport, flush_outbox
 from rectify.memory import give_back
@@ -255,6 +255,7 @@ def run_daily(rt: Runtime, today: date, now: datetime, *, send: bool = True, dry
     report = _run(rt, today, now, send=send, dry_run=dry_run, steps=steps, max_attempts=max_attempts)
     if not dry_run:
         runrecord.record(rt.settings.data_dir, report.as_dict(), now)
+        refresh_statistics(rt.engine)  # tomorrow's plan reads by the indexes that fit (SQLite; milliseconds)
     return report
 
 
