@@ -199,7 +199,10 @@ def _render_chunk(i: int) -> list[outbox.Queued]:
     return render_letters(rt, day, day.letters[i * chunk:(i + 1) * chunk])
 
 
-FORK_ABOVE = 2_000  # letters: fewer are rendered in this process (forking and copying back cost more)
+# Letters: fewer are rendered in this process. Forking and copying the bytes back cost ~0.2 s of CPU, paid
+# back in wall time from a few hundred letters on (an ordinary day's 1,700 letters: ~0.6 s sooner on 2 cores).
+FORK_ABOVE = 600
+FLOW_RENDER_TASK = 2_000  # letters per render task in the Prefect flow (a task costs the flow a few milliseconds)
 
 
 def render_processes(letters: int, chunk: int = RENDER_CHUNK) -> int:
@@ -216,14 +219,14 @@ def render_day(rt: Runtime, day: DayPlan, steps: Steps, queued: Spool, *, chunk:
     Rendering is pure CPU (templates, MIME, base64), about nine tenths of a first day after the notices,
     so with the plain steps it is shared by forked worker processes, one per core: each inherits the day's
     plan by fork instead of receiving it pickled, renders whole chunks, and sends the bytes back. The
-    Prefect flow's steps (tasks, FORK_ABOVE letters each) and small days render in this process.
+    Prefect flow's steps (tasks, FLOW_RENDER_TASK letters each) and small days render in this process.
     """
     global _FORKED
     letters = day.letters
     n = processes or render_processes(len(letters), chunk)
     forkable = "fork" in multiprocessing.get_all_start_methods()
     if steps.render is not render_letters or n < 2 or not forkable:
-        step = chunk if processes else max(chunk, FORK_ABOVE)  # a task costs the flow a few milliseconds
+        step = chunk if processes else max(chunk, FLOW_RENDER_TASK)
         for i in range(0, len(letters), step):
             queued.extend(steps.render(rt, day, letters[i:i + step]))
         return
