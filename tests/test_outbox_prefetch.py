@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from models import OutboxMessage
 from rectify.mail import outbox
-from rectify.mail.deliver import flush_outbox_async
+from rectify.mail.deliver import Marker, flush_outbox_async
 from tests.support.smtp import Handler, SmtpSink
 from tests.test_outbox import NOW, queued
 
@@ -84,3 +84,15 @@ def test_it_keeps_its_connections_from_batch_to_batch(rt, settings) -> None:
         sink.stop()
     assert report.sent == 50 and _states(rt) == Counter({"sent": 50})
     assert sink.handler.ehlos == 3  # five batches over the same three connections, not fifteen
+
+
+def test_it_marks_the_acceptances_of_many_connections_in_one_transaction() -> None:
+    marks: list[list[int]] = []
+
+    async def main():
+        marker = Marker(lambda ids: marks.append(sorted(ids)))
+        await asyncio.gather(*(marker.sent(i) for i in range(8)))  # eight connections answered at once
+        await marker.sent(8)  # a later one: its own transaction, and it waits for it
+
+    asyncio.run(main())
+    assert marks == [list(range(8)), [8]]

@@ -78,10 +78,17 @@ class Outgoing:
 
 
 class Marker:
-    """Marks accepted messages sent in groups: whoever takes the lock marks everything waiting."""
+    """Marks accepted messages sent in groups: whoever takes the lock waits `window` seconds for the other
+    connections' acceptances, then marks everything waiting in one transaction.
 
-    def __init__(self, mark: Callable[[list[int]], object]) -> None:
+    Each connection still waits for its own mark before its next message, so a crash repeats at most one
+    message per connection; the window only trades a few milliseconds of each connection's idle time for fewer
+    transactions (20 connections marked ~2 letters a transaction without it, ~8 with 5 ms, as the IM/SMS
+    senders group theirs: issue 14)."""
+
+    def __init__(self, mark: Callable[[list[int]], object], window: float = 0.005) -> None:
         self._mark = mark
+        self._window = window
         self._waiting: list[int] = []
         self._done: set[int] = set()
         self._lock = asyncio.Lock()
@@ -91,6 +98,8 @@ class Marker:
         async with self._lock:
             if msg_id in self._done:
                 return
+            if self._window:
+                await asyncio.sleep(self._window)
             ids, self._waiting = self._waiting, []
             await asyncio.to_thread(self._mark, ids)
             self._done.update(ids)

@@ -90,8 +90,7 @@ async def send_prepared(client: aiosmtplib.SMTP, sender: str, recipient: str, da
         protocol = client.protocol
         if protocol is None:
             raise aiosmtplib.SMTPServerDisconnected("Connection lost")
-        protocol.write(data if data.endswith(b"\r\n") else data + b"\r\n")
-        protocol.write(_END)
+        protocol.write(data + (_END if data.endswith(b"\r\n") else b"\r\n" + _END))  # one write, one syscall
         try:
             r = await protocol.read_response(timeout=client.timeout)
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
