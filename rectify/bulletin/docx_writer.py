@@ -13,7 +13,6 @@ import re
 from functools import cache
 from io import BytesIO
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
@@ -25,6 +24,7 @@ from docx.shared import Mm, Pt, RGBColor
 from lxml import etree
 
 from rectify.bulletin.document import BulletinDocument, Table
+from rectify.bulletin.wordml import TEXT_WIDTH_TWIPS, safe, table_xml
 
 TITLE_FONT = "方正小标宋简体"
 BODY_FONT = "仿宋_GB2312"
@@ -37,15 +37,6 @@ RED = "FF0000"
 PAGE_W, PAGE_H = Mm(210), Mm(297)
 MARGIN_TOP, MARGIN_BOTTOM, MARGIN_LEFT, MARGIN_RIGHT = Mm(37), Mm(35), Mm(28), Mm(26)
 TEXT_WIDTH = PAGE_W - MARGIN_LEFT - MARGIN_RIGHT
-TWIPS_PER_EMU = 1 / 635
-
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def safe(text: str) -> str:
-    """Text as XML can hold it: control characters pasted from spreadsheets are dropped."""
-    return _NOT_XML.sub("", text)
-
 
 def _fonts(rpr, ascii_font: str, east_asia: str) -> None:
     rfonts = rpr.find(qn("w:rFonts"))
@@ -188,49 +179,8 @@ def _para(doc, text: str, style: str):
     return doc.add_paragraph(safe(text), style=style)
 
 
-def _cell_xml(text: str, width: int, style_id: str, *, align: str, bold: bool) -> str:
-    parts = [escape(safe(line)) for line in (text or "").split("\n")]
-    runs = '</w:t></w:r><w:r><w:br/><w:t xml:space="preserve">'.join(parts)
-    b = "<w:rPr><w:b/></w:rPr>" if bold else ""
-    return (f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/><w:vAlign w:val="center"/></w:tcPr>'
-            f'<w:p><w:pPr><w:pStyle w:val="{style_id}"/><w:jc w:val="{align}"/></w:pPr>'
-            f'<w:r>{b}<w:t xml:space="preserve">{runs}</w:t></w:r></w:p></w:tc>')
-
-
-def table_xml(t: Table, style_id: str, width_twips: int) -> str:
-    """The whole table as WordprocessingML; long text columns are left-aligned, figures centred."""
-    scale = width_twips / sum(t.widths)
-    widths = [int(w * scale) for w in t.widths]
-    border = 'w:val="single" w:sz="4" w:space="0" w:color="000000"'
-    out = [
-        f"<w:tbl {nsdecls('w')}><w:tblPr><w:tblW w:w=\"{sum(widths)}\" w:type=\"dxa\"/><w:jc w:val=\"center\"/>",
-        "<w:tblBorders>" + "".join(f"<w:{s} {border}/>" for s in
-                                   ("top", "left", "bottom", "right", "insideH", "insideV")) + "</w:tblBorders>",
-        '<w:tblLayout w:type="fixed"/><w:tblCellMar><w:left w:w="57" w:type="dxa"/>'
-        '<w:right w:w="57" w:type="dxa"/></w:tblCellMar></w:tblPr><w:tblGrid>',
-        "".join(f'<w:gridCol w:w="{w}"/>' for w in widths), "</w:tblGrid>",
-    ]
-
-    def row(cells: list[str], *, header: bool = False, bold: bool = False) -> None:
-        tr_pr = "<w:trPr><w:cantSplit/>" + ("<w:tblHeader/>" if header else "") + "</w:trPr>"
-        tcs = []
-        for i, (text, w) in enumerate(zip(cells, widths, strict=True)):
-            long_text = not header and 0 < i < t.numeric_from
-            align = "left" if long_text else "center"
-            tcs.append(_cell_xml(text, w, style_id, align=align, bold=bold or header))
-        out.append(f"<w:tr>{tr_pr}{''.join(tcs)}</w:tr>")
-
-    row(t.header, header=True)
-    for cells in t.rows:
-        row(cells)
-    if t.total:
-        row(t.total, bold=True)
-    out.append("</w:tbl>")
-    return "".join(out)
-
-
 def _add_table(doc, t: Table, style_id: str) -> None:
-    tbl = parse_xml(table_xml(t, style_id, int(TEXT_WIDTH * TWIPS_PER_EMU)))
+    tbl = parse_xml(table_xml(t, style_id, TEXT_WIDTH_TWIPS))
     body = doc.element.body
     body.sectPr.addprevious(tbl) if body.sectPr is not None else body.append(tbl)
 

@@ -24,7 +24,9 @@ from io import BytesIO
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from rectify.bulletin import specimen_cache
 from rectify.bulletin.document import Table, deadline_text
+from rectify.bulletin.wordml import TEXT_WIDTH_TWIPS, W_DECL, safe, table_xml
 from rectify.bulletin.ziptemplate import ZipTemplate
 from rectify.templating import cn_date, labels, render
 
@@ -168,6 +170,22 @@ def _fragment(xml: str, marker: str) -> tuple[str, ...]:
 
 @cache
 def _template() -> _Template:
+    """The specimen's pieces: from the disk cache (rectify.bulletin.specimen_cache) when this code and this
+    python-docx made them before, else laid out with python-docx (~0.2 s and its import) and stored."""
+    pieces = specimen_cache.load(_SOURCES)
+    if pieces is None:
+        pieces = _specimen_pieces()
+        specimen_cache.store(_SOURCES, pieces)
+    parts, head, tail, para, core, cell_style = pieces
+    return _Template(zip=ZipTemplate(parts, fill=("docProps/core.xml", "word/document.xml")), head=head, tail=tail,
+                     para=para, core=core, cell_style=cell_style)
+
+
+# What the specimen is made from: a change to any of these files (or to python-docx) makes a new one.
+_SOURCES = ("notice_docx.py", "docx_writer.py", "wordml.py")
+
+
+def _specimen_pieces() -> tuple:
     from lxml import etree
 
     from rectify.bulletin.docx_writer import slim_styles
@@ -205,21 +223,16 @@ def _template() -> _Template:
         "the notice specimen changed shape"
     start = document.index("<w:body>") + len("<w:body>")
     core_slots = core.replace(f"{m['title']} {m['no']}", _SLOT).replace(m["unit"], _SLOT).replace(m["issuer"], _SLOT)
-    return _Template(zip=ZipTemplate(parts, fill=("docProps/core.xml", "word/document.xml")),
-                     head=document[:start], tail=document[document.index("<w:sectPr"):],
-                     para=para, core=tuple(core_slots.split(_SLOT)), cell_style=cell_style)
+    return (parts, document[:start], document[document.index("<w:sectPr"):], para, tuple(core_slots.split(_SLOT)),
+            cell_style)
 
 
 def _t(text: str) -> str:
-    from rectify.bulletin.docx_writer import safe
-
     return escape(safe(text))
 
 
 def notice_docx_bytes(d: NoticeDocument) -> bytes:
     """The notice as a complete .docx file."""
-    from rectify.bulletin.docx_writer import TEXT_WIDTH, TWIPS_PER_EMU, table_xml
-
     t = _template()
     p = t.para
 
@@ -230,7 +243,7 @@ def notice_docx_bytes(d: NoticeDocument) -> bytes:
     i0, i1, i2 = p["issuer"]
     out = [t.head, i0, str(2 * _issuer_size(d.issuer)), i1, _t(d.issuer), i2, one("title", d.title),
            one("no", d.doc_no), one("unit", d.addressee + "："), *(one("body", x) for x in d.before_table),
-           table_xml(d.table, t.cell_style, int(TEXT_WIDTH * TWIPS_PER_EMU)).replace(_W_DECL, "", 1),
+           table_xml(d.table, t.cell_style, TEXT_WIDTH_TWIPS).replace(_W_DECL, "", 1),
            *(one("body", x) for x in d.after_table), p["blank"][0], one("signer", d.issuer), one("date", d.date_text)]
     if d.copy_to:
         out.append(one("copy", d.copy_to))
@@ -240,7 +253,7 @@ def notice_docx_bytes(d: NoticeDocument) -> bytes:
     return t.zip.fill({"docProps/core.xml": core.encode(), "word/document.xml": "".join(out).encode()})
 
 
-_W_DECL = ' xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+_W_DECL = " " + W_DECL
 
 
 def write_notice_docx(d: NoticeDocument, path: Path) -> Path:
