@@ -1,6 +1,7 @@
 """The bare reference for bench/daily_run.py: the same day's mail done the plainest way, in one process.
 
-Plain SQL (sqlite3 / psycopg, no ORM), the ladder's levels from the pure core, Jinja2 (one template for
+Plain SQL (sqlite3 / psycopg, no ORM), the ladder's levels from the pure core and the long-term items' 复查
+requests (so it sends the run's letter count: issue 14 asks for the same mail count), Jinja2 (one template for
 the text and one for the HTML), compat32 MIME (email.mime, `as_bytes`), one small DOCX per unit at the
 督办 rung (zipfile around a fixed document.xml), the levels and one outbox-like row per message written
 in one transaction, then aiosmtplib over 20 connections (or as many as the
@@ -42,6 +43,7 @@ DOCX_RELS = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http:/
              '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
              '2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>')
 KINDS = ["", "提醒", "提醒", "催办", "督办", "通报"]
+REVIEW_EVERY = 20  # working days between 复查 requests for long-term items (Rectify's default)
 
 
 def small_docx(unit: str, items: list[dict]) -> bytes:
@@ -111,11 +113,19 @@ def main(url: str, port: int, today: date, connections: int = 20) -> None:
     cur = con.cursor()
     units = dict(cur.execute("SELECT id, name FROM units").fetchall())
     people = cur.execute("SELECT email, name, role, unit_id, group_id FROM people").fetchall()
-    rows = cur.execute("SELECT id, code, problem, due_date, level, unit_id, group_id FROM findings "
-                       "WHERE state IN ('open', 'rejected') AND due_date IS NOT NULL").fetchall()
+    rows = cur.execute("SELECT id, code, problem, due_date, level, unit_id, group_id, "
+                       "coalesce(last_review_on, inspected_on) FROM findings "
+                       "WHERE state IN ('open', 'rejected')").fetchall()
     by_unit: dict[int, list[dict]] = defaultdict(list)
-    raised = []
-    for fid, code, problem, due, level, unit, group in rows:
+    raised, reviewed = [], []
+    for fid, code, problem, due, level, unit, group, review_from in rows:
+        if due is None:  # 长期坚持: a 复查 request every REVIEW_EVERY working days, to the unit (as Rectify does)
+            since = date.fromisoformat(review_from) if isinstance(review_from, str) else review_from
+            if since is not None and cal.working_days_between(since, today) >= REVIEW_EVERY:
+                reviewed.append((today, fid))
+                by_unit[unit].append({"code": code, "problem": problem, "kind": "复查", "due": "长期坚持",
+                                      "level": 0, "group": group, "old": 0})
+            continue
         due = date.fromisoformat(due) if isinstance(due, str) else due
         new = reached_level(cal.working_days_between(due, today), ladder)
         if new > level:
@@ -158,6 +168,7 @@ def main(url: str, port: int, today: date, connections: int = 20) -> None:
                 for to, who, items, docx, unit in letters]
     cur.execute(f"CREATE TABLE IF NOT EXISTS ref_outbox (recipient TEXT, message {'BLOB' if sqlite else 'BYTEA'})")
     cur.executemany(f"UPDATE findings SET level = {p} WHERE id = {p}", raised)
+    cur.executemany(f"UPDATE findings SET last_review_on = {p} WHERE id = {p}", reviewed)
     cur.executemany(f"INSERT INTO ref_outbox (recipient, message) VALUES ({p}, {p})", messages)
     con.commit()
     con.close()
