@@ -18,22 +18,17 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
-import ssl
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from rectify.channels import results as dingtalk_results
 from rectify.channels.errors import SendError, guard_http_logs, scrub
-from rectify.channels.http import VendorClient
-from rectify.channels.lean import LeanClient
+from rectify.channels.http import Vendors
 from rectify.channels.policy import next_window
 from rectify.channels.settings import ChannelSettings
 from rectify.channels.sms import Sms
@@ -41,6 +36,9 @@ from rectify.channels.vendors import Dingtalk, Robot, Wecom
 from rectify.channels.writer import Writer
 from rectify.mail import lease, outbox
 from rectify.runtime import Runtime
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +74,11 @@ class RobotRouter:
         return await robot.send(to, payload)
 
 
-def adapters(cfg: ChannelSettings, http: httpx.AsyncClient | Callable[[str], httpx.AsyncClient]) -> dict[str, Any]:
+def adapters(cfg: ChannelSettings, http: Any) -> dict[str, Any]:
     """Channel name → adapter, for the channels whose settings are filled in. Adapters live for one dispatch:
     one gettoken per app and run (a token lasts two hours; the daily run comes once a day). `http`: one
-    client for all, or channel name → its client."""
-    client = http if callable(http) and not isinstance(http, httpx.AsyncClient) else lambda _name: http
+    client for all (an httpx.AsyncClient, or rectify.channels.http's Vendors), or channel name → its client."""
+    client = http if callable(http) else lambda _name: http
     out: dict[str, Any] = {}
     if cfg.wecom.configured:
         out["wecom"] = Wecom(cfg.wecom, client("wecom"))
@@ -95,33 +93,36 @@ def adapters(cfg: ChannelSettings, http: httpx.AsyncClient | Callable[[str], htt
     return out
 
 
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context (the CA bundle read once) for every client of this process."""
-    return httpx.create_ssl_context()
-
-
 class Clients:
-    """One httpx client per channel, its pool as large as the channel's concurrency: each vendor is its own
-    host, and a pool looks over all its connections for every request it starts or ends. With the default
-    transport, each client's per-row sends take the lean path (rectify/channels/http.py)."""
+    """One client per channel, its connections per vendor as many as the channel's concurrency: each vendor
+    is its own host. Without a transport, the lean client (rectify/channels/http.py: httpx is not even
+    imported unless a request needs it); with one (the demo's, a test's), an httpx client over it."""
 
     def __init__(self, cfg: ChannelSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.cfg, self.transport = cfg, transport
-        self.made: dict[str, httpx.AsyncClient] = {}
+        self.made: dict[str, Any] = {}
 
-    def __call__(self, name: str) -> httpx.AsyncClient:
+    def __call__(self, name: str) -> Any:
         if name not in self.made:
-            n = self.cfg.concurrency
-            pool = self.transport or httpx.AsyncHTTPTransport(
-                verify=_tls(), limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
-            lean = None if self.transport else LeanClient(_tls(), self.cfg.timeout, n)
-            self.made[name] = VendorClient(transport=pool, timeout=self.cfg.timeout, trust_env=False, lean=lean)
+            if self.transport is None:
+                self.made[name] = Vendors(self.cfg.timeout, self.cfg.concurrency)
+            else:
+                import httpx
+
+                self.made[name] = httpx.AsyncClient(transport=self.transport, timeout=self.cfg.timeout,
+                                                    trust_env=False)
         return self.made[name]
 
     async def aclose(self) -> None:
         for client in self.made.values():
             await client.aclose()
+
+
+def _httpx() -> Any:
+    """httpx, for its exception classes, once a send raised something else than a SendError."""
+    import httpx
+
+    return httpx
 
 
 async def _send_one(adapter: Any, name: str, to: str, payload: dict[str, Any], cfg: ChannelSettings) -> str:
@@ -138,9 +139,9 @@ async def _send_one(adapter: Any, name: str, to: str, payload: dict[str, Any], c
             if exc.never or exc.down:
                 raise
             error = exc
-        except httpx.TimeoutException as exc:
+        except _httpx().TimeoutException as exc:  # evaluated only for an exception that is not a SendError
             error = SendError(f"{name}: timeout ({type(exc).__name__})")
-        except httpx.TransportError as exc:  # refused, DNS, TLS: the channel is unreachable
+        except _httpx().TransportError as exc:  # refused, DNS, TLS: the channel is unreachable
             error = SendError(f"{name}: unreachable ({type(exc).__name__})", down=True)
             raise error from None
         tries += 1
