@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from rectify.channels import claims
 from rectify.channels import results as dingtalk_results
 from rectify.channels.errors import SendError, guard_http_logs, scrub
 from rectify.channels.http import Vendors
@@ -207,13 +208,12 @@ class _Book:
 
     def claim(self, name: str, batch: int, ids: list[int] | None,
               exclude: set[int]) -> list[tuple[int, str, dict[str, Any]]]:
-        with self.rt.sessions() as s:
-            rows = outbox.claim(s, worker=self.worker, now=self.clock(), limit=batch, ids=ids, exclude=exclude,
-                                channels=(name,))
-            self.channel_of.update((r.id, name) for r in rows)
-            if name == "dingtalk":
-                self.metas.update((r.id, dict(r.meta or {})) for r in rows)
-            return [(r.id, r.recipient, json.loads(r.message)) for r in rows]
+        rows = claims.claim(self.rt.engine, name, worker=self.worker, now=self.clock(), limit=batch, ids=ids,
+                            exclude=exclude)
+        self.channel_of.update((r[0], name) for r in rows)
+        if name == "dingtalk":
+            self.metas.update((r[0], dict(r[3] or {})) for r in rows)
+        return [(i, recipient, json.loads(message)) for i, recipient, message, _ in rows]
 
     def record(self, name: str, results: dict[int, tuple[str, str]], recipients: dict[int, str],
                retry_later: set[int]) -> None:
