@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
 from models import OutboxMessage
 from rectify.mail import lease
@@ -62,20 +62,20 @@ def _statements(dialect: str, among: bool) -> tuple[Any, Any, Any]:
     return reads[0], reads[1], take
 
 
-def claim(engine: Engine, channel: str, *, worker: str, now: datetime, limit: int,
+def claim(conn: Connection, channel: str, *, worker: str, now: datetime, limit: int,
           ids: Sequence[int] | None = None, exclude: Collection[int] = (),
           lease_for: timedelta = lease.LEASE) -> list[tuple[int, str, bytes, dict[str, Any] | None]]:
     """Up to `limit` deliverable rows of `channel` (among `ids` when given, never those in `exclude`), now
-    this worker's under a lease: (id, recipient, message, meta) in id order. Committed before it returns."""
-    pending, lapsed, take = _statements(engine.dialect.name, ids is not None)
-    with engine.begin() as conn:
-        dead, alive = lease.on_this_host(set(conn.scalars(_OWNERS)))
-        values: dict[str, Any] = {"of_channel": channel, "now": now, "legacy": now - lease.LEGACY_STALE,
-                                  "alive": alive, "dead": dead}
-        mine = {"of_channel": channel, "exclude": list(exclude), "limit": limit,
-                **({"among": list(ids)} if ids is not None else {})}
-        chosen = sorted([*conn.scalars(pending, mine), *conn.scalars(lapsed, {**values, **mine})])[:limit]
-        if not chosen:
-            return []
-        rows = conn.execute(take, {**values, "chosen": chosen, "worker": worker, "until": now + lease_for}).all()
+    this worker's under a lease: (id, recipient, message, meta) in id order. `conn` is in a transaction,
+    which the caller commits."""
+    pending, lapsed, take = _statements(conn.dialect.name, ids is not None)
+    dead, alive = lease.on_this_host(set(conn.scalars(_OWNERS)))
+    values: dict[str, Any] = {"of_channel": channel, "now": now, "legacy": now - lease.LEGACY_STALE,
+                              "alive": alive, "dead": dead}
+    mine = {"of_channel": channel, "exclude": list(exclude), "limit": limit,
+            **({"among": list(ids)} if ids is not None else {})}
+    chosen = sorted([*conn.scalars(pending, mine), *conn.scalars(lapsed, {**values, **mine})])[:limit]
+    if not chosen:
+        return []
+    rows = conn.execute(take, {**values, "chosen": chosen, "worker": worker, "until": now + lease_for}).all()
     return sorted((tuple(r) for r in rows), key=lambda r: r[0])  # type: ignore[return-value]

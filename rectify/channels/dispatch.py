@@ -18,13 +18,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
 
 from rectify.channels import claims
 from rectify.channels import results as dingtalk_results
@@ -203,10 +206,30 @@ class _Book:
     channel_of: dict[int, str] = field(default_factory=dict)
     metas: dict[int, dict[str, Any]] = field(default_factory=dict)
     refs: dict[int, str] = field(default_factory=dict)
+    held: Connection | None = None  # SQLite: the writer thread's connection (transaction())
     writer: Writer = field(init=False)
 
     def __post_init__(self) -> None:
         self.writer = Writer(self.mark)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A transaction for the writer thread's claims and marks. SQLite: on one connection held for the
+        dispatch (a pool checkout and return cost as much as a mark's UPDATE); PostgreSQL: a pooled one
+        each time, checked before use, so that a server restart between two marks costs nothing."""
+        if self.rt.engine.dialect.name != "sqlite":
+            with self.rt.engine.begin() as conn:
+                yield conn
+            return
+        if self.held is None:
+            self.held = self.rt.engine.connect()
+        with self.held.begin():
+            yield self.held
+
+    def close(self) -> None:
+        if self.held is not None:
+            self.held.close()
+            self.held = None
 
     def mark(self, ids: list[int]) -> None:
         """One transaction on a plain connection (an ORM session costs a third more per mark; the statements
@@ -214,7 +237,7 @@ class _Book:
         by_channel: dict[str, list[int]] = {}
         for i in ids:
             by_channel.setdefault(self.channel_of[i], []).append(i)
-        with self.rt.engine.begin() as conn:
+        with self.transaction() as conn:
             for name, group in by_channel.items():
                 self.report.sent[name] += outbox.mark_sent(conn, group, worker=self.worker, now=self.clock())
             dingtalk_results.record_tasks(conn, [(i, self.metas.pop(i, {}), self.refs.pop(i)) for i in ids
@@ -222,8 +245,9 @@ class _Book:
 
     def claim(self, name: str, batch: int, ids: list[int] | None,
               exclude: set[int]) -> list[tuple[int, str, dict[str, Any]]]:
-        rows = claims.claim(self.rt.engine, name, worker=self.worker, now=self.clock(), limit=batch, ids=ids,
-                            exclude=exclude)
+        with self.transaction() as conn:
+            rows = claims.claim(conn, name, worker=self.worker, now=self.clock(), limit=batch, ids=ids,
+                                exclude=exclude)
         self.channel_of.update((r[0], name) for r in rows)
         if name == "dingtalk":
             self.metas.update((r[0], dict(r[3] or {})) for r in rows)
@@ -300,7 +324,7 @@ async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: l
         with lease.Renewer(renew, lease.LEASE.total_seconds() / 4):  # a live sender's rows are never taken
             await asyncio.gather(*(_channel(book, name, a, batch=batch, ids=ids) for name, a in found.items()))
     finally:
-        book.writer.close()
+        book.writer.close(book.close)  # the held connection is closed in the thread that used it
         if clients is not None:
             await clients.aclose()
     return report
