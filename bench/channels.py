@@ -151,7 +151,8 @@ def run(env_json: str, profile: str) -> None:
     rt.close()
     sender = json.loads(sender_file.read_text()) if sender_file.exists() else {"cpu_s": 0.0, "gc_s": 0.0,
                                                                                   "profile": ""}
-    out = {"run_s": run_s, "cpu_s": cpu, "own_cpu_s": own, "faults": faults, "sender_cpu_s": sender["cpu_s"], "sender_gc_s": sender["gc_s"],
+    out = {"run_s": run_s, "cpu_s": cpu, "own_cpu_s": own, "faults": faults,
+           "sender_cpu_s": sender["cpu_s"], "sender_gc_s": sender["gc_s"], "sender_faults": sender.get("faults", 0),
            "sender_profile": sender["profile"],
            "phases": phases, "gc_s": gc_time, "rss_mib": rss_mib(),
            "messages": report.messages,
@@ -193,7 +194,7 @@ def _watch_sender(path: Path, profile: bool) -> None:
                 collect["s"] += time.process_time() - collect["at"]
 
         gc.callbacks[:] = [gc_clock]
-        t = time.process_time()
+        t, faults = time.process_time(), _faults()
         if prof:
             prof.enable()
         try:
@@ -206,7 +207,8 @@ def _watch_sender(path: Path, profile: bool) -> None:
                 buf = io.StringIO()
                 pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(40)
                 text = buf.getvalue()
-            path.write_text(json.dumps({"cpu_s": cpu, "gc_s": collect["s"], "profile": text}), encoding="utf-8")
+            path.write_text(json.dumps({"cpu_s": cpu, "gc_s": collect["s"], "faults": _faults() - faults,
+                                        "profile": text}), encoding="utf-8")
 
     alongside._child = child
 
@@ -284,7 +286,8 @@ def show(kind: str, r: dict) -> None:
     ph = "  ".join(f"{k} {v:.2f}" for k, v in r["phases"].items())
     gcs = " ".join(f"{v:.2f}" for v in r["gc_s"].values())
     print(f"  {kind:<9} {r['run_s']:7.2f} s (CPU {r['cpu_s']:6.2f} s, of which IM/SMS sender "
-          f"{r['sender_cpu_s']:.2f} s (gc {r['sender_gc_s']:.2f} s); SMTP sink {r['smtp']['cpu_s']:.2f} s, "
+          f"{r['sender_cpu_s']:.2f} s (gc {r['sender_gc_s']:.2f} s, {r['sender_faults']:,} page faults); "
+          f"SMTP sink {r['smtp']['cpu_s']:.2f} s, "
           f"fake vendors {r['vendors']['cpu_s']:.2f} s)  peak RSS {r['rss_mib']:4.0f} MiB  load {r['load']:4.1f}")
     print(f"            [{ph}]  gc by generation {gcs} s")
     print(f"            the run's own process {r['own_cpu_s']:.2f} s CPU, {r['faults']:,} minor page faults; "
