@@ -25,6 +25,7 @@ import os
 import resource
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -363,6 +364,10 @@ def main() -> None:
             print(f"  sent after the mail in the run's process: {sum(x['cpu_s'] for x in r) / len(r):.2f} s CPU a run, "
                   f"{sum(x['run_s'] for x in r) / len(r):.2f} s wall (beside: "
                   f"{chan_cpu / len(results['channels']):.2f} s, {chan / len(results['channels']):.2f} s)")
+        med = {k: statistics.median(r["cpu_s"] for r in results[k]) for k in ("mail", "channels")}
+        print(f"  per run, median of {len(results['mail'])}: mail alone {med['mail']:.2f} s CPU, with the channels "
+              f"{med['channels']:.2f} s: ratio {med['channels'] / med['mail']:.3f} "
+              f"({(med['channels'] / med['mail'] - 1) * 100:+.1f} %)")
         print(f"  the same + the SMTP sink: mail alone {mail_cpu + mail_sink:.2f} s, with the channels "
               f"{chan_cpu + chan_sink:.2f} s: ratio {(chan_cpu + chan_sink) / (mail_cpu + mail_sink):.3f}; "
               f"beside, not added: the fake vendors' servers {fakes:.2f} s")
