@@ -8,8 +8,11 @@ and leader given a 企业微信 userid and a mobile number. Then, on fresh copie
 督办 and 通报), each in a child process of its own (its peak RSS is its own), mail to an aiosmtpd sink and
 IM/SMS to the fake vendors (tests/support/fake_vendors.py), both on 127.0.0.1 in processes of their own that
 count what they accept and the CPU they spent. `--rounds 2` runs mail, channels, channels, mail (the
-machine's load drifts; the figures are per round and summed). `--profile` prints a cProfile of the first
-channel run's own process and one of its forked IM/SMS sender (render's forked workers are in neither).
+machine's load drifts; the figures are per round and summed, with each kind's median run). `--profile`
+prints a cProfile (CPU time) of the first run of each kind's own process, and one of the first channel
+run's forked IM/SMS sender (render's forked workers are in neither). `--queued` adds runs with the channel
+rows queued but none sent (what rendering and inserting them cost), `--serial` runs sending them after the
+mail in the run's own process instead of beside it.
 
 What is compared: Rectify's CPU (the run, its render workers and the IM/SMS sender; the sender's share is
 printed apart), and the same plus the SMTP sink's (the mail server's side of the mail). The fake vendors'
@@ -135,7 +138,7 @@ def run(env_json: str, profile: str) -> None:
     if profile:
         import cProfile
 
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)  # CPU, not wall: the machine is shared
         profiler.enable()
     t, cpu, own, faults = time.perf_counter(), cpu_s(), _own(), _faults()
     report = daily.run_daily(rt, TODAY, NOW, steps=steps)
@@ -147,6 +150,7 @@ def run(env_json: str, profile: str) -> None:
         profiler.disable()
         buf = io.StringIO()
         pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler, stream=buf).sort_stats("tottime").print_stats(45)
         Path(profile).write_text(buf.getvalue(), encoding="utf-8")
     phases["render, waiting for IM/SMS (the rest)"] = run_s - sum(phases.values())
     rt.close()
@@ -307,7 +311,7 @@ def main() -> None:
     ap.add_argument("--findings", type=int, default=100_000)
     ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--rounds", type=int, default=1, help="1: mail, channels; 2: mail, channels, channels, mail")
-    ap.add_argument("--profile", action="store_true", help="cProfile of the (first) channel run")
+    ap.add_argument("--profile", action="store_true", help="cProfile of the first run of each kind")
     ap.add_argument("--queued", action="store_true",
                     help="also a run with the channel rows queued but none sent (after each channel run)")
     ap.add_argument("--serial", action="store_true",
@@ -333,15 +337,15 @@ def main() -> None:
         print(f"\n{a.db}, {a.findings:,} findings, {TODAY}; concurrency {CONCURRENCY} per channel", flush=True)
         for i, kind in enumerate(order):
             name = f"{kind}{i}"
-            profile = str(work / "profile.txt") if a.profile and kind == "channels" and not results["channels"] \
-                else ""
+            profile = str(work / f"profile-{kind}.txt") if a.profile and not results[kind] else ""
             r = one(kind, copy_db(a.db, work, pg, name), {**base_env, "RECTIFY_DATA_DIR": str(work / name)},
                     profile)
             results[kind].append(r)
             show(kind, r)
             if profile:
-                print("    profile of the run's process (cumulative):\n" + Path(profile).read_text())
-                print("    profile of the IM/SMS sender (own time):\n" + r["sender_profile"])
+                print("    profile of the run's process (cumulative, then own time):\n" + Path(profile).read_text())
+                if r["sender_profile"]:
+                    print("    profile of the IM/SMS sender (own time):\n" + r["sender_profile"])
         mail = sum(r["run_s"] for r in results["mail"])
         chan = sum(r["run_s"] for r in results["channels"])
         mail_cpu, chan_cpu = (sum(r["cpu_s"] for r in results[k]) for k in ("mail", "channels"))
