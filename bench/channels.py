@@ -8,8 +8,11 @@ and leader given a 企业微信 userid and a mobile number. Then, on fresh copie
 督办 and 通报), each in a child process of its own (its peak RSS is its own), mail to an aiosmtpd sink and
 IM/SMS to the fake vendors (tests/support/fake_vendors.py), both on 127.0.0.1 in processes of their own that
 count what they accept and the CPU they spent. `--rounds 2` runs mail, channels, channels, mail (the
-machine's load drifts; the figures are per round and summed). `--profile` prints a cProfile of the first
-channel run's own process and one of its forked IM/SMS sender (render's forked workers are in neither).
+machine's load drifts; the figures are per round and summed, with each kind's median run). `--profile`
+prints a cProfile (CPU time) of the first run of each kind's own process, and one of the first channel
+run's forked IM/SMS sender (render's forked workers are in neither). `--queued` adds runs with the channel
+rows queued but none sent (what rendering and inserting them cost), `--serial` runs sending them after the
+mail in the run's own process instead of beside it.
 
 What is compared: Rectify's CPU (the run, its render workers and the IM/SMS sender; the sender's share is
 printed apart), and the same plus the SMTP sink's (the mail server's side of the mail). The fake vendors'
@@ -25,6 +28,7 @@ import os
 import resource
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -118,17 +122,27 @@ def run(env_json: str, profile: str) -> None:
     # forked process beside the mail delivery (rectify/channels/alongside.py); their time is the rest
     steps = daily.Steps(timed("plan", daily.plan_day), daily.render_letters, timed("commit", daily.commit_day),
                         timed("mail", daily.deliver), issue=timed("notices", daily.issue_day_notices))
+    if os.environ.get("BENCH_SERIAL"):  # the dispatch in this process after the mail, not forked beside it
+        from rectify.channels import alongside
+
+        alongside.start = lambda *_: None
+    if os.environ.get("BENCH_QUEUE_ONLY"):  # the rows queued, none sent: what rendering and inserting them cost
+        from dataclasses import replace
+        from types import SimpleNamespace
+
+        steps = replace(steps, dispatch=lambda *_: SimpleNamespace(sent={}, pending=[], failed=[], down={},
+                                                                   deferred_until=None))
     sender_file = Path(os.environ["RECTIFY_DATA_DIR"] + ".sender")  # beside the run's data folder
     _watch_sender(sender_file, bool(profile))
     profiler = None
     if profile:
         import cProfile
 
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)  # CPU, not wall: the machine is shared
         profiler.enable()
-    t, cpu = time.perf_counter(), cpu_s()
+    t, cpu, own, faults = time.perf_counter(), cpu_s(), _own(), _faults()
     report = daily.run_daily(rt, TODAY, NOW, steps=steps)
-    run_s, cpu = time.perf_counter() - t, cpu_s() - cpu
+    run_s, cpu, own, faults = time.perf_counter() - t, cpu_s() - cpu, _own() - own, _faults() - faults
     if profiler is not None:
         import io
         import pstats
@@ -136,12 +150,14 @@ def run(env_json: str, profile: str) -> None:
         profiler.disable()
         buf = io.StringIO()
         pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler, stream=buf).sort_stats("tottime").print_stats(45)
         Path(profile).write_text(buf.getvalue(), encoding="utf-8")
     phases["render, waiting for IM/SMS (the rest)"] = run_s - sum(phases.values())
     rt.close()
     sender = json.loads(sender_file.read_text()) if sender_file.exists() else {"cpu_s": 0.0, "gc_s": 0.0,
                                                                                   "profile": ""}
-    out = {"run_s": run_s, "cpu_s": cpu, "sender_cpu_s": sender["cpu_s"], "sender_gc_s": sender["gc_s"],
+    out = {"run_s": run_s, "cpu_s": cpu, "own_cpu_s": own, "faults": faults,
+           "sender_cpu_s": sender["cpu_s"], "sender_gc_s": sender["gc_s"], "sender_faults": sender.get("faults", 0),
            "sender_profile": sender["profile"],
            "phases": phases, "gc_s": gc_time, "rss_mib": rss_mib(),
            "messages": report.messages,
@@ -149,6 +165,16 @@ def run(env_json: str, profile: str) -> None:
            "channels_failed": len(report.channels_failed), "channels_pending": len(report.channels_pending),
            "channels_down": report.channels_down}
     print("RESULT " + json.dumps(out), flush=True)
+
+
+def _own() -> float:
+    """CPU seconds of the run's own process (not its render workers or the sender)."""
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+
+
+def _faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def _watch_sender(path: Path, profile: bool) -> None:
@@ -173,7 +199,7 @@ def _watch_sender(path: Path, profile: bool) -> None:
                 collect["s"] += time.process_time() - collect["at"]
 
         gc.callbacks[:] = [gc_clock]
-        t = time.process_time()
+        t, faults = time.process_time(), _faults()
         if prof:
             prof.enable()
         try:
@@ -186,7 +212,8 @@ def _watch_sender(path: Path, profile: bool) -> None:
                 buf = io.StringIO()
                 pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(40)
                 text = buf.getvalue()
-            path.write_text(json.dumps({"cpu_s": cpu, "gc_s": collect["s"], "profile": text}), encoding="utf-8")
+            path.write_text(json.dumps({"cpu_s": cpu, "gc_s": collect["s"], "faults": _faults() - faults,
+                                        "profile": text}), encoding="utf-8")
 
     alongside._child = child
 
@@ -238,10 +265,14 @@ def one(kind: str, url: str, base_env: dict[str, str], profile: str) -> dict:
     sink, _ = _server([str(SINK), str(port)])
     fake, ready = _server([__file__, "_vendors"])
     env = {**base_env, "RECTIFY_DATABASE_URL": url, "RECTIFY_SMTP__PORT": str(port)}
-    if kind == "channels":
+    if kind in ("channels", "queued", "serial"):
         cfg = channel_settings(f"http://127.0.0.1:{ready.split()[1]}", concurrency=CONCURRENCY)
         del cfg["dingtalk"], cfg["robots"]  # two channels: 企业微信 and SMS
         env["RECTIFY_CHANNELS"] = json.dumps(cfg, ensure_ascii=False)
+        if kind == "queued":
+            env["BENCH_QUEUE_ONLY"] = "1"
+        if kind == "serial":
+            env["BENCH_SERIAL"] = "1"
     load = os.getloadavg()[0]
     res = _child(env, profile)
     res["load"] = (load + os.getloadavg()[0]) / 2
@@ -260,9 +291,12 @@ def show(kind: str, r: dict) -> None:
     ph = "  ".join(f"{k} {v:.2f}" for k, v in r["phases"].items())
     gcs = " ".join(f"{v:.2f}" for v in r["gc_s"].values())
     print(f"  {kind:<9} {r['run_s']:7.2f} s (CPU {r['cpu_s']:6.2f} s, of which IM/SMS sender "
-          f"{r['sender_cpu_s']:.2f} s (gc {r['sender_gc_s']:.2f} s); SMTP sink {r['smtp']['cpu_s']:.2f} s, "
+          f"{r['sender_cpu_s']:.2f} s (gc {r['sender_gc_s']:.2f} s, {r['sender_faults']:,} page faults); "
+          f"SMTP sink {r['smtp']['cpu_s']:.2f} s, "
           f"fake vendors {r['vendors']['cpu_s']:.2f} s)  peak RSS {r['rss_mib']:4.0f} MiB  load {r['load']:4.1f}")
     print(f"            [{ph}]  gc by generation {gcs} s")
+    print(f"            the run's own process {r['own_cpu_s']:.2f} s CPU, {r['faults']:,} minor page faults; "
+          f"its render workers and sender {r['cpu_s'] - r['own_cpu_s']:.2f} s")
     print(f"            mail: {r['messages']:,} letters, sent {r['sent']:,}, sink accepted {r['smtp']['messages']:,}")
     if r["channels"]:
         v = r["vendors"]
@@ -277,7 +311,11 @@ def main() -> None:
     ap.add_argument("--findings", type=int, default=100_000)
     ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--rounds", type=int, default=1, help="1: mail, channels; 2: mail, channels, channels, mail")
-    ap.add_argument("--profile", action="store_true", help="cProfile of the (first) channel run")
+    ap.add_argument("--profile", action="store_true", help="cProfile of the first run of each kind")
+    ap.add_argument("--queued", action="store_true",
+                    help="also a run with the channel rows queued but none sent (after each channel run)")
+    ap.add_argument("--serial", action="store_true",
+                    help="also a run sending the IM/SMS after the mail in the run's own process")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     a = ap.parse_args()
 
@@ -293,19 +331,21 @@ def main() -> None:
                     "RECTIFY_COMMAND_OFFICE": json.dumps(OFFICE), "RECTIFY_SMTP__HOST": "127.0.0.1",
                     "RECTIFY_PUBLIC_URL": "https://dc.county.example", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
         order = ["mail", "channels"] + (["channels", "mail"] * (a.rounds - 1))
-        results: dict[str, list[dict]] = {"mail": [], "channels": []}
+        extra = (["queued"] if a.queued else []) + (["serial"] if a.serial else [])
+        order = [k for kind in order for k in ((kind, *extra) if kind == "channels" else (kind,))]
+        results: dict[str, list[dict]] = {"mail": [], "channels": [], "queued": [], "serial": []}
         print(f"\n{a.db}, {a.findings:,} findings, {TODAY}; concurrency {CONCURRENCY} per channel", flush=True)
         for i, kind in enumerate(order):
             name = f"{kind}{i}"
-            profile = str(work / "profile.txt") if a.profile and kind == "channels" and not results["channels"] \
-                else ""
+            profile = str(work / f"profile-{kind}.txt") if a.profile and not results[kind] else ""
             r = one(kind, copy_db(a.db, work, pg, name), {**base_env, "RECTIFY_DATA_DIR": str(work / name)},
                     profile)
             results[kind].append(r)
             show(kind, r)
             if profile:
-                print("    profile of the run's process (cumulative):\n" + Path(profile).read_text())
-                print("    profile of the IM/SMS sender (own time):\n" + r["sender_profile"])
+                print("    profile of the run's process (cumulative, then own time):\n" + Path(profile).read_text())
+                if r["sender_profile"]:
+                    print("    profile of the IM/SMS sender (own time):\n" + r["sender_profile"])
         mail = sum(r["run_s"] for r in results["mail"])
         chan = sum(r["run_s"] for r in results["channels"])
         mail_cpu, chan_cpu = (sum(r["cpu_s"] for r in results[k]) for k in ("mail", "channels"))
@@ -318,6 +358,20 @@ def main() -> None:
         print(f"  Rectify's CPU (run, render workers, IM/SMS sender): mail alone {mail_cpu:.2f} s, with the channels "
               f"{chan_cpu:.2f} s (of which the sender {sender:.2f} s): ratio {chan_cpu / mail_cpu:.3f} "
               f"({(chan_cpu / mail_cpu - 1) * 100:+.1f} %)")
+        if results["queued"]:
+            q = sum(r["cpu_s"] for r in results["queued"]) / len(results["queued"])
+            m, c = mail_cpu / len(results["mail"]), chan_cpu / len(results["channels"])
+            print(f"  per run: mail alone {m:.2f} s CPU; channel rows queued, none sent {q:.2f} s "
+                  f"({q - m:+.2f} s: rendering and inserting them); sent {c:.2f} s ({c - q:+.2f} s: sending)")
+        if results["serial"]:
+            r = results["serial"]
+            print(f"  sent after the mail in the run's process: {sum(x['cpu_s'] for x in r) / len(r):.2f} s CPU a run, "
+                  f"{sum(x['run_s'] for x in r) / len(r):.2f} s wall (beside: "
+                  f"{chan_cpu / len(results['channels']):.2f} s, {chan / len(results['channels']):.2f} s)")
+        med = {k: statistics.median(r["cpu_s"] for r in results[k]) for k in ("mail", "channels")}
+        print(f"  per run, median of {len(results['mail'])}: mail alone {med['mail']:.2f} s CPU, with the channels "
+              f"{med['channels']:.2f} s: ratio {med['channels'] / med['mail']:.3f} "
+              f"({(med['channels'] / med['mail'] - 1) * 100:+.1f} %)")
         print(f"  the same + the SMTP sink: mail alone {mail_cpu + mail_sink:.2f} s, with the channels "
               f"{chan_cpu + chan_sink:.2f} s: ratio {(chan_cpu + chan_sink) / (mail_cpu + mail_sink):.3f}; "
               f"beside, not added: the fake vendors' servers {fakes:.2f} s")

@@ -18,22 +18,21 @@
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
 import json
 import logging
-import ssl
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+from sqlalchemy import Connection
 
+from rectify.channels import claims
 from rectify.channels import results as dingtalk_results
 from rectify.channels.errors import SendError, guard_http_logs, scrub
-from rectify.channels.http import VendorClient
-from rectify.channels.lean import LeanClient
+from rectify.channels.http import Vendors
 from rectify.channels.policy import next_window
 from rectify.channels.settings import ChannelSettings
 from rectify.channels.sms import Sms
@@ -41,6 +40,9 @@ from rectify.channels.vendors import Dingtalk, Robot, Wecom
 from rectify.channels.writer import Writer
 from rectify.mail import lease, outbox
 from rectify.runtime import Runtime
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +78,11 @@ class RobotRouter:
         return await robot.send(to, payload)
 
 
-def adapters(cfg: ChannelSettings, http: httpx.AsyncClient | Callable[[str], httpx.AsyncClient]) -> dict[str, Any]:
+def adapters(cfg: ChannelSettings, http: Any) -> dict[str, Any]:
     """Channel name → adapter, for the channels whose settings are filled in. Adapters live for one dispatch:
     one gettoken per app and run (a token lasts two hours; the daily run comes once a day). `http`: one
-    client for all, or channel name → its client."""
-    client = http if callable(http) and not isinstance(http, httpx.AsyncClient) else lambda _name: http
+    client for all (an httpx.AsyncClient, or rectify.channels.http's Vendors), or channel name → its client."""
+    client = http if callable(http) else lambda _name: http
     out: dict[str, Any] = {}
     if cfg.wecom.configured:
         out["wecom"] = Wecom(cfg.wecom, client("wecom"))
@@ -95,33 +97,36 @@ def adapters(cfg: ChannelSettings, http: httpx.AsyncClient | Callable[[str], htt
     return out
 
 
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context (the CA bundle read once) for every client of this process."""
-    return httpx.create_ssl_context()
-
-
 class Clients:
-    """One httpx client per channel, its pool as large as the channel's concurrency: each vendor is its own
-    host, and a pool looks over all its connections for every request it starts or ends. With the default
-    transport, each client's per-row sends take the lean path (rectify/channels/http.py)."""
+    """One client per channel, its connections per vendor as many as the channel's concurrency: each vendor
+    is its own host. Without a transport, the lean client (rectify/channels/http.py: httpx is not even
+    imported unless a request needs it); with one (the demo's, a test's), an httpx client over it."""
 
     def __init__(self, cfg: ChannelSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.cfg, self.transport = cfg, transport
-        self.made: dict[str, httpx.AsyncClient] = {}
+        self.made: dict[str, Any] = {}
 
-    def __call__(self, name: str) -> httpx.AsyncClient:
+    def __call__(self, name: str) -> Any:
         if name not in self.made:
-            n = self.cfg.concurrency
-            pool = self.transport or httpx.AsyncHTTPTransport(
-                verify=_tls(), limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
-            lean = None if self.transport else LeanClient(_tls(), self.cfg.timeout, n)
-            self.made[name] = VendorClient(transport=pool, timeout=self.cfg.timeout, trust_env=False, lean=lean)
+            if self.transport is None:
+                self.made[name] = Vendors(self.cfg.timeout, self.cfg.concurrency)
+            else:
+                import httpx
+
+                self.made[name] = httpx.AsyncClient(transport=self.transport, timeout=self.cfg.timeout,
+                                                    trust_env=False)
         return self.made[name]
 
     async def aclose(self) -> None:
         for client in self.made.values():
             await client.aclose()
+
+
+def _httpx() -> Any:
+    """httpx, for its exception classes, once a send raised something else than a SendError."""
+    import httpx
+
+    return httpx
 
 
 async def _send_one(adapter: Any, name: str, to: str, payload: dict[str, Any], cfg: ChannelSettings) -> str:
@@ -138,9 +143,9 @@ async def _send_one(adapter: Any, name: str, to: str, payload: dict[str, Any], c
             if exc.never or exc.down:
                 raise
             error = exc
-        except httpx.TimeoutException as exc:
+        except _httpx().TimeoutException as exc:  # evaluated only for an exception that is not a SendError
             error = SendError(f"{name}: timeout ({type(exc).__name__})")
-        except httpx.TransportError as exc:  # refused, DNS, TLS: the channel is unreachable
+        except _httpx().TransportError as exc:  # refused, DNS, TLS: the channel is unreachable
             error = SendError(f"{name}: unreachable ({type(exc).__name__})", down=True)
             raise error from None
         tries += 1
@@ -150,29 +155,43 @@ async def _send_one(adapter: Any, name: str, to: str, payload: dict[str, Any], c
 
 
 async def _try(adapter: Any, name: str, row_id: int, payload: dict[str, Any], cfg: ChannelSettings,
-               limit: asyncio.Semaphore, report: ChannelReport, secrets: list[str],
-               book: _Book) -> tuple[int, str, str]:
+               report: ChannelReport, secrets: list[str], book: _Book) -> tuple[int, str, str]:
     """(row id, outcome, error): sent / never / down / transient / untried (the channel went down first).
-    A row the vendor accepted is marked sent at once (grouped with others waiting), before its slot is
-    given back: a crash repeats at most `concurrency` rows of the channel."""
-    async with limit:  # held until the row is marked: at most `concurrency` rows sent and not yet recorded
-        if name in report.down:
-            return row_id, "untried", ""
-        book.writer.started()
-        try:
-            ref = await _send_one(adapter, name, str(payload["to"]), payload, cfg)
-        except BaseException as exc:
-            book.writer.finished()
-            if not isinstance(exc, SendError):
-                raise
-            text = scrub(exc.message, secrets)
-            if exc.down:
-                report.down.setdefault(name, text)
-            return row_id, "never" if exc.never else "down" if exc.down else "transient", text
-        if name == "dingtalk":
-            book.refs[row_id] = ref
-        await book.writer.sent(row_id)
+    A row the vendor accepted is marked sent at once (grouped with others waiting) before this returns and
+    its slot takes another row (_slots): a crash repeats at most `concurrency` rows of the channel."""
+    if name in report.down:
+        return row_id, "untried", ""
+    book.writer.started()
+    try:
+        ref = await _send_one(adapter, name, str(payload["to"]), payload, cfg)
+    except BaseException as exc:
+        book.writer.finished()
+        if not isinstance(exc, SendError):
+            raise
+        text = scrub(exc.message, secrets)
+        if exc.down:
+            report.down.setdefault(name, text)
+        return row_id, "never" if exc.never else "down" if exc.down else "transient", text
+    if name == "dingtalk":
+        book.refs[row_id] = ref
+    await book.writer.sent(row_id)
     return row_id, "sent", ""
+
+
+async def _slots(work: list[tuple[int, str, dict[str, Any]]], slots: int,
+                 one: Callable[[int, dict[str, Any]], Awaitable[tuple[int, str, str]]]) -> list[tuple[int, str, str]]:
+    """A batch's rows through `slots` coroutines, each taking the next row once its own is done (sent and
+    marked, or not sent): at most `slots` rows sent and not yet recorded. Cheaper than a task per row
+    waiting on a semaphore (a task, a wait and a wake-up per row)."""
+    rows = iter(work)  # shared: each slot takes the next row (nothing is awaited between taking and using)
+    out: list[tuple[int, str, str]] = []
+
+    async def slot() -> None:
+        for row_id, _, payload in rows:
+            out.append(await one(row_id, payload))
+
+    await asyncio.gather(*(slot() for _ in range(min(slots, len(work)))))
+    return out
 
 
 @dataclass
@@ -187,10 +206,30 @@ class _Book:
     channel_of: dict[int, str] = field(default_factory=dict)
     metas: dict[int, dict[str, Any]] = field(default_factory=dict)
     refs: dict[int, str] = field(default_factory=dict)
+    held: Connection | None = None  # SQLite: the writer thread's connection (transaction())
     writer: Writer = field(init=False)
 
     def __post_init__(self) -> None:
         self.writer = Writer(self.mark)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A transaction for the writer thread's claims and marks. SQLite: on one connection held for the
+        dispatch (a pool checkout and return cost as much as a mark's UPDATE); PostgreSQL: a pooled one
+        each time, checked before use, so that a server restart between two marks costs nothing."""
+        if self.rt.engine.dialect.name != "sqlite":
+            with self.rt.engine.begin() as conn:
+                yield conn
+            return
+        if self.held is None:
+            self.held = self.rt.engine.connect()
+        with self.held.begin():
+            yield self.held
+
+    def close(self) -> None:
+        if self.held is not None:
+            self.held.close()
+            self.held = None
 
     def mark(self, ids: list[int]) -> None:
         """One transaction on a plain connection (an ORM session costs a third more per mark; the statements
@@ -198,7 +237,7 @@ class _Book:
         by_channel: dict[str, list[int]] = {}
         for i in ids:
             by_channel.setdefault(self.channel_of[i], []).append(i)
-        with self.rt.engine.begin() as conn:
+        with self.transaction() as conn:
             for name, group in by_channel.items():
                 self.report.sent[name] += outbox.mark_sent(conn, group, worker=self.worker, now=self.clock())
             dingtalk_results.record_tasks(conn, [(i, self.metas.pop(i, {}), self.refs.pop(i)) for i in ids
@@ -206,13 +245,13 @@ class _Book:
 
     def claim(self, name: str, batch: int, ids: list[int] | None,
               exclude: set[int]) -> list[tuple[int, str, dict[str, Any]]]:
-        with self.rt.sessions() as s:
-            rows = outbox.claim(s, worker=self.worker, now=self.clock(), limit=batch, ids=ids, exclude=exclude,
-                                channels=(name,))
-            self.channel_of.update((r.id, name) for r in rows)
-            if name == "dingtalk":
-                self.metas.update((r.id, dict(r.meta or {})) for r in rows)
-            return [(r.id, r.recipient, json.loads(r.message)) for r in rows]
+        with self.transaction() as conn:
+            rows = claims.claim(conn, name, worker=self.worker, now=self.clock(), limit=batch, ids=ids,
+                                exclude=exclude)
+        self.channel_of.update((r[0], name) for r in rows)
+        if name == "dingtalk":
+            self.metas.update((r[0], dict(r[3] or {})) for r in rows)
+        return [(i, recipient, json.loads(message)) for i, recipient, message, _ in rows]
 
     def record(self, name: str, results: dict[int, tuple[str, str]], recipients: dict[int, str],
                retry_later: set[int]) -> None:
@@ -237,14 +276,14 @@ class _Book:
 async def _channel(book: _Book, name: str, adapter: Any, *, batch: int, ids: list[int] | None) -> None:
     cfg, report = book.rt.settings.channels, book.report
     secrets = adapter.secrets()
-    limit = asyncio.Semaphore(cfg.concurrency)  # per channel: each vendor has its own rate limits
+    limit = asyncio.Semaphore(cfg.concurrency)  # 钉钉's result reads, as many at once as its sends
     retry_later: set[int] = set()
     while name not in report.down:
         work = await book.writer.run(book.claim, name, batch, ids, set(retry_later))
         if not work:
             break
-        outcomes = await asyncio.gather(*(_try(adapter, name, i, p, cfg, limit, report, secrets, book)
-                                          for i, _, p in work))
+        outcomes = await _slots(work, cfg.concurrency,  # per channel: each vendor has its own rate limits
+                                lambda i, p: _try(adapter, name, i, p, cfg, report, secrets, book))
         results = {i: (o, e) for i, o, e in outcomes}
         if any(o != "sent" for o, _ in results.values()):
             await book.writer.run(book.record, name, results, {i: r for i, r, _ in work}, retry_later)
@@ -285,7 +324,7 @@ async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: l
         with lease.Renewer(renew, lease.LEASE.total_seconds() / 4):  # a live sender's rows are never taken
             await asyncio.gather(*(_channel(book, name, a, batch=batch, ids=ids) for name, a in found.items()))
     finally:
-        book.writer.close()
+        book.writer.close(book.close)  # the held connection is closed in the thread that used it
         if clients is not None:
             await clients.aclose()
     return report

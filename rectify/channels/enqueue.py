@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -51,8 +51,10 @@ def _row(recipient: str, day: date, channel: str, payload: dict, top: str, count
                          meta={"top": top, "counts": {k: v for k, v in counts.items() if v}})
 
 
-def channel_rows(rt: Runtime, day, letters: Sequence[Letter], scope_of) -> list[outbox.Queued]:
-    """The IM/SMS rows of these letters (a render chunk). Reads the people's channels; writes nothing."""
+def channel_rows(rt: Runtime, day, letters: Sequence[Letter], scope_of,
+                 links: Mapping[int, Callable[[str], str]] | None = None) -> list[outbox.Queued]:
+    """The IM/SMS rows of these letters (a render chunk). Reads the people's channels; writes nothing.
+    `links`: person id → their letter's sign-in links (the token is the same: signed once, not twice)."""
     cfg = rt.settings.channels
     if not cfg.configured() or not letters:
         return []
@@ -68,7 +70,9 @@ def channel_rows(rt: Runtime, day, letters: Sequence[Letter], scope_of) -> list[
         wanted = [c for c in cfg.for_level(letter.top_kind) if addresses and addresses[ADDRESS[c]]]
         if not wanted:
             continue
-        url = login_links(portal, rt.settings.secret, letter.person_id, now=day.now, max_age=max_age)(LIST_PATH)
+        link = (links or {}).get(letter.person_id) or login_links(portal, rt.settings.secret, letter.person_id,
+                                                                   now=day.now, max_age=max_age)
+        url = link(LIST_PATH)
         c: CardInput = card_input(letter, day.today, scope_of(letter, d), lambda f: day.details[f].problem,
                                   lambda u: d.units.get(u, ""), url)
         for ch in wanted:

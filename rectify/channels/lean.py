@@ -1,5 +1,5 @@
-"""A lean HTTP/1.1 keep-alive client for the per-row vendor requests (message/send, asyncsend_v2, the SMS
-gateway), over asyncio streams.
+"""A lean HTTP/1.1 keep-alive client for the vendor requests (gettoken, message/send, asyncsend_v2,
+getsendresult, the robots, the SMS gateway), over asyncio streams.
 
 Why: the daily run sends one request per person and channel, and on loopback-fast peers httpx spends about
 1.6 ms of CPU on each even straight through its transport (httpcore's pool and h11's state machine, the
@@ -13,24 +13,28 @@ and on writing the request and reading its whole answer (httpx: per write and pe
 same context; at most `size` idle connections, an idle one dropped after 5 s or once the server closed it;
 no retry of its own (the dispatcher retries); failures raised as httpx's exceptions (ConnectError,
 ConnectTimeout, WriteError, ReadTimeout, RemoteProtocolError, ...), so the dispatcher's handling is
-unchanged. A request it would not write faithfully (a URL with characters to escape, a header with a line
-break, a scheme other than http/https) goes through httpx instead. Gettoken, getsendresult and the robots
-use httpx as before.
+unchanged; httpx itself is imported only once one is raised (importing it, with the command-line extras it
+pulls in, costs the forked sender ~0.1 s of CPU: as much as a hundred sends). The TLS context is made on
+the first https connection. Each request is logged as httpx logs it (logger "httpx", INFO, the URL
+scrubbed by rectify.channels.errors' filter). A request it would not write faithfully (a URL with
+characters to escape, a header with a line break, a scheme other than http/https) goes through httpx
+instead (rectify/channels/http.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json as jsonlib
+import logging
 import ssl
 import time
 import zlib
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import httpx
-
+log = logging.getLogger("httpx")  # the same lines as httpx's, under its logger (scrubbed by guard_http_logs)
 KEEPALIVE = 5.0  # seconds an idle connection is kept (httpx's default keepalive_expiry)
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%")
 
@@ -45,10 +49,12 @@ class Headers(dict[str, str]):
 class Answer:
     """What the vendors' answer readers use of httpx.Response: status_code, headers.get, content, json()."""
 
-    __slots__ = ("content", "headers", "status_code")
+    __slots__ = ("content", "headers", "reason", "status_code", "version")
 
-    def __init__(self, status: int, headers: Headers, content: bytes) -> None:
+    def __init__(self, status: int, headers: Headers, content: bytes, version: str = "HTTP/1.1",
+                 reason: str = "") -> None:
         self.status_code, self.headers, self.content = status, headers, content
+        self.version, self.reason = version, reason
 
     def json(self) -> Any:
         return jsonlib.loads(self.content)
@@ -67,12 +73,20 @@ class _Conn:
         self.writer.close()
 
 
+def _httpx() -> Any:
+    """httpx, for its exception classes: imported on the first failure, not before."""
+    import httpx
+
+    return httpx
+
+
 class Origin:
     """The keep-alive connections to one scheme://host:port."""
 
-    def __init__(self, scheme: str, host: str, port: int, tls: ssl.SSLContext | None, timeout: float,
-                 size: int) -> None:
+    def __init__(self, scheme: str, host: str, port: int, tls: Callable[[], ssl.SSLContext] | None,
+                 timeout: float, size: int) -> None:
         self.host, self.port, self.tls, self.timeout, self.size = host, port, tls, timeout, size
+        self.base = f"{scheme}://{host}" + ("" if port == (443 if scheme == "https" else 80) else f":{port}")
         default = 443 if scheme == "https" else 80
         self.host_line = b"Host: %s\r\n" % (host if port == default else f"{host}:{port}").encode("idna")
         self.idle: list[_Conn] = []
@@ -99,17 +113,22 @@ class Origin:
             self.idle.append(conn)
         else:
             conn.close()
+        if log.isEnabledFor(logging.INFO):  # as httpx: 'HTTP Request: POST https://… "HTTP/1.1 200 OK"'
+            method, target = head.split(b" ", 2)[:2]
+            log.info('HTTP Request: %s %s "%s %d %s"', method.decode(), self.base + target.decode(), answer.version,
+                     answer.status_code, answer.reason)
         return answer
 
     async def _connect(self) -> _Conn:
         try:
             async with asyncio.timeout(self.timeout):
                 reader, writer = await asyncio.open_connection(
-                    self.host, self.port, ssl=self.tls, server_hostname=self.host if self.tls else None)
+                    self.host, self.port, ssl=self.tls() if self.tls else None,
+                    server_hostname=self.host if self.tls else None)
         except TimeoutError:
-            raise httpx.ConnectTimeout(f"connect to {self.host}:{self.port} timed out") from None
+            raise _httpx().ConnectTimeout(f"connect to {self.host}:{self.port} timed out") from None
         except (OSError, ssl.SSLError) as exc:
-            raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from None
+            raise _httpx().ConnectError(f"{type(exc).__name__}: {exc}") from None
         return _Conn(reader, writer)
 
     async def _exchange(self, conn: _Conn, head: bytes, body: bytes) -> tuple[Answer, bool]:
@@ -122,16 +141,16 @@ class Origin:
                 return await _answer(conn.reader)
         except TimeoutError:
             if writing:
-                raise httpx.WriteTimeout("writing the request timed out") from None
-            raise httpx.ReadTimeout("reading the answer timed out") from None
+                raise _httpx().WriteTimeout("writing the request timed out") from None
+            raise _httpx().ReadTimeout("reading the answer timed out") from None
         except OSError as exc:
             if writing:
-                raise httpx.WriteError(f"{type(exc).__name__}: {exc}") from None
-            raise httpx.ReadError(f"{type(exc).__name__}: {exc}") from None
+                raise _httpx().WriteError(f"{type(exc).__name__}: {exc}") from None
+            raise _httpx().ReadError(f"{type(exc).__name__}: {exc}") from None
         except asyncio.IncompleteReadError:
-            raise httpx.RemoteProtocolError("Server disconnected without sending a complete response.") from None
+            raise _httpx().RemoteProtocolError("Server disconnected without sending a complete response.") from None
         except (asyncio.LimitOverrunError, ValueError) as exc:
-            raise httpx.RemoteProtocolError(f"malformed answer ({type(exc).__name__})") from None
+            raise _httpx().RemoteProtocolError(f"malformed answer ({type(exc).__name__})") from None
 
     def close(self) -> None:
         for c in self.idle:
@@ -140,37 +159,36 @@ class Origin:
 
 
 async def _answer(reader: asyncio.StreamReader) -> tuple[Answer, bool]:
-    """(answer, whether the connection may be kept)."""
+    """(answer, whether the connection may be kept). The head is decoded once, as latin-1 (HTTP's bytes)."""
     while True:
-        block = await reader.readuntil(b"\r\n\r\n")
-        lines = block[:-4].split(b"\r\n")
-        version, _, rest = lines[0].partition(b" ")
-        if not version.startswith(b"HTTP/1.") or len(rest) < 3:
+        lines = (await reader.readuntil(b"\r\n\r\n"))[:-4].decode("latin-1").split("\r\n")
+        version, _, rest = lines[0].partition(" ")
+        if not version.startswith("HTTP/1.") or len(rest) < 3:
             raise ValueError("not an HTTP/1.x status line")
         status = int(rest[:3])
         if status >= 200 or status == 101:
             break  # 1xx interim answers (100 Continue) are skipped
-    headers = Headers()
+    fields: dict[str, str] = {}
     for line in lines[1:]:
-        name, sep, value = line.partition(b":")
+        name, sep, value = line.partition(":")
         if not sep:
             raise ValueError("header line without a colon")
-        key, val = name.strip().lower().decode("latin-1"), value.strip().decode("latin-1")
-        headers[key] = f"{headers[key]}, {val}" if key in headers else val
-    connection = headers.get("connection", "").lower()
-    keep = "close" not in connection and (version != b"HTTP/1.0" or "keep-alive" in connection)
+        key, val = name.strip().lower(), value.strip()
+        fields[key] = f"{fields[key]}, {val}" if key in fields else val
+    connection = fields.get("connection", "").lower()
+    keep = "close" not in connection and (version != "HTTP/1.0" or "keep-alive" in connection)
     if status in (204, 304):
         content = b""
-    elif "chunked" in headers.get("transfer-encoding", "").lower():
+    elif "chunked" in fields.get("transfer-encoding", "").lower():
         content = await _chunks(reader)
-    elif "content-length" in headers:
-        content = await reader.readexactly(int(headers["content-length"]))
+    elif "content-length" in fields:
+        content = await reader.readexactly(int(fields["content-length"]))
     else:  # delimited by the end of the connection
         content, keep = await reader.read(), False
-    coding = headers.get("content-encoding", "").lower()
+    coding = fields.get("content-encoding", "").lower()
     if coding in ("gzip", "deflate"):
         content = zlib.decompress(content, 16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS)
-    return Answer(status, headers, content), keep
+    return Answer(status, Headers(fields), content, version, rest[4:].strip()), keep
 
 
 async def _chunks(reader: asyncio.StreamReader) -> bytes:
@@ -202,11 +220,20 @@ def _where(url: str) -> tuple[str, str, int, str, str] | None:
     return parts.scheme, parts.hostname, port, path, parts.query
 
 
+@lru_cache(maxsize=64)
+def _query(params: tuple[tuple[str, str], ...]) -> str:
+    """The query of these parameters, as httpx encodes it: a run sends thousands with the same token."""
+    return urlencode(params)
+
+
 class LeanClient:
     """Origins by scheme://host:port, each with up to `size` idle keep-alive connections."""
 
-    def __init__(self, tls: ssl.SSLContext, timeout: float, size: int, user_agent: str = "rectify") -> None:
-        self.tls, self.timeout, self.size = tls, timeout, size
+    def __init__(self, tls: ssl.SSLContext | Callable[[], ssl.SSLContext], timeout: float, size: int,
+                 user_agent: str = "rectify") -> None:
+        """`tls`: the context, or what makes it (called on the first https connection, each time after)."""
+        self.tls = tls if callable(tls) else lambda: tls
+        self.timeout, self.size = timeout, size
         self.origins: dict[tuple[str, str, int], Origin] = {}
         self.agent = f"User-Agent: {user_agent}\r\nAccept: */*\r\n".encode()
 
@@ -218,7 +245,7 @@ class LeanClient:
             return None
         scheme, host, port, path, query = where
         if params:
-            query = urlencode(params)  # httpx's params= replace the URL's query (urlencode escapes)
+            query = _query(tuple(params.items()))  # httpx's params= replace the URL's query (urlencode escapes)
         target = path + ("?" + query if query else "")
         lines = [method, " ", target, " HTTP/1.1\r\n"]
         if json is not None:

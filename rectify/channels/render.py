@@ -85,6 +85,16 @@ def _counts_line(pairs: tuple[tuple[str, int], ...]) -> str:
     return str(_words().counts_line([k for k, _ in pairs], dict(pairs)))
 
 
+def warm(textcard: bool) -> None:
+    """Compile the card and SMS templates and the words' macros in this process. The daily run calls it
+    before forking its render workers, which then inherit them compiled instead of each compiling its own
+    (~35 ms of CPU a worker)."""
+    names = ["channels/card.md", "channels/card_title.txt", "channels/sms.txt"]
+    for name in names + (["channels/card_description.txt"] if textcard else []):
+        env().get_template(name)
+    _words()
+
+
 def _ctx(c: CardInput) -> dict[str, Any]:
     """The templates' context. The words are the macros' (templates/channels/_words.txt), called once per
     distinct value and process: a day's cards repeat a handful of levels and statuses thousands of times,

@@ -16,9 +16,8 @@ import re
 import time
 import urllib.parse
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from jinja2 import StrictUndefined, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -26,6 +25,9 @@ from rectify.channels.errors import SendError
 from rectify.channels.http import send as http_send
 from rectify.channels.settings import SmsSettings
 from rectify.channels.vendors import json_answer
+
+if TYPE_CHECKING:
+    import httpx
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 

@@ -25,6 +25,9 @@ class TokenCache:
         self.fetches = 0  # how many times a token was fetched (tests, summaries)
 
     async def get(self) -> str:
+        token = self._token
+        if token is not None and self._clock() < self._expires:
+            return token  # the usual case, without the lock (one event loop: nothing runs in between)
         async with self._lock:
             if self._token is None or self._clock() >= self._expires:
                 token, lifetime = await self._fetch()

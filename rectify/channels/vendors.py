@@ -12,14 +12,15 @@ import hashlib
 import hmac
 import time
 import urllib.parse
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from rectify.channels.errors import SendError
 from rectify.channels.http import send as http_send
 from rectify.channels.settings import DingtalkSettings, RobotSettings, WecomSettings
 from rectify.channels.tokens import TokenCache
+
+if TYPE_CHECKING:  # the adapters take the dispatcher's lean client (rectify.channels.http) or any httpx client
+    import httpx
 
 # 企业微信 全局错误码 (developer.work.weixin.qq.com/document/path/90313).
 WECOM_STALE_TOKEN = {40014, 42001, 41001}  # invalid / expired / missing access_token
@@ -79,7 +80,7 @@ async def fetch_token(http: httpx.AsyncClient, url: str, params: dict[str, Any],
                       down: set[int], busy: set[int]) -> tuple[str, float]:
     """GET a vendor's access token (企业微信 and 钉钉 answer alike): (token, seconds it lives). A refusal is
     the channel's problem, never one recipient's: credentials and unknown apps count as down."""
-    data = json_answer(await http.get(url, params=params), what)
+    data = json_answer(await http_send(http, "GET", url, params=params), what)
     code = int(data.get("errcode", 0))
     if code != 0 or not data.get("access_token"):
         raise classify(code, str(data.get("errmsg", "")), what, stale=set(), never=set(), down=down, busy=busy)
@@ -176,9 +177,9 @@ class Dingtalk:
     async def send_result(self, task_id: str) -> dict[str, Any]:
         """getsendresult of one asyncsend task (钉钉 keeps it 24 hours): its `send_result` lists."""
         token = await self.tokens.get()
-        resp = await self.http.post(f"{self.cfg.base_url}/topapi/message/corpconversation/getsendresult",
-                                    params={"access_token": token},
-                                    json={"agent_id": self.cfg.agent_id, "task_id": int(task_id)})
+        resp = await http_send(self.http, "POST", f"{self.cfg.base_url}/topapi/message/corpconversation/getsendresult",
+                               params={"access_token": token}, json={"agent_id": self.cfg.agent_id,
+                                                                    "task_id": int(task_id)})
         data = json_answer(resp, "钉钉 getsendresult")
         code = int(data.get("errcode", 0))
         if code != 0:
@@ -254,7 +255,7 @@ class Robot:
         what = "钉钉机器人" if self.cfg.vendor == "dingtalk" else "企业微信机器人"
         if params:  # the webhook's own query (key / access_token) stays; httpx `params=` would replace it
             url += ("&" if urllib.parse.urlsplit(url).query else "?") + urllib.parse.urlencode(params)
-        resp = await self.http.post(url, json=body)
+        resp = await http_send(self.http, "POST", url, json=body)
         data = json_answer(resp, what)
         code = int(data.get("errcode", 0))
         if code != 0:

@@ -81,5 +81,8 @@ class Writer:
                 self._sending -= len(ids)
             self._done.update(i for i in ids if i != row_id)
 
-    def close(self) -> None:
+    def close(self, last: Callable[[], object] | None = None) -> None:
+        """Wait for the writes in progress; `last` runs in the writer's thread after them."""
+        if last is not None:
+            self._pool.submit(last)
         self._pool.shutdown(wait=True)

@@ -222,10 +222,12 @@ def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list
     cal = rt.calendar
     files: dict[str, tuple[Attachment, bytes]] = {}
     out: list[outbox.Queued] = []
+    links: dict[int, Callable[[str], str]] = {}  # the IM cards link with the same signed token
     for letter in letters:
         link: Callable[[str], str]
         if letter.person_id is not None:  # signed for this person: opening it signs them in
             link = login_links(portal, settings.secret, letter.person_id, now=day.now, max_age=max_age)
+            links[letter.person_id] = link
         else:  # a command-office address without an account: plain links, the form asks to sign in
             link = lambda path: portal + path  # noqa: E731
         blocks, listed = _blocks(letter, day, link, cal, letter.person_id is not None)
@@ -260,7 +262,7 @@ def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list
             meta["notices"] = [n.number for n in notices]
         out.append(outbox.Queued(letter.email, KIND, day.today, data, items=len(letter.items), meta=meta,
                                  subject=subject))
-    out.extend(channel_rows(rt, day, letters, _scope))  # IM/SMS beside the mail (rectify/channels/)
+    out.extend(channel_rows(rt, day, letters, _scope, links))  # IM/SMS beside the mail (rectify/channels/)
     return out
 
 

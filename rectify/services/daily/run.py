@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rectify.channels import alongside
 from rectify.channels.enqueue import robot_rows
 from rectify.channels.errors import scrub
+from rectify.channels.render import warm as warm_channel_templates
 from rectify.core.routing import (
     KINDS_BY_URGENCY,
     Letter,
@@ -233,6 +234,9 @@ def render_day(rt: Runtime, day: DayPlan, steps: Steps, queued: Spool, *, chunk:
     from concurrent.futures import ProcessPoolExecutor
 
     _FORKED = (rt, day, chunk)
+    channels = rt.settings.channels
+    if channels.configured():  # the IM/SMS templates compiled here once, not in each worker
+        warm_channel_templates(channels.wecom.configured and channels.wecom.msgtype == "textcard")
     # The workers only read the day's plan: frozen, it stays out of their garbage collections, which would
     # otherwise walk (and, by touching reference counts, copy) every page of it in each worker.
     gc.freeze()

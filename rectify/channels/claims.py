@@ -1,0 +1,81 @@
+"""Claim one channel's deliverable outbox rows: the outbox's compare-and-set (rectify.mail.outbox.claim), on
+a plain connection with statements built once, returning plain tuples.
+
+Why: the forked sender claimed through an ORM session, building the statements anew and loading each row as
+an OutboxMessage: about 20 ms of CPU per batch of 200, a fifth of the sender's whole cost for 1,400 rows.
+The rows, the order and the guarantees are outbox.claim's: pending rows, or `sending` rows whose owner died
+on this host or whose lease lapsed (never a live owner's); PostgreSQL skips rows another claimer has locked
+(FOR UPDATE SKIP LOCKED); the UPDATE takes only rows still deliverable, under this worker, a lease and one
+more attempt, and returns them (one statement instead of an update and a read).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
+
+from models import OutboxMessage
+from rectify.mail import lease
+from rectify.mail.outbox import PENDING, SENDING
+
+_T = OutboxMessage.__table__
+_C = _T.c
+_OWNERS = select(_C.claimed_by).where(_C.state == SENDING).distinct()
+_NOW = bindparam("now", type_=_C.claimed_at.type)
+
+
+def _lapsed() -> Any:
+    """A `sending` row another sender lost: its owner died on this host, or its lease lapsed (claimed before
+    leases: after LEGACY_STALE) and its owner is not known alive on this host (outbox._deliverable; an empty
+    `alive` or `dead` list leaves its condition out, as there)."""
+    lapsed = or_(_C.lease_until < _NOW,
+                 and_(_C.lease_until.is_(None), _C.claimed_at < bindparam("legacy", type_=_C.claimed_at.type)))
+    return or_(and_(lapsed, _C.claimed_by.not_in(bindparam("alive", expanding=True))),
+               _C.claimed_by.in_(bindparam("dead", expanding=True)))
+
+
+@functools.cache
+def _statements(dialect: str, among: bool) -> tuple[Any, Any, Any]:
+    """(pending, lapsed, take) for a dialect; `among`: only rows of a given id list.
+
+    The rows are chosen in two reads, each on the (channel, state, id) index in id order: a read of
+    `state IN (pending, sending) ORDER BY id` made SQLite walk the whole outbox (every letter ever sent, its
+    message included) rather than sort what the index gives - 4 ms a claim at 3,000 rows, growing daily."""
+    mine = (_C.channel == bindparam("of_channel"), _C.id.not_in(bindparam("exclude", expanding=True)))
+    if among:
+        mine += (_C.id.in_(bindparam("among", expanding=True)),)
+    reads = []
+    for state, extra in ((PENDING, ()), (SENDING, (_lapsed(),))):
+        q = select(_C.id).where(*mine, _C.state == state, *extra).order_by(_C.id).limit(bindparam("limit"))
+        reads.append(q.with_for_update(skip_locked=True) if dialect == "postgresql" else q)
+    # Compare-and-set: only rows still deliverable change hands.
+    deliverable = and_(_C.channel == bindparam("of_channel"), _C.state.in_((PENDING, SENDING)),
+                       or_(_C.state == PENDING, and_(_C.state == SENDING, _lapsed())))
+    take = (update(_T).where(_C.id.in_(bindparam("chosen", expanding=True)), deliverable)
+            .values(state=SENDING, claimed_by=bindparam("worker"), claimed_at=_NOW,
+                    lease_until=bindparam("until", type_=_C.lease_until.type), attempts=_C.attempts + 1)
+            .returning(_C.id, _C.recipient, _C.message, _C.meta))
+    return reads[0], reads[1], take
+
+
+def claim(conn: Connection, channel: str, *, worker: str, now: datetime, limit: int,
+          ids: Sequence[int] | None = None, exclude: Collection[int] = (),
+          lease_for: timedelta = lease.LEASE) -> list[tuple[int, str, bytes, dict[str, Any] | None]]:
+    """Up to `limit` deliverable rows of `channel` (among `ids` when given, never those in `exclude`), now
+    this worker's under a lease: (id, recipient, message, meta) in id order. `conn` is in a transaction,
+    which the caller commits."""
+    pending, lapsed, take = _statements(conn.dialect.name, ids is not None)
+    dead, alive = lease.on_this_host(set(conn.scalars(_OWNERS)))
+    values: dict[str, Any] = {"of_channel": channel, "now": now, "legacy": now - lease.LEGACY_STALE,
+                              "alive": alive, "dead": dead}
+    mine = {"of_channel": channel, "exclude": list(exclude), "limit": limit,
+            **({"among": list(ids)} if ids is not None else {})}
+    chosen = sorted([*conn.scalars(pending, mine), *conn.scalars(lapsed, {**values, **mine})])[:limit]
+    if not chosen:
+        return []
+    rows = conn.execute(take, {**values, "chosen": chosen, "worker": worker, "until": now + lease_for}).all()
+    return sorted((tuple(r) for r in rows), key=lambda r: r[0])  # type: ignore[return-value]
