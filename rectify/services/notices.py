@@ -116,14 +116,20 @@ def _drafts(session: Session, rt: Runtime, day: date, batches: Mapping[int, list
     return out
 
 
-def _render(rt: Runtime, draft: _Draft, year: int, number: int, day: date, reply: date) -> None:
+def _folder(rt: Runtime, year: int) -> Path:
+    """The year's notice folder, made if missing: resolved once per issue, not per notice (a first day
+    writes thousands)."""
+    folder = notices_dir(rt, year).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _render(rt: Runtime, draft: _Draft, year: int, number: int, day: date, reply: date, folder: Path) -> None:
     """Render the notice under `number` into a hidden file beside its final name (no database involved)."""
     if draft.tmp is not None:
         draft.tmp.unlink(missing_ok=True)
     d = build_notice(issuer=rt.settings.bulletin.issuer, year=year, number=number, unit=draft.unit,
                      items=draft.items, issued_on=day, reply_by=reply, groups=draft.groups)
-    folder = notices_dir(rt, year).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
     draft.number, draft.doc_no = number, d.doc_no
     draft.path = folder / f"{file_stem(d.doc_no, draft.unit)}.docx"
     draft.tmp = folder / f".notice-{uuid.uuid4().hex}.tmp"
@@ -186,9 +192,10 @@ def issue_notices(session: Session, rt: Runtime, today: date, now: datetime,
     seen = _existing(session, today)
     drafts = _drafts(session, rt, today, {u: ids for u, ids in batches.items() if u not in seen})
     base = _highest(session, year)
+    folder = _folder(rt, year)
     try:
         for i, d in enumerate(drafts):  # rendered before any lock is taken
-            _render(rt, d, year, next_number([base] if base else []) + i, today, reply)
+            _render(rt, d, year, next_number([base] if base else []) + i, today, reply, folder)
         _lock_numbering(session, year)
         seen = _existing(session, today)  # another run may have issued meanwhile: theirs stand
         for d in [d for d in drafts if d.unit_id in seen]:
@@ -198,7 +205,7 @@ def issue_notices(session: Session, rt: Runtime, today: date, now: datetime,
         now_base = _highest(session, year)
         if now_base != base:  # numbers moved on: render again under the free ones (rare, and cheap)
             for i, d in enumerate(drafts):
-                _render(rt, d, year, now_base + i + 1, today, reply)
+                _render(rt, d, year, now_base + i + 1, today, reply, folder)
         notices = _insert(session, drafts, year, today, now, reply)
     except BaseException:
         for d in drafts:
@@ -237,7 +244,8 @@ def _insert(session: Session, drafts: list[_Draft], year: int, today: date, now:
 def _rerender(session: Session, rt: Runtime, notice: Notice) -> None:
     """Write a committed notice's lost file again under its number (atomically: it names a committed row)."""
     (d,) = _drafts(session, rt, notice.issued_on, {notice.unit_id: list(notice.finding_ids)})
-    _render(rt, d, notice.year, notice.number, notice.issued_on, notice.reply_by or notice.issued_on)
+    _render(rt, d, notice.year, notice.number, notice.issued_on, notice.reply_by or notice.issued_on,
+            _folder(rt, notice.year))
     assert d.tmp is not None
     os.replace(d.tmp, notice.file)
 
