@@ -172,6 +172,19 @@ def _item_macros() -> tuple[Any, Any]:
     return env().get_template("mail/daily_item.html").module, env().get_template("mail/daily_item.txt").module
 
 
+def warm() -> None:
+    """Compile the letter's templates and build the row frames in this process. The daily run calls it before
+    forking its render workers, which then inherit them ready instead of each compiling its own (the words'
+    file twice, plain and escaped; issue 14)."""
+    e = env()
+    for name in ("mail/daily.html", "mail/daily.txt", "mail/daily.subject.txt"):
+        e.get_template(name)
+    for parent in ("mail/daily.html", "mail/daily.txt"):  # what their `{% import %}` loads, as they load it
+        e.get_template(e.join_path("mail/_daily_words.txt", parent))
+    for personal in (False, True):
+        _frames(personal)
+
+
 def item_words(i: dict[str, Any]) -> dict[str, Any]:
     """A row's words for both parts of the letter: the level cell/prefix and the rest of the row (HTML
     escaped, text plain), from templates/mail/daily_item.{html,txt}."""

@@ -32,6 +32,7 @@ from rectify.services.daily.alerts import queue_fault_alert
 from rectify.services.daily.commit import commit_day
 from rectify.services.daily.conflicts import resolve
 from rectify.services.daily.letters import Spool, issue_day_notices, render_letters
+from rectify.services.daily.letters import warm as warm_letter_templates
 from rectify.services.daily.plan import (
     NOT_LADDER,
     RENDER_CHUNK,
@@ -234,6 +235,7 @@ def render_day(rt: Runtime, day: DayPlan, steps: Steps, queued: Spool, *, chunk:
     from concurrent.futures import ProcessPoolExecutor
 
     _FORKED = (rt, day, chunk)
+    warm_letter_templates()  # compiled here once, not in each worker
     channels = rt.settings.channels
     if channels.configured():  # the IM/SMS templates compiled here once, not in each worker
         warm_channel_templates(channels.wecom.configured and channels.wecom.msgtype == "textcard")
