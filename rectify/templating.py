@@ -14,6 +14,8 @@ from typing import Any
 from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import escape
 
+from rectify.template_cache import template_cache
+
 # A plain-text template imported or included by an HTML template is compiled a second time, escaped,
 # under its name plus this suffix (see _Environment.join_path).
 ESCAPED = "#escaped"
@@ -91,6 +93,7 @@ def env() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=False,  # compiled once per process: no stat of the file on every render (letters, notices, pages)
+        bytecode_cache=template_cache(),  # and, once compiled, read back by later processes
     )
     e.filters["cn_date"] = cn_date
     e.globals["cn_percent"] = cn_percent

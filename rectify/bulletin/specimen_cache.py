@@ -21,15 +21,10 @@ import uuid
 from importlib import metadata
 from pathlib import Path
 
+from rectify import cachedir
+
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
-
-
-def folder() -> Path:
-    explicit = os.environ.get("RECTIFY_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rectify"
 
 
 def _key(sources: tuple[str, ...]) -> str:
@@ -45,7 +40,7 @@ def _key(sources: tuple[str, ...]) -> str:
 
 
 def _path(sources: tuple[str, ...]) -> Path:
-    return folder() / f"notice-specimen-{_key(sources)}.marshal"
+    return cachedir.folder() / f"notice-specimen-{_key(sources)}.marshal"
 
 
 def load(sources: tuple[str, ...]) -> tuple | None:
