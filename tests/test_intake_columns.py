@@ -13,7 +13,7 @@ import pytest
 
 from rectify.core.workcal import package_calendar
 from rectify.intake import ImportRejected
-from rectify.intake.cells import fold, problem_key, problem_keys, squeeze
+from rectify.intake.cells import fold, problem_key, problem_keys, squeeze, squeeze_all, unit_key, unit_keys
 from rectify.intake.finding_columns import clean_rows
 from rectify.intake.finding_rows import UnitMatcher, duplicates, parse_rows
 from rectify.intake.headers import finding_spec
@@ -110,7 +110,7 @@ def test_it_folds_every_character_as_nfkc_does() -> None:
     assert fold(date(2024, 1, 1).isoformat()) == "2024-01-01"
 
 
-def test_it_keys_a_column_of_problems_as_one_by_one() -> None:
+def test_it_keys_a_column_of_problems_and_unit_names_as_one_by_one() -> None:
     """`problem_keys` folds the texts joined: never across two texts (combining marks, Hangul jamo, a final
     sigma, whitespace at either end), whatever they hold."""
     pool = [*"ΣσςİIıＡ１，（）　 \t\n\u0301\u0308\u3099\u1100\u1161\u11a8가ﬁ①㍿ｶﾞ\u00a0\u2028\x1c\x1f\u0345Aa",
@@ -119,8 +119,11 @@ def test_it_keys_a_column_of_problems_as_one_by_one() -> None:
     for _ in range(200):
         texts = ["".join(rnd.choice(pool) for _ in range(rnd.randrange(0, 8))) for _ in range(50)]
         assert problem_keys(texts) == [problem_key(t) for t in texts]
+        assert squeeze_all(texts) == [squeeze(t) for t in texts]
+        names = [rnd.choice(["鲁山县", "县", "鲁山 县", ""]) + t for t in texts]
+        assert unit_keys(names, "鲁山县") == [unit_key(t, "鲁山县") for t in names]
     assert problem_keys(["a\x00b", "ΑΣ", "Σa"]) == [problem_key("a\x00b"), problem_key("ΑΣ"), problem_key("Σa")]
-    assert problem_keys([]) == []
+    assert squeeze_all(["a\x00 b", "Ｂ"]) == ["a\x00b", "b"] and problem_keys([]) == squeeze_all([]) == []
 
 
 def test_it_reads_a_sheet_without_blank_rows_the_same_either_way(tmp_path) -> None:

@@ -17,6 +17,7 @@ insert fail on the primary key, the whole import rolls back and says to run it a
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 CHUNK = 5000
 MANY_PARAMS = 3000  # parameters per multi-row INSERT on SQLite (~200 findings a statement)
 MIN_FIXED_ROWS = 16  # rows a chunk needs before its constant columns are written into the statement
+_PARTIAL = re.compile(r"\)\s*WHERE\s", re.IGNORECASE)
 REBUILD_MIN = 2_000  # rows an insert needs before indexes are rebuilt rather than kept up to date
 
 
@@ -251,8 +253,11 @@ def indexes_rebuilt(session: Session, table: Table, adding: int) -> Iterator[Non
     if adding < held:
         yield
         return
-    indexes = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
-                                   "AND sql IS NOT NULL", (table.name,)).all()
+    # A partial index (… WHERE closed_at IS NOT NULL) stays: new rows seldom enter it, and rebuilding it would
+    # scan the whole table for nothing.
+    indexes = [(name, sql) for name, sql in conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+        (table.name,)).all() if not _PARTIAL.search(sql)]
     for name, _ in indexes:
         conn.exec_driver_sql(f"DROP INDEX {conn.dialect.identifier_preparer.quote(name)}")
     try:

@@ -158,14 +158,9 @@ def _clean_rows(table: Any, units: UnitMatcher, cal: WorkCalendar, immediate_day
     days = list(map(days_of.__getitem__, raw_dates))
 
     unit_texts = _mapped(_one_line, columns[at["unit"]])
-    ids: dict[str, int] = {}
-    for text in dict.fromkeys(unit_texts):
-        try:
-            if not text:
-                raise _Unclean
-            ids[text] = units.match(text)
-        except CellError:
-            raise _Unclean from None
+    ids = units.match_all(list(dict.fromkeys(unit_texts)))
+    if ids is None:
+        raise _Unclean
     unit_ids = list(map(ids.__getitem__, unit_texts))
 
     problems = _plain(columns[ip], _text)

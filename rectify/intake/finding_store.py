@@ -224,7 +224,7 @@ def _generated_codes(session: Session, new_rows: list[Row], rounds: dict[str, tu
     for r in new_rows:
         if not r.code:
             need.setdefault(rounds[r.round_key][0], []).append(r)
-    typed = {r.code for r in new_rows if r.code}
+    typed = {c for c in map(attrgetter("code"), new_rows) if c.startswith("R")}  # only these can collide
     for round_id, todo in need.items():
         prefix = f"R{round_id}-"
         taken = set(session.scalars(select(Finding.code).where(Finding.code.like(prefix + "%"))))
