@@ -13,7 +13,8 @@ import pytest
 
 from rectify.core.workcal import package_calendar
 from rectify.intake import ImportRejected
-from rectify.intake.cells import fold, problem_key, problem_keys, squeeze, squeeze_all, unit_key, unit_keys
+from rectify.intake.cells import fold, problem_key, squeeze, unit_key
+from rectify.intake.column_keys import problem_keys, squeeze_all, unit_keys
 from rectify.intake.finding_columns import clean_rows
 from rectify.intake.finding_rows import UnitMatcher, duplicates, parse_rows
 from rectify.intake.headers import finding_spec

@@ -106,41 +106,6 @@ def problem_key(problem: str) -> str:
     return hashlib.sha256(squeeze(problem).encode("utf-8")).hexdigest()
 
 
-def problem_keys(problems: list[str]) -> list[str]:
-    """`problem_key` of each text, folded in one pass: the texts joined by NUL are folded, stripped of
-    whitespace, lower-cased and encoded once, then split again — per row only the hash is left.
-
-    Why the answer is the same: NUL is a starter that composes with nothing, so NFKC never reaches across it;
-    it is no whitespace, so no run of whitespace spans two texts; it is neither cased nor case-ignorable, so a
-    final sigma is told as at a text's end. A text holding NUL itself (cell text never does) is keyed alone."""
-    squeezed = _squeezed_joined(problems)
-    if squeezed is None:
-        return list(map(problem_key, problems))
-    parts = squeezed.encode("utf-8").split(b"\x00")
-    if len(parts) != len(problems):  # cannot happen (nothing folds to or from NUL); kept as a guard
-        return list(map(problem_key, problems))
-    sha = hashlib.sha256
-    return [sha(p).hexdigest() for p in parts]
-
-
-def _squeezed_joined(texts: list[str]) -> str | None:
-    """`squeeze` of each text, joined by NUL (see `problem_keys` for why that is the same); None when a text
-    holds NUL itself, or there are none."""
-    if not texts:
-        return None
-    joined = "\x00".join(texts)
-    if joined.count("\x00") != len(texts) - 1:
-        return None
-    return "".join(fold(joined).split()).lower()
-
-
-def squeeze_all(texts: list[str]) -> list[str]:
-    """`squeeze` of each text, folded in one pass as `problem_keys` folds."""
-    squeezed = _squeezed_joined(texts)
-    parts = squeezed.split("\x00") if squeezed is not None else []
-    return parts if len(parts) == len(texts) else list(map(squeeze, texts))
-
-
 _ADMIN_LEVEL = "县市区旗"
 
 
@@ -159,12 +124,6 @@ def unit_key(name: str, county_prefix: str = "") -> str:
     With a prefix ending in 县/市/区/旗, the bare level is dropped too (县财政局 == 财政局).
     """
     return _unprefixed(squeeze(name), _prefixes(county_prefix))
-
-
-def unit_keys(names: list[str], county_prefix: str = "") -> list[str]:
-    """`unit_key` of each name, folded in one pass (a directory's names, a sheet's distinct unit cells)."""
-    prefixes = _prefixes(county_prefix)
-    return [_unprefixed(k, prefixes) for k in squeeze_all(names)]
 
 
 def _unprefixed(key: str, prefixes: tuple[str, ...]) -> str:

@@ -17,7 +17,8 @@ from operator import itemgetter
 from typing import Any
 
 from rectify.core.workcal import WorkCalendar
-from rectify.intake.cells import CellError, parse_date, parse_int, problem_keys, rule_days, squeeze
+from rectify.intake.cells import CellError, parse_date, parse_int, rule_days, squeeze
+from rectify.intake.column_keys import problem_keys
 from rectify.intake.finding_rows import (
     LIMITS,
     Ident,

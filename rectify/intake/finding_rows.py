@@ -28,8 +28,8 @@ from rectify.intake.cells import (
     rule_days,
     squeeze,
     unit_key,
-    unit_keys,
 )
+from rectify.intake.column_keys import unit_keys
 from rectify.intake.errors import RowError, shown
 
 Progress = Callable[[str, int, int | None], None]
