@@ -1,16 +1,21 @@
 """Bench: import 100,000 findings over 5,000 units from a real .xlsx, on SQLite and (--pg) PostgreSQL.
 Prints figures, asserts nothing.
 
-    .venv/bin/python bench/import.py [--rows 100000] [--units 5000] [--out bench/out] [--csv] [--pg]
+    .venv/bin/python bench/import.py [--rows 100000] [--units 5000] [--out bench/out] [--csv] [--pg] [--repeat N]
     .venv/bin/python bench/import.py --rows 1000 --empty-tail   # data, then formatting down to row 1,048,576
 
 The workbook is written the way Excel and WPS write one (shared strings, a <dimension>, date cells
 styled as dates), so openpyxl reads it as it reads a clerk's file. Each step runs in a fresh child
 process, so the peak RSS printed is that step's alone: generate → units import → findings import →
-re-import of the same file (nothing changes) → ledger export, and beside them the floor: python-calamine
+re-import of the same file (nothing changes) → `rectify findings import` as a process (a first import, into a
+copy of the database as the units step left it) → ledger export, and beside them the floor: python-calamine
 alone reading the same workbook into Python lists. Target: findings import (read + validate + write)
 ≤ 3 s and ≤ 500 MiB peak RSS for 100,000 rows on a 2-core machine; the ratio to the floor is printed.
 With --pg the same steps run again against a throwaway PostgreSQL server (tests/support/pgserver.py).
+
+--repeat N then runs calamine alone, the findings import and the CLI's first import N more times each (SQLite,
+a fresh copy of the units-only database each time) and prints the median wall and CPU time of each: on a shared
+machine one run says little.
 
 --empty-tail writes the sheet as Excel saves one whose columns were bordered to the end: after the data,
 every row down to 1,048,576 holds ten styled, value-less cells (<dimension> A1:J1048576); only the findings
@@ -26,6 +31,7 @@ import os
 import random
 import resource
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -180,21 +186,22 @@ def child(step: str, out: Path, source: str, database_url: str) -> None:
     if step == "calamine":  # the floor: the reader alone, no validation, no database
         from python_calamine import CalamineWorkbook
 
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         n = len(CalamineWorkbook.from_path(source).get_sheet_by_index(0).to_python()) - 1
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0  # the reading alone, like the import's
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        print(f"{step:9s} {n:>7,} rows  wall {wall:6.2f} s  cpu {usage.ru_utime + usage.ru_stime:6.2f} s  "
+        print(f"{step:9s} {n:>7,} rows  wall {wall:6.2f} s  cpu {cpu:6.2f} s  "
               f"peak RSS {usage.ru_maxrss / 1024:4.0f} MiB  (python-calamine alone)", flush=True)
-        print(f"WALL {step} {wall}", flush=True)
+        print(f"WALL {step} {wall} {cpu}", flush=True)
         return
-    if step == "cli":  # `rectify findings import` as a clerk runs it, on a copy of the database after units
-        import shutil
-
+    if step == "cli":  # `rectify findings import` as a clerk runs it: a first import, into a copy of the
+        # database as the units step left it (not the one the findings steps filled)
         db = out / "bench-cli.db"
-        shutil.copy(out / "bench.db", db)
+        shutil.copy(out / "bench-units.db", db)
+        # PYTHONPATH: the CLI runs the code of the tree this file is in
         env = {**os.environ, "RECTIFY_DATABASE_URL": f"sqlite:///{db}", "RECTIFY_DATA_DIR": str(out / "var"),
-               "RECTIFY_COUNTY_PREFIX": "鲁山县", "RECTIFY_SECRET_KEY": secrets.token_urlsafe(48)}
+               "RECTIFY_COUNTY_PREFIX": "鲁山县", "RECTIFY_SECRET_KEY": secrets.token_urlsafe(48),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         rectify = str(Path(sys.executable).parent / "rectify")
         t0 = time.perf_counter()
         res = subprocess.run(["/usr/bin/time", "-f", "TIME %e %U %S %M", rectify, "findings", "import", source,
@@ -206,9 +213,10 @@ def child(step: str, out: Path, source: str, database_url: str) -> None:
             return
         for f in out.glob("bench-cli.db*"):
             f.unlink()
-        print(f"{step:9s} `rectify findings import` wall {wall:6.2f} s  cpu {float(fig[2]) + float(fig[3]):6.2f} s  "
+        cpu = float(fig[2]) + float(fig[3])
+        print(f"{step:9s} `rectify findings import` wall {wall:6.2f} s  cpu {cpu:6.2f} s  "
               f"peak RSS {int(fig[4]) / 1024:4.0f} MiB  (process start, imports and all)", flush=True)
-        print(f"WALL {step} {wall}", flush=True)
+        print(f"WALL {step} {wall} {cpu}", flush=True)
         return
     rt = build_runtime(settings)
     if step == "units":
@@ -232,7 +240,49 @@ def child(step: str, out: Path, source: str, database_url: str) -> None:
     cpu = usage.ru_utime + usage.ru_stime - cpu0  # on a busy machine wall > CPU: others share the cores
     print(f"{step:9s} {n:>7,} rows  wall {wall:6.2f} s  cpu {cpu:6.2f} s  {n / wall:>8,.0f} rows/s  "
           f"peak RSS {rss:4.0f} MiB  ({what})", flush=True)
-    print(f"WALL {step} {wall}", flush=True)
+    print(f"WALL {step} {wall} {cpu}", flush=True)
+
+
+def run_step(out: Path, step: str, src: Path, database_url: str, quiet: bool = False) -> tuple[float, float] | None:
+    """One step in a fresh child process against database_url: its lines printed, (wall, CPU) returned."""
+    res = subprocess.run([sys.executable, __file__, "--out", str(out), "--database-url", database_url,
+                          "--child", step, str(src)], check=True, capture_output=True, text=True)
+    if step == "units" and database_url.startswith("sqlite"):  # the state the CLI step imports into
+        _copy_db(out, "bench.db", "bench-units.db")
+    got = None
+    for line in res.stdout.splitlines():
+        if line.startswith("WALL "):
+            got = (float(line.split()[2]), float(line.split()[3]))
+        elif not quiet:
+            print(line, flush=True)
+    return got
+
+
+def _copy_db(out: Path, source: str, dest: str) -> None:
+    for f in out.glob(f"{dest}*"):
+        f.unlink()
+    for f in out.glob(f"{source}*"):
+        shutil.copy(f, out / f.name.replace(source, dest))
+
+
+def repeat_steps(out: Path, source: Path, times: int) -> None:
+    """calamine alone, findings import (into a fresh copy of the units-only database) and the CLI's first import,
+    `times` rounds one after another; the median of each, so one noisy moment does not decide."""
+    figures: dict[str, list[tuple[float, float]]] = {"calamine": [], "findings": [], "cli": []}
+    url = f"sqlite:///{out / 'bench.db'}"
+    for _ in range(times):
+        for step in figures:
+            if step == "findings":
+                _copy_db(out, "bench-units.db", "bench.db")
+            got = run_step(out, step, source, url, quiet=True)
+            if got is not None:
+                figures[step].append(got)
+    print(f"-- SQLite, {times} rounds (median wall / median CPU, load average {os.getloadavg()[0]:.1f})", flush=True)
+    for step, got in figures.items():
+        if got:
+            walls, cpus = sorted(w for w, _ in got), sorted(c for _, c in got)
+            print(f"{step:9s} wall {walls[len(walls) // 2]:6.2f} s  cpu {cpus[len(cpus) // 2]:6.2f} s  "
+                  f"(wall {min(walls):.2f}–{max(walls):.2f}, cpu {min(cpus):.2f}–{max(cpus):.2f})", flush=True)
 
 
 def run_steps(out: Path, steps: list[tuple[str, Path]], database_url: str, label: str) -> dict[str, float]:
@@ -240,13 +290,9 @@ def run_steps(out: Path, steps: list[tuple[str, Path]], database_url: str, label
     print(f"-- {label}", flush=True)
     walls: dict[str, float] = {}
     for step, src in steps:
-        res = subprocess.run([sys.executable, __file__, "--out", str(out), "--database-url", database_url,
-                              "--child", step, str(src)], check=True, capture_output=True, text=True)
-        for line in res.stdout.splitlines():
-            if line.startswith("WALL "):
-                walls[step] = float(line.split()[2])
-            else:
-                print(line, flush=True)
+        got = run_step(out, step, src, database_url)
+        if got is not None:
+            walls[step] = got[0]
     if "calamine" in walls and "findings" in walls:
         cli = f", `rectify findings import` / calamine alone: {walls['cli'] / walls['calamine']:.1f}x" \
             if "cli" in walls else ""
@@ -265,6 +311,8 @@ def main() -> None:
     p.add_argument("--empty-tail", action="store_true",
                    help="format every row after the data down to 1,048,576 and time the import of that file")
     p.add_argument("--no-ledger", action="store_true", help="skip the ledger export step")
+    p.add_argument("--repeat", type=int, default=0, metavar="N",
+                   help="then N more rounds of calamine alone, findings import and the CLI (SQLite): medians")
     p.add_argument("--database-url", help=argparse.SUPPRESS)
     p.add_argument("--child", nargs=2, metavar=("STEP", "SOURCE"), help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -289,6 +337,8 @@ def main() -> None:
         steps.insert(1, ("calamine", source))
     run_steps(out, [*steps[:-1], ("cli", source), steps[-1]] if not args.empty_tail and not args.no_ledger
               else [*steps, ("cli", source)], f"sqlite:///{out / 'bench.db'}", "SQLite")
+    if args.repeat and not args.csv:
+        repeat_steps(out, source, args.repeat)
     if args.pg:
         sys.path.insert(0, str(ROOT))
         from tests.support.pgserver import PgServer

@@ -4,6 +4,7 @@ errors name every bad row as before. Also: `fold`'s shortcut gives NFKC's answer
 
 from __future__ import annotations
 
+import random
 import re
 import unicodedata
 from datetime import date, datetime
@@ -12,7 +13,8 @@ import pytest
 
 from rectify.core.workcal import package_calendar
 from rectify.intake import ImportRejected
-from rectify.intake.cells import fold, squeeze
+from rectify.intake.cells import fold, problem_key, squeeze, unit_key
+from rectify.intake.column_keys import problem_keys, squeeze_all, unit_keys
 from rectify.intake.finding_columns import clean_rows
 from rectify.intake.finding_rows import UnitMatcher, duplicates, parse_rows
 from rectify.intake.headers import finding_spec
@@ -107,3 +109,32 @@ def test_it_folds_every_character_as_nfkc_does() -> None:
                 assert fold(text) == unicodedata.normalize("NFKC", text), repr(text)
     assert fold("问题（第１项）　ＡＢＣ") == "问题(第1项) ABC"
     assert fold(date(2024, 1, 1).isoformat()) == "2024-01-01"
+
+
+def test_it_keys_a_column_of_problems_and_unit_names_as_one_by_one() -> None:
+    """`problem_keys` folds the texts joined: never across two texts (combining marks, Hangul jamo, a final
+    sigma, whitespace at either end), whatever they hold."""
+    pool = [*"ΣσςİIıＡ１，（）　 \t\n\u0301\u0308\u3099\u1100\u1161\u11a8가ﬁ①㍿ｶﾞ\u00a0\u2028\x1c\x1f\u0345Aa",
+            "\U0001d400", "\U0001f600", "问题"]
+    rnd = random.Random(14)
+    for _ in range(200):
+        texts = ["".join(rnd.choice(pool) for _ in range(rnd.randrange(0, 8))) for _ in range(50)]
+        assert problem_keys(texts) == [problem_key(t) for t in texts]
+        assert squeeze_all(texts) == [squeeze(t) for t in texts]
+        names = [rnd.choice(["鲁山县", "县", "鲁山 县", ""]) + t for t in texts]
+        assert unit_keys(names, "鲁山县") == [unit_key(t, "鲁山县") for t in names]
+    assert problem_keys(["a\x00b", "ΑΣ", "Σa"]) == [problem_key("a\x00b"), problem_key("ΑΣ"), problem_key("Σa")]
+    assert squeeze_all(["a\x00 b", "Ｂ"]) == ["a\x00b", "b"] and problem_keys([]) == squeeze_all([]) == []
+
+
+def test_it_reads_a_sheet_without_blank_rows_the_same_either_way(tmp_path) -> None:
+    """No blank row, 序号 as numbers, 编号 ASCII and not: the column-wide shortcuts give parse_rows's rows."""
+    rows = [HEAD]
+    for i in range(1, 31):
+        rows.append([float(i) if i % 2 else i, f" A-{i:02d} " if i % 3 else f"Ａ-{i:02d}", "第一督导组",
+                     datetime(2024, 1, 10), ["财政", "城关镇", "县教体局"][i % 3],
+                     f" 问题 {i} " if i % 4 else f"问题\t{i}", "整改", "10日内", "", ""])
+    slow, fast = both(xlsx(tmp_path / "a.xlsx", rows))
+    assert fast is not None and not slow[1]
+    assert fast[0] == slow[0] and fast[3] == slow[3] == 30
+    assert [r.seq for r in fast[0]][:3] == [1, 2, 3] and fast[0][1].code == "A-02" and fast[0][2].code == "A-03"

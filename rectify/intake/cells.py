@@ -68,8 +68,12 @@ def fold(text: str) -> str:
     """
     if unicodedata.is_normalized("NFKC", text):
         return text
-    for c in set(_WIDE_CHARS.findall(text)):
-        text = text.replace(c, _WIDE[c])
+    # Each distinct full-width character replaced everywhere at once: a search per distinct one, not a
+    # match object per occurrence (a whole column's texts joined hold hundreds of thousands).
+    found = _WIDE_CHARS.search(text)
+    while found is not None:
+        text = text.replace(found[0], _WIDE[found[0]])
+        found = _WIDE_CHARS.search(text, found.start())
     return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
@@ -119,8 +123,11 @@ def unit_key(name: str, county_prefix: str = "") -> str:
 
     With a prefix ending in 县/市/区/旗, the bare level is dropped too (县财政局 == 财政局).
     """
-    key = squeeze(name)
-    for p in _prefixes(county_prefix):
+    return _unprefixed(squeeze(name), _prefixes(county_prefix))
+
+
+def _unprefixed(key: str, prefixes: tuple[str, ...]) -> str:
+    for p in prefixes:
         if key.startswith(p) and len(key) > len(p):
             return key[len(p):]
     return key

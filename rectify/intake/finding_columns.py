@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
 from rectify.core.workcal import WorkCalendar
-from rectify.intake.cells import CellError, parse_date, parse_int, problem_key, rule_days, squeeze
+from rectify.intake.cells import CellError, parse_date, parse_int, rule_days, squeeze
+from rectify.intake.column_keys import problem_keys
 from rectify.intake.finding_rows import (
     LIMITS,
     Ident,
@@ -43,6 +45,37 @@ def _mapped(fn: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
         seen = {v: fn(v) for v in set(values)}
         return list(map(seen.__getitem__, values))
     return list(map(fn, values))
+
+
+def _kept_rows(rows: list[tuple[int, Sequence[Any]]], need: int, ip: int) -> tuple[list[int], list[Sequence[Any]]]:
+    """(numbers, cells) of every row when no row can be blank — each holds the `need` cells and a 问题描述 that is
+    a non-blank string, told by C-level passes over the column; else ([], []) and the caller tests row by row."""
+    if not rows or min(map(len, map(itemgetter(1), rows))) < need:
+        return [], []
+    cells = list(map(itemgetter(1), rows))
+    problems = list(map(itemgetter(ip), cells))
+    if set(map(type, problems)) != {str} or not all(problems) or any(map(str.isspace, problems)):
+        return [], []
+    return list(map(itemgetter(0), rows)), cells
+
+
+def _plain(values: Sequence[Any], fn: Callable[[Any], str]) -> list[str]:
+    """fn (`_text` or `_code`) over a column: when every cell is a printable string (ASCII, for `_code`), both
+    give the cell stripped, so the column is stripped by one C-level map; else fn per cell."""
+    if set(map(type, values)) == {str} and all(map(str.isprintable, values)) \
+            and (fn is not _code or all(map(str.isascii, values))):
+        return list(map(str.strip, values))
+    return list(map(fn, values))
+
+
+def _numbers(values: Sequence[Any]) -> list[int | None]:
+    """`parse_int` over a 序号 column; a column of whole numbers (ints, or floats with no fraction) at C speed."""
+    kinds = set(map(type, values))
+    if kinds == {int}:
+        return list(values)
+    if kinds == {float} and all(map(float.is_integer, values)):
+        return list(map(int, values))
+    return list(map(parse_int, values))
 
 
 def _within(values: Sequence[str], limit: int) -> None:
@@ -73,9 +106,8 @@ def _clean_rows(table: Any, units: UnitMatcher, cal: WorkCalendar, immediate_day
     if ip < 0 or at["unit"] < 0 or at["deadline"] < 0:
         raise _Unclean
 
-    numbers: list[int] = []
-    kept: list[Sequence[Any]] = []
-    for number, cells in table.rows:  # the blank-row test of parse_rows, as it is
+    numbers, kept = _kept_rows(table.rows, need, ip)
+    for number, cells in () if kept else table.rows:  # the blank-row test of parse_rows, as it is
         if len(cells) < need:
             cells = [*cells, *([None] * (need - len(cells)))]
         problem_raw = cells[ip]
@@ -94,7 +126,7 @@ def _clean_rows(table: Any, units: UnitMatcher, cal: WorkCalendar, immediate_day
     def column(key: str) -> Sequence[Any] | None:
         return columns[at[key]] if at[key] >= 0 else None
 
-    codes = list(map(_code, raw)) if (raw := column("code")) is not None else [""] * n
+    codes = _plain(raw, _code) if (raw := column("code")) is not None else [""] * n
     _within(codes, LIMITS["code"])
     round_option = " ".join((round_option or "").split()) or None
     group_option = " ".join((group_option or "").split()) or None
@@ -127,20 +159,15 @@ def _clean_rows(table: Any, units: UnitMatcher, cal: WorkCalendar, immediate_day
     days = list(map(days_of.__getitem__, raw_dates))
 
     unit_texts = _mapped(_one_line, columns[at["unit"]])
-    ids: dict[str, int] = {}
-    for text in dict.fromkeys(unit_texts):
-        try:
-            if not text:
-                raise _Unclean
-            ids[text] = units.match(text)
-        except CellError:
-            raise _Unclean from None
+    ids = units.match_all(list(dict.fromkeys(unit_texts)))
+    if ids is None:
+        raise _Unclean
     unit_ids = list(map(ids.__getitem__, unit_texts))
 
-    problems = list(map(_text, columns[ip]))
+    problems = _plain(columns[ip], _text)
     if not all(problems):
         raise _Unclean
-    pkeys = list(map(problem_key, problems))
+    pkeys = problem_keys(problems)
     round_keys = _mapped(squeeze, round_texts)
 
     pairs = list(zip(columns[at["deadline"]], days, strict=True))
@@ -153,7 +180,7 @@ def _clean_rows(table: Any, units: UnitMatcher, cal: WorkCalendar, immediate_day
         rules[pair] = (rule.kind.value, rule_days(rule), text, due)
     kinds, spans, texts, dues = zip(*map(rules.__getitem__, pairs), strict=True)
 
-    seqs = list(map(parse_int, raw)) if (raw := column("seq")) is not None else [None] * n
+    seqs = _numbers(raw) if (raw := column("seq")) is not None else [None] * n
     group_keys = [k if t else None for k, t in zip(_mapped(squeeze, group_texts), group_texts, strict=True)]
     group_names = [t or None for t in group_texts]
     opinions = _mapped(_text, raw) if (raw := column("opinion")) is not None else [None] * n
@@ -164,7 +191,8 @@ def _clean_rows(table: Any, units: UnitMatcher, cal: WorkCalendar, immediate_day
     # Identities only matter when two rows may be one finding (a 编号 twice, or round + unit + problem twice).
     coded = [c for c in codes if c]
     idents: list[Ident] = []
-    if len(set(coded)) != len(coded) or len(set(zip(round_keys, unit_ids, pkeys, strict=True))) != n:
+    if len(set(coded)) != len(coded) or (len(set(pkeys)) != n  # distinct problems: distinct triples
+                                           and len(set(zip(round_keys, unit_ids, pkeys, strict=True))) != n):
         idents = list(map(Ident, numbers, codes, round_keys, unit_ids, pkeys, problems))
     if on_progress:
         on_progress("read", n, n)

@@ -29,6 +29,7 @@ from rectify.intake.cells import (
     squeeze,
     unit_key,
 )
+from rectify.intake.column_keys import unit_keys
 from rectify.intake.errors import RowError, shown
 
 Progress = Callable[[str, int, int | None], None]
@@ -43,11 +44,37 @@ class UnitMatcher:
         self.prefix = county_prefix
         self.names: dict[int, str] = {}
         self.keys: dict[str, set[int]] = {}
+        owners: list[int] = []
+        spelled: list[str] = []
         for uid, name, aliases in units:
             self.names[uid] = name
             for n in (name, *(aliases or [])):
-                self.keys.setdefault(unit_key(n, county_prefix), set()).add(uid)
+                owners.append(uid)
+                spelled.append(n)
+        keyed = unit_keys(spelled, county_prefix)  # folded in one pass: thousands of units, three names each
+        for uid, key in zip(owners, keyed, strict=True):
+            self.keys.setdefault(key, set()).add(uid)
+        # A name as stored (the sheet most often spells units so) → its key, so those cells are not folded again.
+        self._known = dict(zip(spelled, keyed, strict=True))
         self._cache: dict[str, int | CellError] = {}
+
+    def match_all(self, texts: list[str]) -> dict[str, int] | None:
+        """Each distinct text → its unit id, the keys of texts not spelled as stored folded in one pass; None
+        when one is empty, unknown or ambiguous (`match` then says which and why)."""
+        fresh = [t for t in texts if t not in self._known and t not in self._cache]
+        self._known.update(zip(fresh, unit_keys(fresh, self.prefix), strict=True))
+        ids: dict[str, int] = {}
+        for text in texts:
+            hit = self._cache.get(text)
+            if hit is None:
+                got = self.keys.get(self._known[text]) if text else None
+                if not got or len(got) != 1:
+                    return None
+                hit = self._cache[text] = next(iter(got))
+            if isinstance(hit, CellError):
+                return None
+            ids[text] = hit
+        return ids
 
     def match(self, text: str) -> int:
         hit = self._cache.get(text)
@@ -58,7 +85,8 @@ class UnitMatcher:
         return hit
 
     def _match(self, text: str) -> int | CellError:
-        ids = self.keys.get(unit_key(text, self.prefix))
+        known = self._known.get(text)
+        ids = self.keys.get(known if known is not None else unit_key(text, self.prefix))
         if ids and len(ids) == 1:
             return next(iter(ids))
         if ids:

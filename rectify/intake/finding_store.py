@@ -105,20 +105,22 @@ def write_rows(session: Session, source: str, rows: list[Row], matches: dict[int
     """Create new rounds and groups, insert new findings in bulk, update changed ones (the caller commits)."""
     new_rows = [r for r in rows if r.number not in matches]
     # Rounds and groups first: few rows, plain ORM.
+    # Over the distinct values in sheet order (C-level passes), not row by row: the same rounds and groups.
     started: dict[str, date] = {}
-    for r in rows:
-        if r.round_key not in rounds:
-            started[r.round_key] = min(started.get(r.round_key, r.inspected_on), r.inspected_on)
+    names: dict[str, str] = {}
+    for key, name, day in dict.fromkeys(map(attrgetter("round_key", "round_name", "inspected_on"), rows)):
+        if key not in rounds:
+            started[key] = min(started.get(key, day), day)
+            names.setdefault(key, name)
     made_rounds = {}
-    for r in rows:
-        if r.round_key not in rounds and r.round_key not in made_rounds:
-            made_rounds[r.round_key] = Round(name=r.round_name, started_on=started[r.round_key])
-            session.add(made_rounds[r.round_key])
+    for key in names:
+        made_rounds[key] = Round(name=names[key], started_on=started[key])
+        session.add(made_rounds[key])
     made_groups = {}
-    for r in rows:
-        if r.group_key and r.group_name and r.group_key not in groups and r.group_key not in made_groups:
-            made_groups[r.group_key] = SupervisionGroup(name=r.group_name)
-            session.add(made_groups[r.group_key])
+    for key, name in dict.fromkeys(map(attrgetter("group_key", "group_name"), rows)):
+        if key and name and key not in groups and key not in made_groups:
+            made_groups[key] = SupervisionGroup(name=name)
+            session.add(made_groups[key])
     session.flush()
     rounds.update({k: (o.id, o.name) for k, o in made_rounds.items()})
     groups.update({k: (o.id, o.name) for k, o in made_groups.items()})
@@ -222,7 +224,7 @@ def _generated_codes(session: Session, new_rows: list[Row], rounds: dict[str, tu
     for r in new_rows:
         if not r.code:
             need.setdefault(rounds[r.round_key][0], []).append(r)
-    typed = {r.code for r in new_rows if r.code}
+    typed = {c for c in map(attrgetter("code"), new_rows) if c.startswith("R")}  # only these can collide
     for round_id, todo in need.items():
         prefix = f"R{round_id}-"
         taken = set(session.scalars(select(Finding.code).where(Finding.code.like(prefix + "%"))))

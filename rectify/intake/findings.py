@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import select
@@ -144,7 +146,9 @@ def _import(session: Session, source: Source, *, calendar: WorkCalendar, now: da
 
     changes: dict[int, dict[str, list[Any]]] = {}
     outcome: list[tuple[int, str]] = []
-    for row in rows:
+    if not matches:  # a first import: every row is created; counted at C speed, units in sheet order as below
+        outcome = list(zip(map(attrgetter("unit_id"), rows), repeat("created", len(rows)), strict=True))
+    for row in rows if matches else ():
         stored = matches.get(row.number)
         if stored is None:
             outcome.append((row.unit_id, "created"))
@@ -156,9 +160,11 @@ def _import(session: Session, source: Source, *, calendar: WorkCalendar, now: da
         else:
             outcome.append((row.unit_id, "unchanged"))
     report.count(Counter(outcome), units.names)
-    report.new_rounds = list(dict.fromkeys(r.round_name for r in rows if r.round_key not in rounds))
-    report.new_groups = list(dict.fromkeys(r.group_name for r in rows
-                                           if r.group_key and r.group_name and r.group_key not in groups))
+    # Over the distinct (key, name) pairs, in sheet order, not every row: the same names in the same order.
+    round_pairs = dict.fromkeys(map(attrgetter("round_key", "round_name"), rows))
+    group_pairs = dict.fromkeys(map(attrgetter("group_key", "group_name"), rows))
+    report.new_rounds = list(dict.fromkeys(name for key, name in round_pairs if key not in rounds))
+    report.new_groups = list(dict.fromkeys(name for key, name in group_pairs if key and name and key not in groups))
     if dry_run:
         return report
 

@@ -147,6 +147,8 @@ def _workbook_rows(data: bytes, name: str, sheet: str | None
     label = f"{name}（{title}）" if len(wb.sheet_names) > 1 or sheet else name
     # (min_col, min_row, max_col, max_row), 1-based like the sheet
     spans = sorted(((c1 + 1, r1 + 1, c2 + 1, r2 + 1) for (r1, c1), (r2, c2) in merges), key=lambda m: m[1])
+    if not spans:  # nothing to fill in: the numbered rows at once, no generator step per row
+        return label, iter(list(enumerate(rows, start=1))), len(rows)
     return label, _sheet_rows(rows, spans), len(rows)
 
 
