@@ -23,7 +23,8 @@ compile = e.compile
 e.compile = lambda *a, **k: (compiles.append(a[1] if len(a) > 1 else k.get("name")), compile(*a, **k))[1]
 ctx = {"person": {"name": "<b>甲</b>&乙"}, "hours": 24, "url": "https://dc.example/a?b=1&c=2",
        "now": date(2024, 6, 5)}
-out = {"html": e.get_template("mail/signin.html").render(**ctx), "text": e.get_template("mail/signin.txt").render(**ctx)}
+out = {"html": e.get_template("mail/signin.html").render(**ctx),
+       "text": e.get_template("mail/signin.txt").render(**ctx)}
 for name in e.list_templates():
     e.get_template(name)
 out["compiles"] = len(compiles)
