@@ -137,6 +137,7 @@ def run(env_json: str, profile: str) -> None:
         import cProfile
 
         profiler = cProfile.Profile(time.process_time)  # CPU, not wall: the machine is shared
+        os.register_at_fork(after_in_child=lambda: sys.setprofile(None))  # forks (workers, sender) unprofiled
         profiler.enable()
     t, cpu, own, faults = time.perf_counter(), cpu_s(), _own(), _faults()
     report = daily.run_daily(rt, TODAY, NOW, steps=steps)
