@@ -8,11 +8,12 @@ and leader given a 企业微信 userid and a mobile number. Then, on fresh copie
 督办 and 通报), each in a child process of its own (its peak RSS is its own), mail to an aiosmtpd sink and
 IM/SMS to the fake vendors (tests/support/fake_vendors.py), both on 127.0.0.1 in processes of their own that
 count what they accept and the CPU they spent. `--rounds 2` runs mail, channels, channels, mail (the
-machine's load drifts; the figures are per round and summed, with each kind's median run). `--profile`
-prints a cProfile (CPU time) of the first run of each kind's own process, and one of the first channel
-run's forked IM/SMS sender (render's forked workers are in neither). `--queued` adds runs with the channel
-rows queued but none sent (what rendering and inserting them cost), `--serial` runs sending them after the
-mail in the run's own process instead of beside it.
+machine's load drifts; the figures are per round and summed, with each kind's median run). `--against DIR`
+runs another checkout's code (DIR/bench/channels.py `_run`) beside each run, alternately first: before and
+after under the same load. `--profile` prints a cProfile (CPU time) of the first run of each kind's own
+process, and one of the first channel run's forked IM/SMS sender (render's forked workers are in neither).
+`--queued` adds runs with the channel rows queued but none sent (what rendering and inserting them cost),
+`--serial` runs sending them after the mail in the run's own process instead of beside it.
 
 What is compared: Rectify's CPU (the run, its render workers and the IM/SMS sender; the sender's share is
 printed apart), and the same plus the SMTP sink's (the mail server's side of the mail). The fake vendors'
@@ -82,10 +83,7 @@ def _server(args: list[str]) -> tuple[subprocess.Popen[str], str]:
 
 
 def _counts(proc: subprocess.Popen[str]) -> dict:
-    proc.stdin.close()
-    out = json.loads(proc.stdout.readline())
-    proc.wait(30)
-    return out
+    return json.loads(proc.communicate(timeout=30)[0])  # stdin closed: the server reports its counts and exits
 
 
 # ------------------------------------------------------------------ the run (its own process)
@@ -139,6 +137,7 @@ def run(env_json: str, profile: str) -> None:
         import cProfile
 
         profiler = cProfile.Profile(time.process_time)  # CPU, not wall: the machine is shared
+        os.register_at_fork(after_in_child=lambda: sys.setprofile(None))  # forks (workers, sender) unprofiled
         profiler.enable()
     t, cpu, own, faults = time.perf_counter(), cpu_s(), _own(), _faults()
     report = daily.run_daily(rt, TODAY, NOW, steps=steps)
@@ -218,8 +217,8 @@ def _watch_sender(path: Path, profile: bool) -> None:
     alongside._child = child
 
 
-def _child(env: dict[str, str], profile: str = "") -> dict:
-    res = subprocess.run([sys.executable, __file__, "_run", json.dumps(env), profile], capture_output=True, text=True)
+def _child(env: dict[str, str], profile: str = "", script: str = __file__) -> dict:
+    res = subprocess.run([sys.executable, script, "_run", json.dumps(env), profile], capture_output=True, text=True)
     line = next((ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if res.returncode or line is None:
         sys.exit(f"child failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
@@ -257,8 +256,9 @@ def copy_db(db: str, work: Path, pg, name: str) -> str:
     return pg.url(name)
 
 
-def one(kind: str, url: str, base_env: dict[str, str], profile: str) -> dict:
-    """One daily run of `kind` (mail / channels) on `url`, with its own sink and fake vendors."""
+def one(kind: str, url: str, base_env: dict[str, str], profile: str, script: str = __file__) -> dict:
+    """One daily run of `kind` (mail / channels) on `url`, with its own sink and fake vendors; `script`: the
+    bench/channels.py whose code runs it (--against: another checkout's)."""
     from tests.support.fake_vendors import channel_settings
 
     port = _free_port()
@@ -274,7 +274,7 @@ def one(kind: str, url: str, base_env: dict[str, str], profile: str) -> dict:
         if kind == "serial":
             env["BENCH_SERIAL"] = "1"
     load = os.getloadavg()[0]
-    res = _child(env, profile)
+    res = _child(env, profile, script)
     res["load"] = (load + os.getloadavg()[0]) / 2
     res["smtp"] = _counts(sink)
     res["vendors"] = _counts(fake)
@@ -306,6 +306,37 @@ def show(kind: str, r: dict) -> None:
               f"{v['requests']:,} requests, tokens fetched {v['tokens']}")
 
 
+def summarise(results: dict[str, list[dict]], label: str) -> None:
+    """The ratios of one code's runs: wall, Rectify's CPU (summed and median), with the SMTP sink's."""
+    print(f"\n  {label}:" if label else "", end="")
+    mail, chan = (sum(r["run_s"] for r in results[k]) for k in ("mail", "channels"))
+    mail_cpu, chan_cpu = (sum(r["cpu_s"] for r in results[k]) for k in ("mail", "channels"))
+    mail_sink, chan_sink = (sum(r["smtp"]["cpu_s"] for r in results[k]) for k in ("mail", "channels"))
+    sender, fakes = (sum(f(r) for r in results["channels"]) for f in (lambda r: r["sender_cpu_s"],
+                                                                        lambda r: r["vendors"]["cpu_s"]))
+    print(f"\n  wall: mail alone {mail:.2f} s, mail + 企业微信 + SMS {chan:.2f} s: ratio {chan / mail:.3f} "
+          f"({(chan / mail - 1) * 100:+.1f} %)   load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"  Rectify's CPU (run, render workers, IM/SMS sender): mail alone {mail_cpu:.2f} s, with the channels "
+          f"{chan_cpu:.2f} s (of which the sender {sender:.2f} s): ratio {chan_cpu / mail_cpu:.3f} "
+          f"({(chan_cpu / mail_cpu - 1) * 100:+.1f} %)")
+    if results["queued"]:
+        q = sum(r["cpu_s"] for r in results["queued"]) / len(results["queued"])
+        m, c = mail_cpu / len(results["mail"]), chan_cpu / len(results["channels"])
+        print(f"  per run: mail alone {m:.2f} s CPU; channel rows queued, none sent {q:.2f} s "
+              f"({q - m:+.2f} s: rendering and inserting them); sent {c:.2f} s ({c - q:+.2f} s: sending)")
+    if results["serial"]:
+        r, n = results["serial"], len(results["channels"])
+        print(f"  sent after the mail in the run's process: {sum(x['cpu_s'] for x in r) / len(r):.2f} s CPU a run, "
+              f"{sum(x['run_s'] for x in r) / len(r):.2f} s wall (beside: {chan_cpu / n:.2f} s, {chan / n:.2f} s)")
+    med = {k: statistics.median(r["cpu_s"] for r in results[k]) for k in ("mail", "channels")}
+    print(f"  per run, median of {len(results['mail'])}: mail alone {med['mail']:.2f} s CPU, with the channels "
+          f"{med['channels']:.2f} s: ratio {med['channels'] / med['mail']:.3f} "
+          f"({(med['channels'] / med['mail'] - 1) * 100:+.1f} %)")
+    print(f"  the same + the SMTP sink: mail alone {mail_cpu + mail_sink:.2f} s, with the channels "
+          f"{chan_cpu + chan_sink:.2f} s: ratio {(chan_cpu + chan_sink) / (mail_cpu + mail_sink):.3f}; "
+          f"beside, not added: the fake vendors' servers {fakes:.2f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--findings", type=int, default=100_000)
@@ -317,6 +348,8 @@ def main() -> None:
     ap.add_argument("--serial", action="store_true",
                     help="also a run sending the IM/SMS after the mail in the run's own process")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--against", metavar="DIR", help="also run another checkout's code (DIR/bench/channels.py) "
+                    "on the same county, each run beside this code's, in alternating order: a before/after pair")
     a = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="rectify-bench-channels-"))
@@ -334,47 +367,26 @@ def main() -> None:
         extra = (["queued"] if a.queued else []) + (["serial"] if a.serial else [])
         order = [k for kind in order for k in ((kind, *extra) if kind == "channels" else (kind,))]
         results: dict[str, list[dict]] = {"mail": [], "channels": [], "queued": [], "serial": []}
+        theirs: dict[str, list[dict]] = {k: [] for k in results}
+        other = str(Path(a.against).resolve() / "bench" / "channels.py") if a.against else ""
+        # --against: each run beside the other code's, which goes first every other time (the same load for both)
+        order = [(k, t) for i, k in enumerate(order) for t in (((0, 1) if i % 2 == 0 else (1, 0)) if other else (0,))]
         print(f"\n{a.db}, {a.findings:,} findings, {TODAY}; concurrency {CONCURRENCY} per channel", flush=True)
-        for i, kind in enumerate(order):
+        for i, (kind, tree) in enumerate(order):
             name = f"{kind}{i}"
-            profile = str(work / f"profile-{kind}.txt") if a.profile and not results[kind] else ""
+            mine = (theirs if tree else results)[kind]
+            profile = str(work / f"profile-{kind}{tree}.txt") if a.profile and not mine else ""
             r = one(kind, copy_db(a.db, work, pg, name), {**base_env, "RECTIFY_DATA_DIR": str(work / name)},
-                    profile)
-            results[kind].append(r)
-            show(kind, r)
+                    profile, other if tree else __file__)
+            mine.append(r)
+            show(kind + ("@them" if tree else ""), r)
             if profile:
                 print("    profile of the run's process (cumulative, then own time):\n" + Path(profile).read_text())
                 if r["sender_profile"]:
                     print("    profile of the IM/SMS sender (own time):\n" + r["sender_profile"])
-        mail = sum(r["run_s"] for r in results["mail"])
-        chan = sum(r["run_s"] for r in results["channels"])
-        mail_cpu, chan_cpu = (sum(r["cpu_s"] for r in results[k]) for k in ("mail", "channels"))
-        mail_sink, chan_sink = (sum(r["smtp"]["cpu_s"] for r in results[k]) for k in ("mail", "channels"))
-        sender = sum(r["sender_cpu_s"] for r in results["channels"])
-        fakes = sum(r["vendors"]["cpu_s"] for r in results["channels"])
-        print(f"\n  wall: mail alone {mail:.2f} s, mail + 企业微信 + SMS {chan:.2f} s: "
-              f"ratio {chan / mail:.3f} ({(chan / mail - 1) * 100:+.1f} %)   load average {os.getloadavg()[0]:.1f} "
-              f"on {os.cpu_count()} cores")
-        print(f"  Rectify's CPU (run, render workers, IM/SMS sender): mail alone {mail_cpu:.2f} s, with the channels "
-              f"{chan_cpu:.2f} s (of which the sender {sender:.2f} s): ratio {chan_cpu / mail_cpu:.3f} "
-              f"({(chan_cpu / mail_cpu - 1) * 100:+.1f} %)")
-        if results["queued"]:
-            q = sum(r["cpu_s"] for r in results["queued"]) / len(results["queued"])
-            m, c = mail_cpu / len(results["mail"]), chan_cpu / len(results["channels"])
-            print(f"  per run: mail alone {m:.2f} s CPU; channel rows queued, none sent {q:.2f} s "
-                  f"({q - m:+.2f} s: rendering and inserting them); sent {c:.2f} s ({c - q:+.2f} s: sending)")
-        if results["serial"]:
-            r = results["serial"]
-            print(f"  sent after the mail in the run's process: {sum(x['cpu_s'] for x in r) / len(r):.2f} s CPU a run, "
-                  f"{sum(x['run_s'] for x in r) / len(r):.2f} s wall (beside: "
-                  f"{chan_cpu / len(results['channels']):.2f} s, {chan / len(results['channels']):.2f} s)")
-        med = {k: statistics.median(r["cpu_s"] for r in results[k]) for k in ("mail", "channels")}
-        print(f"  per run, median of {len(results['mail'])}: mail alone {med['mail']:.2f} s CPU, with the channels "
-              f"{med['channels']:.2f} s: ratio {med['channels'] / med['mail']:.3f} "
-              f"({(med['channels'] / med['mail'] - 1) * 100:+.1f} %)")
-        print(f"  the same + the SMTP sink: mail alone {mail_cpu + mail_sink:.2f} s, with the channels "
-              f"{chan_cpu + chan_sink:.2f} s: ratio {(chan_cpu + chan_sink) / (mail_cpu + mail_sink):.3f}; "
-              f"beside, not added: the fake vendors' servers {fakes:.2f} s")
+        summarise(results, "this code" if a.against else "")
+        if a.against:
+            summarise(theirs, f"{a.against}'s code")
     finally:
         finish(work, pg, a.keep)
 

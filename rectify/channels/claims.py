@@ -6,7 +6,9 @@ an OutboxMessage: about 20 ms of CPU per batch of 200, a fifth of the sender's w
 The rows, the order and the guarantees are outbox.claim's: pending rows, or `sending` rows whose owner died
 on this host or whose lease lapsed (never a live owner's); PostgreSQL skips rows another claimer has locked
 (FOR UPDATE SKIP LOCKED); the UPDATE takes only rows still deliverable, under this worker, a lease and one
-more attempt, and returns them (one statement instead of an update and a read).
+more attempt, and returns them (one statement instead of an update and a read). Only a channel that needs
+the rows' `meta` (钉钉: its task ids are recorded beside it) gets it back: decoding 200 JSON values a claim
+was a quarter of the claim's CPU, for a value the other channels never read.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ def _lapsed() -> Any:
 
 
 @functools.cache
-def _statements(dialect: str, among: bool) -> tuple[Any, Any, Any]:
-    """(pending, lapsed, take) for a dialect; `among`: only rows of a given id list.
+def _statements(dialect: str, among: bool, meta: bool) -> tuple[Any, Any, Any]:
+    """(pending, lapsed, take) for a dialect; `among`: only rows of a given id list; `meta`: take returns it.
 
     The rows are chosen in two reads, each on the (channel, state, id) index in id order: a read of
     `state IN (pending, sending) ORDER BY id` made SQLite walk the whole outbox (every letter ever sent, its
@@ -58,17 +60,17 @@ def _statements(dialect: str, among: bool) -> tuple[Any, Any, Any]:
     take = (update(_T).where(_C.id.in_(bindparam("chosen", expanding=True)), deliverable)
             .values(state=SENDING, claimed_by=bindparam("worker"), claimed_at=_NOW,
                     lease_until=bindparam("until", type_=_C.lease_until.type), attempts=_C.attempts + 1)
-            .returning(_C.id, _C.recipient, _C.message, _C.meta))
+            .returning(_C.id, _C.recipient, _C.message, *((_C.meta,) if meta else ())))
     return reads[0], reads[1], take
 
 
 def claim(conn: Connection, channel: str, *, worker: str, now: datetime, limit: int,
           ids: Sequence[int] | None = None, exclude: Collection[int] = (),
-          lease_for: timedelta = lease.LEASE) -> list[tuple[int, str, bytes, dict[str, Any] | None]]:
+          lease_for: timedelta = lease.LEASE, meta: bool = False) -> list[tuple[Any, ...]]:
     """Up to `limit` deliverable rows of `channel` (among `ids` when given, never those in `exclude`), now
-    this worker's under a lease: (id, recipient, message, meta) in id order. `conn` is in a transaction,
-    which the caller commits."""
-    pending, lapsed, take = _statements(conn.dialect.name, ids is not None)
+    this worker's under a lease: (id, recipient, message) in id order, and the row's meta last with `meta`.
+    `conn` is in a transaction, which the caller commits."""
+    pending, lapsed, take = _statements(conn.dialect.name, ids is not None, meta)
     dead, alive = lease.on_this_host(set(conn.scalars(_OWNERS)))
     values: dict[str, Any] = {"of_channel": channel, "now": now, "legacy": now - lease.LEGACY_STALE,
                               "alive": alive, "dead": dead}

@@ -247,11 +247,11 @@ class _Book:
               exclude: set[int]) -> list[tuple[int, str, dict[str, Any]]]:
         with self.transaction() as conn:
             rows = claims.claim(conn, name, worker=self.worker, now=self.clock(), limit=batch, ids=ids,
-                                exclude=exclude)
+                                exclude=exclude, meta=name == "dingtalk")
         self.channel_of.update((r[0], name) for r in rows)
         if name == "dingtalk":
             self.metas.update((r[0], dict(r[3] or {})) for r in rows)
-        return [(i, recipient, json.loads(message)) for i, recipient, message, _ in rows]
+        return [(r[0], r[1], json.loads(r[2])) for r in rows]
 
     def record(self, name: str, results: dict[int, tuple[str, str]], recipients: dict[int, str],
                retry_later: set[int]) -> None:

@@ -43,6 +43,12 @@ def _reach(rt: Runtime, person_ids: list[int]) -> dict[int, tuple[str | None, st
     return out
 
 
+def reach_of(rt: Runtime, letters: Sequence[Letter]) -> dict[int, tuple[str | None, str | None, str | None]]:
+    """The IM/SMS addresses of these letters' people, read once: the daily run reads them before its render
+    workers fork (DayPlan.channel_reach), instead of each worker opening a connection and reading its chunk's."""
+    return _reach(rt, sorted({lt.person_id for lt in letters if lt.person_id is not None}))
+
+
 def _row(recipient: str, day: date, channel: str, payload: dict, top: str, counts: dict[str, int],
          items: int) -> outbox.Queued:
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
@@ -58,7 +64,7 @@ def channel_rows(rt: Runtime, day, letters: Sequence[Letter], scope_of,
     cfg = rt.settings.channels
     if not cfg.configured() or not letters:
         return []
-    reach = _reach(rt, sorted({lt.person_id for lt in letters if lt.person_id is not None}))
+    reach = day.channel_reach if getattr(day, "channel_reach", None) is not None else reach_of(rt, letters)
     if not reach:
         return []
     d = day.directory

@@ -108,6 +108,7 @@ class DayPlan:
     provisional: int = 0  # active deadlines that depend on a provisional calendar year (暂定)
     replans: dict[int, dict[str, str]] = field(default_factory=dict)  # id → re-plan not yet told {from, to, document}
     channel_capped: dict[str, int] = field(default_factory=dict)  # IM/SMS rows left out by a daily cap (commit)
+    channel_reach: dict[int, tuple] | None = field(default=None, repr=False, compare=False)  # IM/SMS addresses
     actions: list[PlannedAction] = field(default_factory=list)  # everything planned, before routing (re-plans)
     targets: dict[int, Target] = field(default_factory=dict)  # where each acting finding sits (re-plans)
     # Each listed item's words, rendered once for all the letters listing it (letters._item), per process.

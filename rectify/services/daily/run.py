@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from rectify.channels import alongside
-from rectify.channels.enqueue import robot_rows
+from rectify.channels.enqueue import reach_of, robot_rows
 from rectify.channels.errors import scrub
 from rectify.channels.render import warm as warm_channel_templates
 from rectify.core.routing import (
@@ -237,8 +237,9 @@ def render_day(rt: Runtime, day: DayPlan, steps: Steps, queued: Spool, *, chunk:
     _FORKED = (rt, day, chunk)
     warm_letter_templates()  # compiled here once, not in each worker
     channels = rt.settings.channels
-    if channels.configured():  # the IM/SMS templates compiled here once, not in each worker
+    if channels.configured():  # the IM/SMS templates compiled and the addresses read here once, not in each worker
         warm_channel_templates(channels.wecom.configured and channels.wecom.msgtype == "textcard")
+        day.channel_reach = reach_of(rt, letters)
     # The workers only read the day's plan: frozen, it stays out of their garbage collections, which would
     # otherwise walk (and, by touching reference counts, copy) every page of it in each worker.
     gc.freeze()
