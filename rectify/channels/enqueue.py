@@ -64,7 +64,7 @@ def channel_rows(rt: Runtime, day, letters: Sequence[Letter], scope_of,
     cfg = rt.settings.channels
     if not cfg.configured() or not letters:
         return []
-    reach = day.channel_reach if getattr(day, "channel_reach", None) is not None else reach_of(rt, letters)
+    reach = day.channel_reach if day.channel_reach is not None else reach_of(rt, letters)
     if not reach:
         return []
     d = day.directory

@@ -178,11 +178,7 @@ def _many_rows(conn: Any, sql: str, columns: list[Sequence[Any]]) -> None:
 
 def _variable_limit(conn: Any) -> int:
     """The most parameters one SQLite statement may hold (999 before SQLite 3.32, 32,766 since)."""
-    driver = conn.connection.driver_connection
-    try:
-        return int(driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
-    except AttributeError:  # Python before 3.11
-        return 999
+    return int(conn.connection.driver_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
 
 
 def _sqlite_literal(value: Any) -> str | None:

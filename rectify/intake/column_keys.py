@@ -1,8 +1,8 @@
 """Keys of a whole column at once: `problem_key`, `squeeze` and `unit_key` of many texts, folded in one pass.
 
 Per cell, `fold` (NFKC), whitespace removal and lower-casing are a handful of Python calls each; over 100,000
-problem texts that was half the checks. Joined by NUL, the texts are folded, squeezed, lower-cased (and, for
-problem keys, encoded) once, then split again: per text only the split and, for a problem, the hash are left.
+problem texts that was half the checks. Joined by NUL, the texts are folded, squeezed and lower-cased once,
+then split again: per text only the split and, for a problem, its encoding and hash are left.
 The answers are those of the one-by-one functions (`tests/test_intake_columns.py` compares them on random
 texts of combining marks, jamo, final sigma, full-width and odd whitespace).
 """
@@ -11,24 +11,17 @@ from __future__ import annotations
 
 import hashlib
 
-from rectify.intake.cells import _prefixes, _unprefixed, fold, problem_key, squeeze
+from rectify.intake.cells import _prefixes, _unprefixed, fold, squeeze
 
 
 def problem_keys(problems: list[str]) -> list[str]:
-    """`problem_key` of each text, folded in one pass: the texts joined by NUL are folded, stripped of
-    whitespace, lower-cased and encoded once, then split again — per row only the hash is left.
+    """`problem_key` of each text: the texts squeezed in one pass (`squeeze_all`), then hashed one by one.
 
     Why the answer is the same: NUL is a starter that composes with nothing, so NFKC never reaches across it;
     it is no whitespace, so no run of whitespace spans two texts; it is neither cased nor case-ignorable, so a
     final sigma is told as at a text's end. A text holding NUL itself (cell text never does) is keyed alone."""
-    squeezed = _squeezed_joined(problems)
-    if squeezed is None:
-        return list(map(problem_key, problems))
-    parts = squeezed.encode("utf-8").split(b"\x00")
-    if len(parts) != len(problems):  # cannot happen (nothing folds to or from NUL); kept as a guard
-        return list(map(problem_key, problems))
     sha = hashlib.sha256
-    return [sha(p).hexdigest() for p in parts]
+    return [sha(p.encode("utf-8")).hexdigest() for p in squeeze_all(problems)]
 
 
 def _squeezed_joined(texts: list[str]) -> str | None:

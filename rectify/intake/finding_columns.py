@@ -47,16 +47,29 @@ def _mapped(fn: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
     return list(map(fn, values))
 
 
-def _kept_rows(rows: list[tuple[int, Sequence[Any]]], need: int, ip: int) -> tuple[list[int], list[Sequence[Any]]]:
-    """(numbers, cells) of every row when no row can be blank — each holds the `need` cells and a 问题描述 that is
-    a non-blank string, told by C-level passes over the column; else ([], []) and the caller tests row by row."""
-    if not rows or min(map(len, map(itemgetter(1), rows))) < need:
-        return [], []
-    cells = list(map(itemgetter(1), rows))
-    problems = list(map(itemgetter(ip), cells))
-    if set(map(type, problems)) != {str} or not all(problems) or any(map(str.isspace, problems)):
-        return [], []
-    return list(map(itemgetter(0), rows)), cells
+def _kept_rows(rows: list[tuple[int, Sequence[Any]]], need: int, ip: int, places: list[int]
+               ) -> tuple[list[int], list[Sequence[Any]]]:
+    """(numbers, cells) of the rows that are not blank, by the blank-row test of parse_rows, as it is. When
+    every row holds the `need` cells and a 问题描述 that is a non-blank string — told by C-level passes over the
+    column — no row can be blank and all are kept at once; else row by row."""
+    if rows and min(map(len, map(itemgetter(1), rows))) >= need:
+        cells = list(map(itemgetter(1), rows))
+        problems = list(map(itemgetter(ip), cells))
+        if set(map(type, problems)) == {str} and all(problems) and not any(map(str.isspace, problems)):
+            return list(map(itemgetter(0), rows)), cells
+    numbers: list[int] = []
+    kept: list[Sequence[Any]] = []
+    for number, cells in rows:
+        if len(cells) < need:
+            cells = [*cells, *([None] * (need - len(cells)))]
+        problem_raw = cells[ip]
+        if not (problem_raw.__class__ is str and problem_raw and not problem_raw.isspace()):
+            empty = cells.count("") + cells.count(None) == len(cells)
+            if empty or all(_blank(cells[i]) for i in places):
+                continue
+        numbers.append(number)
+        kept.append(cells)
+    return numbers, kept
 
 
 def _plain(values: Sequence[Any], fn: Callable[[Any], str]) -> list[str]:
@@ -106,17 +119,7 @@ def _clean_rows(table: Any, units: UnitMatcher, cal: WorkCalendar, immediate_day
     if ip < 0 or at["unit"] < 0 or at["deadline"] < 0:
         raise _Unclean
 
-    numbers, kept = _kept_rows(table.rows, need, ip)
-    for number, cells in () if kept else table.rows:  # the blank-row test of parse_rows, as it is
-        if len(cells) < need:
-            cells = [*cells, *([None] * (need - len(cells)))]
-        problem_raw = cells[ip]
-        if not (problem_raw.__class__ is str and problem_raw and not problem_raw.isspace()):
-            empty = cells.count("") + cells.count(None) == len(cells)
-            if empty or all(_blank(cells[i]) for i in places):
-                continue
-        numbers.append(number)
-        kept.append(cells)
+    numbers, kept = _kept_rows(table.rows, need, ip, places)
     n = len(kept)
     if not n:
         raise _Unclean

@@ -146,19 +146,20 @@ def _import(session: Session, source: Source, *, calendar: WorkCalendar, now: da
 
     changes: dict[int, dict[str, list[Any]]] = {}
     outcome: list[tuple[int, str]] = []
-    if not matches:  # a first import: every row is created; counted at C speed, units in sheet order as below
+    if not matches:  # a first import: every row is created; counted at C speed, units in sheet order
         outcome = list(zip(map(attrgetter("unit_id"), rows), repeat("created", len(rows)), strict=True))
-    for row in rows if matches else ():
-        stored = matches.get(row.number)
-        if stored is None:
-            outcome.append((row.unit_id, "created"))
-            continue
-        diff = diff_row(row, stored, groups)
-        if diff:
-            changes[row.number] = diff
-            outcome.append((row.unit_id, "updated"))
-        else:
-            outcome.append((row.unit_id, "unchanged"))
+    else:
+        for row in rows:
+            stored = matches.get(row.number)
+            if stored is None:
+                outcome.append((row.unit_id, "created"))
+                continue
+            diff = diff_row(row, stored, groups)
+            if diff:
+                changes[row.number] = diff
+                outcome.append((row.unit_id, "updated"))
+            else:
+                outcome.append((row.unit_id, "unchanged"))
     report.count(Counter(outcome), units.names)
     # Over the distinct (key, name) pairs, in sheet order, not every row: the same names in the same order.
     round_pairs = dict.fromkeys(map(attrgetter("round_key", "round_name"), rows))
