@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from rectify.channels.render import CardInput, card, plain, sms_line
-from rectify.channels.settings import ChannelSettings
+from rectify.channels.settings import ChannelSettings, SmsSettings
 from rectify.channels.sms import build_request
 from rectify.config import ConfigError, load_settings
 
@@ -106,11 +106,20 @@ def test_the_gateways_one_line_templates_render_as_jinja2_would() -> None:
 
     ctx = {"mobile": "13800138000", "text": "您有2项", "timestamp": "1700000000000", "nonce": "ab", "token": "T",
            "body": '{"a": 1}', "signature": "S"}
-    for source in ("https://gw.example/sms/send", "Bearer {{ token }}", "{{timestamp}}{{ body }}", "x{{  mobile }}y"):
-        assert sms._template(source).render(**ctx) == sms._ENV.from_string(source).render(**ctx)
+    odd = {**ctx, "text": "<b>您有2项</b> & 'x' \"y\"", "mobile": "+86 138"}
+    default_body = SmsSettings.model_fields["body"].default
+    for source in ("https://gw.example/sms/send", "Bearer {{ token }}", "{{timestamp}}{{ body }}", "x{{  mobile }}y",
+                   '{"m": {{ mobile|tojson }}}', default_body, "{{ text | tojson }}}", "a}{{ nonce|tojson}}{x"):
+        for values in (ctx, odd):
+            assert sms._template(source).render(**values) == sms._ENV.from_string(source).render(**values)
         assert type(sms._template(source)) is sms._Substitution  # the fast path, not a Jinja2 template
-    for source in ('{"m": {{ mobile|tojson }}}', "{{ range }}", "{{ token }}\n", "{% if 1 %}1{% endif %}", "{{ x }}"):
+    for source in ("{{ range }}", "{{ token }}\n", "{% if 1 %}1{% endif %}", "{{ x }}", "{{ text|upper }}",
+                   "{{ text|tojson(2) }}", "{# c #}{{ text }}", "{{- text }}"):
         assert type(sms._template(source)) is not sms._Substitution  # anything else: Jinja2 itself
+    from jinja2 import TemplateSyntaxError
+
+    with pytest.raises(TemplateSyntaxError):  # "{{{": Jinja2's reading (an error), not a substitution's
+        sms._template("{{{ text }}")
     with pytest.raises(UndefinedError, match="'signature' is undefined"):
         sms._template("{{ signature }}").render(mobile="1")  # StrictUndefined, as before
 

@@ -111,6 +111,43 @@ def test_it_reclaims_rows_of_a_worker_that_died(rt) -> None:
         assert [r.claimed_by for r in again] == ["w2"]
 
 
+def test_it_marks_only_its_own_sending_rows_and_the_same_way_through_a_connection_or_a_session(rt) -> None:
+    """A plain connection on SQLite marks through the driver (outbox._sqlite_mark_sent), a session through
+    the compiled statement: the same rows change, to the same values, and the same statement is sent."""
+    with rt.sessions() as s, s.begin():
+        outbox.enqueue(s, [queued(f"m{i}@x.example") for i in range(8)], NOW)
+    with rt.sessions() as s:  # claim commits its own transaction
+        mine = [r.id for r in outbox.claim(s, worker="w1", now=NOW, limit=6)]
+        theirs = [r.id for r in outbox.claim(s, worker="w2", now=NOW, limit=1)]
+    later = NOW + timedelta(seconds=7)
+    with rt.engine.begin() as conn:  # three of mine and one of theirs through a connection
+        assert outbox.mark_sent(conn, [*mine[:3], *theirs], worker="w1", now=later) == 3
+    with rt.sessions() as s, s.begin():  # the other three (and one pending row) through a session
+        assert outbox.mark_sent(s, [*mine[3:], mine[0] + 7], worker="w1", now=later) == 3
+    with rt.sessions() as s:
+        rows = {r.id: r for r in s.scalars(select(OutboxMessage))}
+    seen = {(r.state, r.sent_at, r.last_error, r.lease_until, r.claimed_by) for i, r in rows.items() if i in mine}
+    assert seen == {("sent", later, "", None, "w1")}
+    assert rows[theirs[0]].state == "sending" and rows[theirs[0]].sent_at is None
+    assert sum(r.state == "pending" for r in rows.values()) == 1
+    if rt.engine.dialect.name == "sqlite":  # the driver's text is what SQLAlchemy compiles _MARK_SENT to
+        from sqlalchemy import event
+
+        sent: list[tuple[str, tuple]] = []
+
+        def seen_sql(conn, cursor, statement, parameters, context, many) -> None:
+            sent.append((statement, tuple(parameters)))
+
+        event.listen(rt.engine, "before_cursor_execute", seen_sql)
+        try:
+            with rt.engine.begin() as conn:
+                conn.execute(outbox._MARK_SENT, {"ids": [1, 2], "worker": "w9", "now": later})
+                outbox.mark_sent(conn, [1, 2], worker="w9", now=later)
+        finally:
+            event.remove(rt.engine, "before_cursor_execute", seen_sql)
+        assert sent[0] == sent[1]
+
+
 def test_it_embeds_inline_images_as_related_parts() -> None:
     msg = build_message(from_addr="r@x.example", from_name="整改督办系统", to="a@x.example", subject="周报",
                         text="t", html='<img src="cid:chart1">', now=NOW,

@@ -12,6 +12,7 @@ import base64
 import functools
 import hashlib
 import hmac
+import json
 import re
 import time
 import urllib.parse
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import StrictUndefined, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import htmlsafe_json_dumps
 
 from rectify.channels.errors import SendError
 from rectify.channels.http import send as http_send
@@ -32,37 +34,46 @@ if TYPE_CHECKING:
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
-_NAME = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_NAME = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|\s*(tojson)\s*)?\}\}")
 _NAMES = frozenset(("mobile", "text", "timestamp", "nonce", "token", "body", "signature"))  # what build_request gives
+_JINJA_MARKS = ("{{", "}}", "{%", "%}", "{#", "#}", "\r", "\n")  # in a text between names: Jinja2 syntax
+
+
+def _tojson(value: Any) -> str:
+    """Jinja2's `tojson` with this environment's policies (json.dumps, sort_keys) and HTML-safe escapes."""
+    return str(htmlsafe_json_dumps(value, dumps=json.dumps, sort_keys=True))
 
 
 class _Substitution:
-    """A one-line template of plain text and `{{ name }}` of the context's names only (a URL, `Bearer {{ token
-    }}`, `{{ timestamp }}{{ body }}`): rendered by substitution, as Jinja2 would render it, at a tenth of the
-    cost of a Jinja2 render (four of an SMS's five templates are usually like this)."""
+    """A one-line template of plain text and `{{ name }}` or `{{ name|tojson }}` of the context's names only
+    (a URL, `Bearer {{ token }}`, `{{ timestamp }}{{ body }}`, the default JSON body): rendered by
+    substitution, as Jinja2 would render it, at a tenth of the cost of a Jinja2 render."""
 
     __slots__ = ("parts",)
 
-    def __init__(self, parts: list[str]) -> None:
-        self.parts = parts  # text, name, text, name, …, text
+    def __init__(self, parts: list[str | None]) -> None:
+        self.parts = parts  # text, name, filter, text, name, filter, …, text
 
     def render(self, **ctx: Any) -> str:
-        out = []
-        for i, part in enumerate(self.parts):
-            if i % 2 == 0:
-                out.append(part)
-            elif part in ctx:
-                out.append(str(ctx[part]))
-            else:
-                raise UndefinedError(f"'{part}' is undefined")
-        return "".join(out)
+        parts = self.parts
+        out = [parts[0]]
+        for i in range(1, len(parts), 3):
+            name = parts[i]
+            if name not in ctx:
+                raise UndefinedError(f"'{name}' is undefined")
+            out.append(_tojson(ctx[name]) if parts[i + 1] else str(ctx[name]))
+            out.append(parts[i + 2])
+        return "".join(out)  # type: ignore[arg-type]
 
 
 @functools.lru_cache(maxsize=64)
 def _template(source: str):
     """A configured template, compiled once (compiling costs a millisecond; a run sends thousands)."""
     parts = _NAME.split(source)
-    if set(parts[1::2]) <= _NAMES and not any(c in text for text in parts[0::2] for c in "{}\r\n"):
+    names, texts = parts[1::3], parts[0::3]
+    # A text ending in "{" before a name would make "{{{", which Jinja2 reads otherwise ("}}}" it reads as we do).
+    if set(names) <= _NAMES and not any(m in text for text in texts for m in _JINJA_MARKS) \
+            and not any(t.endswith("{") for t in texts[:-1]):
         return _Substitution(parts)
     return _ENV.from_string(source)
 

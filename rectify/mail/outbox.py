@@ -8,6 +8,7 @@ soon as the server accepts it, so a crash repeats at most the messages that were
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -200,10 +201,37 @@ _MARK_SENT = (update(_T)
                       lease_until=None))
 
 
+_SQLITE_MARK_MAX = 500  # ids per statement on the driver path (SQLite's variable limit is far above)
+
+
+@functools.lru_cache(maxsize=128)
+def _sqlite_mark_sent(n: int) -> str:
+    """_MARK_SENT for `n` ids as SQLite's text (what it compiles to, ids expanded; tests/test_outbox.py
+    compares the two). Run through the driver it skips SQLAlchemy's per-execution work - expanding the IN
+    list, processing each parameter, setting up a result - about two thirds of a mark's CPU: a run marks
+    a few hundred times (the letters, then each channel's rows)."""
+    return ("UPDATE outbox SET state=?, lease_until=?, sent_at=?, last_error=? "
+            f"WHERE outbox.id IN ({', '.join('?' * n)}) AND outbox.state = ? AND outbox.claimed_by = ?")
+
+
+@functools.cache
+def _stamp_bind(dialect: Any) -> Any:
+    """sent_at's bind processor (UTC, then the dialect's storage form), as the compiled statement applies it."""
+    return _T.c.sent_at.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+
+
 def mark_sent(session: Session | Connection, ids: Sequence[int], *, worker: str, now: datetime) -> int:
     """Our own `sending` rows → sent (a session's or a plain connection's transaction)."""
     if not ids:
         return 0
+    if isinstance(session, Connection) and session.dialect.name == "sqlite":
+        stamp = _stamp_bind(session.dialect)(now)
+        done = 0
+        for i in range(0, len(ids), _SQLITE_MARK_MAX):
+            part = list(ids[i:i + _SQLITE_MARK_MAX])
+            done += session.exec_driver_sql(_sqlite_mark_sent(len(part)),
+                                            (SENT, None, stamp, "", *part, SENDING, worker)).rowcount or 0
+        return done
     return session.execute(_MARK_SENT, {"ids": list(ids), "worker": worker, "now": now}).rowcount or 0
 
 
