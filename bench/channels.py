@@ -29,7 +29,6 @@ import os
 import resource
 import secrets
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.channels_report import show, summarise  # noqa: E402
 from bench.daily_run import SINK  # noqa: E402
 from bench.synthetic_county import NOW, OFFICE, TODAY, build, database, finish  # noqa: E402  (the same county)
 
@@ -256,9 +256,11 @@ def copy_db(db: str, work: Path, pg, name: str) -> str:
     return pg.url(name)
 
 
-def one(kind: str, url: str, base_env: dict[str, str], profile: str, script: str = __file__) -> dict:
+def one(kind: str, url: str, base_env: dict[str, str], profile: str, script: str = __file__,
+        floor: bool = False) -> dict:
     """One daily run of `kind` (mail / channels) on `url`, with its own sink and fake vendors; `script`: the
-    bench/channels.py whose code runs it (--against: another checkout's)."""
+    bench/channels.py whose code runs it (--against: another checkout's); `floor`: after a channel run, its
+    IM/SMS rows sent again bare (bench/channels_floor.py) to fresh fake vendors, in a process of its own."""
     from tests.support.fake_vendors import channel_settings
 
     port = _free_port()
@@ -278,6 +280,11 @@ def one(kind: str, url: str, base_env: dict[str, str], profile: str, script: str
     res["load"] = (load + os.getloadavg()[0]) / 2
     res["smtp"] = _counts(sink)
     res["vendors"] = _counts(fake)
+    if floor and kind == "channels":
+        fake, ready = _server([__file__, "_vendors"])
+        out = subprocess.run([sys.executable, str(ROOT / "bench" / "channels_floor.py"), url, ready.split()[1],
+                              str(CONCURRENCY)], capture_output=True, text=True, check=True).stdout
+        res["floor"] = {**json.loads(out.splitlines()[-1]), "vendors": _counts(fake)}
     return res
 
 
@@ -285,56 +292,6 @@ def _free_port() -> int:
     from rectify.serving import free_port
 
     return free_port()
-
-
-def show(kind: str, r: dict) -> None:
-    ph = "  ".join(f"{k} {v:.2f}" for k, v in r["phases"].items())
-    gcs = " ".join(f"{v:.2f}" for v in r["gc_s"].values())
-    print(f"  {kind:<9} {r['run_s']:7.2f} s (CPU {r['cpu_s']:6.2f} s, of which IM/SMS sender "
-          f"{r['sender_cpu_s']:.2f} s (gc {r['sender_gc_s']:.2f} s, {r['sender_faults']:,} page faults); "
-          f"SMTP sink {r['smtp']['cpu_s']:.2f} s, "
-          f"fake vendors {r['vendors']['cpu_s']:.2f} s)  peak RSS {r['rss_mib']:4.0f} MiB  load {r['load']:4.1f}")
-    print(f"            [{ph}]  gc by generation {gcs} s")
-    print(f"            the run's own process {r['own_cpu_s']:.2f} s CPU, {r['faults']:,} minor page faults; "
-          f"its render workers and sender {r['cpu_s'] - r['own_cpu_s']:.2f} s")
-    print(f"            mail: {r['messages']:,} letters, sent {r['sent']:,}, sink accepted {r['smtp']['messages']:,}")
-    if r["channels"]:
-        v = r["vendors"]
-        print(f"            IM/SMS queued {r['channels']}, sent {r['channels_sent']}, failed {r['channels_failed']}, "
-              f"pending {r['channels_pending']}, down {r['channels_down'] or '-'}")
-        print(f"            fake vendors delivered {v['delivered']} to {v['distinct']} distinct addresses, "
-              f"{v['requests']:,} requests, tokens fetched {v['tokens']}")
-
-
-def summarise(results: dict[str, list[dict]], label: str) -> None:
-    """The ratios of one code's runs: wall, Rectify's CPU (summed and median), with the SMTP sink's."""
-    print(f"\n  {label}:" if label else "", end="")
-    mail, chan = (sum(r["run_s"] for r in results[k]) for k in ("mail", "channels"))
-    mail_cpu, chan_cpu = (sum(r["cpu_s"] for r in results[k]) for k in ("mail", "channels"))
-    mail_sink, chan_sink = (sum(r["smtp"]["cpu_s"] for r in results[k]) for k in ("mail", "channels"))
-    sender, fakes = (sum(f(r) for r in results["channels"]) for f in (lambda r: r["sender_cpu_s"],
-                                                                        lambda r: r["vendors"]["cpu_s"]))
-    print(f"\n  wall: mail alone {mail:.2f} s, mail + 企业微信 + SMS {chan:.2f} s: ratio {chan / mail:.3f} "
-          f"({(chan / mail - 1) * 100:+.1f} %)   load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"  Rectify's CPU (run, render workers, IM/SMS sender): mail alone {mail_cpu:.2f} s, with the channels "
-          f"{chan_cpu:.2f} s (of which the sender {sender:.2f} s): ratio {chan_cpu / mail_cpu:.3f} "
-          f"({(chan_cpu / mail_cpu - 1) * 100:+.1f} %)")
-    if results["queued"]:
-        q = sum(r["cpu_s"] for r in results["queued"]) / len(results["queued"])
-        m, c = mail_cpu / len(results["mail"]), chan_cpu / len(results["channels"])
-        print(f"  per run: mail alone {m:.2f} s CPU; channel rows queued, none sent {q:.2f} s "
-              f"({q - m:+.2f} s: rendering and inserting them); sent {c:.2f} s ({c - q:+.2f} s: sending)")
-    if results["serial"]:
-        r, n = results["serial"], len(results["channels"])
-        print(f"  sent after the mail in the run's process: {sum(x['cpu_s'] for x in r) / len(r):.2f} s CPU a run, "
-              f"{sum(x['run_s'] for x in r) / len(r):.2f} s wall (beside: {chan_cpu / n:.2f} s, {chan / n:.2f} s)")
-    med = {k: statistics.median(r["cpu_s"] for r in results[k]) for k in ("mail", "channels")}
-    print(f"  per run, median of {len(results['mail'])}: mail alone {med['mail']:.2f} s CPU, with the channels "
-          f"{med['channels']:.2f} s: ratio {med['channels'] / med['mail']:.3f} "
-          f"({(med['channels'] / med['mail'] - 1) * 100:+.1f} %)")
-    print(f"  the same + the SMTP sink: mail alone {mail_cpu + mail_sink:.2f} s, with the channels "
-          f"{chan_cpu + chan_sink:.2f} s: ratio {(chan_cpu + chan_sink) / (mail_cpu + mail_sink):.3f}; "
-          f"beside, not added: the fake vendors' servers {fakes:.2f} s")
 
 
 def main() -> None:
@@ -347,6 +304,8 @@ def main() -> None:
                     help="also a run with the channel rows queued but none sent (after each channel run)")
     ap.add_argument("--serial", action="store_true",
                     help="also a run sending the IM/SMS after the mail in the run's own process")
+    ap.add_argument("--floor", action="store_true", help="after each channel run, its IM/SMS rows sent again "
+                    "bare (plain asyncio streams, no outbox) to fresh fake vendors: the HTTP exchanges' own cost")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--against", metavar="DIR", help="also run another checkout's code (DIR/bench/channels.py) "
                     "on the same county, each run beside this code's, in alternating order: a before/after pair")
@@ -377,7 +336,7 @@ def main() -> None:
             mine = (theirs if tree else results)[kind]
             profile = str(work / f"profile-{kind}{tree}.txt") if a.profile and not mine else ""
             r = one(kind, copy_db(a.db, work, pg, name), {**base_env, "RECTIFY_DATA_DIR": str(work / name)},
-                    profile, other if tree else __file__)
+                    profile, other if tree else __file__, a.floor and not tree)
             mine.append(r)
             show(kind + ("@them" if tree else ""), r)
             if profile:

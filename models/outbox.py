@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Date, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
@@ -14,7 +14,10 @@ from models.base import Base, UTCDateTime, utcnow
 class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_state_id", "state", "id"),
-                      Index("ix_outbox_channel_state_id", "channel", "state", "id"))
+                      Index("ix_outbox_channel_state_id", "channel", "state", "id"),
+                      # the rows being sent, by owner and channel: claims and lease renewals (migration 0009)
+                      Index("ix_outbox_in_flight", "claimed_by", "channel", sqlite_where=text("state = 'sending'"),
+                            postgresql_where=text("state = 'sending'")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # recipient|day|kind (mail) or recipient|day|kind|channel (other channels): the database refuses a

@@ -26,7 +26,9 @@ from rectify.mail.outbox import PENDING, SENDING
 
 _T = OutboxMessage.__table__
 _C = _T.c
-_OWNERS = select(_C.claimed_by).where(_C.state == SENDING).distinct()
+# The owners of this channel's rows being sent (a handful), on the (channel, state, id) index: all `sending`
+# owners, by state alone, let SQLite walk the whole outbox when its statistics made the state look common.
+_OWNERS = select(_C.claimed_by).where(_C.channel == bindparam("of_channel"), _C.state == SENDING).distinct()
 _NOW = bindparam("now", type_=_C.claimed_at.type)
 
 
@@ -71,12 +73,15 @@ def claim(conn: Connection, channel: str, *, worker: str, now: datetime, limit: 
     this worker's under a lease: (id, recipient, message) in id order, and the row's meta last with `meta`.
     `conn` is in a transaction, which the caller commits."""
     pending, lapsed, take = _statements(conn.dialect.name, ids is not None, meta)
-    dead, alive = lease.on_this_host(set(conn.scalars(_OWNERS)))
+    owners = set(conn.scalars(_OWNERS, {"of_channel": channel}))
+    dead, alive = lease.on_this_host(owners)
     values: dict[str, Any] = {"of_channel": channel, "now": now, "legacy": now - lease.LEGACY_STALE,
                               "alive": alive, "dead": dead}
     mine = {"of_channel": channel, "exclude": list(exclude), "limit": limit,
             **({"among": list(ids)} if ids is not None else {})}
-    chosen = sorted([*conn.scalars(pending, mine), *conn.scalars(lapsed, {**values, **mine})])[:limit]
+    chosen = list(conn.scalars(pending, mine))
+    if owners:  # no row of this channel is being sent: none can have lapsed
+        chosen = sorted([*chosen, *conn.scalars(lapsed, {**values, **mine})])[:limit]
     if not chosen:
         return []
     rows = conn.execute(take, {**values, "chosen": chosen, "worker": worker, "until": now + lease_for}).all()

@@ -87,9 +87,9 @@ def enqueue(session: Session, rows: Iterable[Queued], now: datetime) -> int:
     return sum(len(conn.execute(stmt, values[i:i + 500]).all()) for i in range(0, len(values), 500))
 
 
-def _deliverable(now: datetime, dead: Sequence[str], alive: Sequence[str]):
-    """Pending; or `sending` whose owner died on this host, or whose lease ran out (claimed before leases:
-    after LEGACY_STALE) unless its owner is known alive on this host."""
+def _lapsed(now: datetime, dead: Sequence[str], alive: Sequence[str]):
+    """A `sending` row another sender lost: its owner died on this host, or its lease ran out (claimed before
+    leases: after LEGACY_STALE) and its owner is not known alive on this host."""
     m = OutboxMessage
     lapsed = or_(m.lease_until < now,
                  and_(m.lease_until.is_(None), m.claimed_at < now - lease.LEGACY_STALE))
@@ -97,9 +97,14 @@ def _deliverable(now: datetime, dead: Sequence[str], alive: Sequence[str]):
         lapsed = and_(lapsed, m.claimed_by.not_in(list(alive)))
     if dead:
         lapsed = or_(lapsed, m.claimed_by.in_(list(dead)))
-    # The IN comes first so that the (channel, state, id) index narrows the rows to pending and sending: the
-    # outbox keeps every letter ever sent, and without it each claim walked the whole history.
-    return and_(m.state.in_((PENDING, SENDING)), or_(m.state == PENDING, and_(m.state == SENDING, lapsed)))
+    return lapsed
+
+
+def _deliverable(now: datetime, dead: Sequence[str], alive: Sequence[str]):
+    """Pending; or `sending` and lapsed (_lapsed)."""
+    m = OutboxMessage
+    return and_(m.state.in_((PENDING, SENDING)),
+                or_(m.state == PENDING, and_(m.state == SENDING, _lapsed(now, dead, alive))))
 
 
 def claim(session: Session, *, worker: str, now: datetime, limit: int = 200,
@@ -112,21 +117,32 @@ def claim(session: Session, *, worker: str, now: datetime, limit: int = 200,
     dead owner's rows on this host are taken at once. Mail senders get mail rows only unless they ask.
     Returns the rows as OutboxMessage objects, or as plain tuples of `columns` when given (the mail sender
     takes four columns of a thousand letters a minute: ORM objects cost it a third of its CPU).
+
+    Every read names the channel and one state, so that it searches the (channel, state, id) index whatever
+    the planner's statistics say: the outbox keeps every letter ever sent, and a read of `state IN (pending,
+    sending)` or of all `sending` owners let SQLite walk the whole history, messages included, on each claim
+    (tests/test_outbox_plans.py).
     """
-    owners = set(session.scalars(select(OutboxMessage.claimed_by).where(OutboxMessage.state == SENDING)
-                                 .distinct()))
-    deliverable = and_(OutboxMessage.channel.in_(list(channels)), _deliverable(now, *lease.on_this_host(owners)))
-    q = select(OutboxMessage.id).where(deliverable).order_by(OutboxMessage.id).limit(limit)
+    m = OutboxMessage
+    mine = [m.channel.in_(list(channels))]
     if where is not None:
-        q = q.where(where)
+        mine.append(where)
     if ids is not None:
-        q = q.where(OutboxMessage.id.in_(ids))
+        mine.append(m.id.in_(ids))
     exclude = list(exclude)
     if exclude:  # rows this run already tried: a temporary failure waits for the next run
-        q = q.where(OutboxMessage.id.not_in(exclude))
+        mine.append(m.id.not_in(exclude))
+    owners = set(session.scalars(select(m.claimed_by).where(m.channel.in_(list(channels)), m.state == SENDING)
+                                 .distinct()))
+    dead, alive = lease.on_this_host(owners)
+    deliverable = and_(m.channel.in_(list(channels)), _deliverable(now, dead, alive))
+    reads = [select(m.id).where(*mine, m.state == PENDING).order_by(m.id).limit(limit)]
+    if owners:  # no row is being sent: none can have lapsed
+        reads.append(select(m.id).where(*mine, m.state == SENDING, _lapsed(now, dead, alive))
+                     .order_by(m.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    chosen = list(session.scalars(q))
+        reads = [q.with_for_update(skip_locked=True) for q in reads]
+    chosen = sorted(i for q in reads for i in session.scalars(q))[:limit]
     if not chosen:
         session.commit()
         return []
@@ -139,11 +155,11 @@ def claim(session: Session, *, worker: str, now: datetime, limit: int = 200,
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    mine = (OutboxMessage.id.in_(chosen), OutboxMessage.claimed_by == worker, OutboxMessage.state == SENDING,
-            OutboxMessage.claimed_at == now)
+    taken = (OutboxMessage.id.in_(chosen), OutboxMessage.claimed_by == worker, OutboxMessage.state == SENDING,
+             OutboxMessage.claimed_at == now)
     if columns:
-        return list(session.execute(select(*columns).where(*mine).order_by(OutboxMessage.id)))
-    return list(session.scalars(select(OutboxMessage).where(*mine).order_by(OutboxMessage.id)
+        return list(session.execute(select(*columns).where(*taken).order_by(OutboxMessage.id)))
+    return list(session.scalars(select(OutboxMessage).where(*taken).order_by(OutboxMessage.id)
                                 .execution_options(populate_existing=True)))
 
 
