@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from rectify.channels import claims
 from rectify.channels import results as dingtalk_results
 from rectify.channels.errors import SendError, guard_http_logs, scrub
 from rectify.channels.http import Vendors
@@ -38,7 +37,7 @@ from rectify.channels.settings import ChannelSettings
 from rectify.channels.sms import Sms
 from rectify.channels.vendors import Dingtalk, Robot, Wecom
 from rectify.channels.writer import Writer
-from rectify.mail import lease, outbox
+from rectify.mail import claims, lease, outbox
 from rectify.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -247,7 +246,8 @@ class _Book:
               exclude: set[int]) -> list[tuple[int, str, dict[str, Any]]]:
         with self.transaction() as conn:
             rows = claims.claim(conn, name, worker=self.worker, now=self.clock(), limit=batch, ids=ids,
-                                exclude=exclude, meta=name == "dingtalk")
+                                exclude=exclude, returning=("recipient", "message", "meta") if name == "dingtalk"
+                                else ("recipient", "message"))
         self.channel_of.update((r[0], name) for r in rows)
         if name == "dingtalk":
             self.metas.update((r[0], dict(r[3] or {})) for r in rows)

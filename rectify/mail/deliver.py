@@ -31,7 +31,7 @@ import aiosmtplib
 from models import OutboxMessage
 from rectify.config import Settings, SmtpSettings
 from rectify.db import retrying
-from rectify.mail import lease, outbox, smtp, wire
+from rectify.mail import claims, lease, outbox, smtp, wire
 from rectify.mail.interrupt import SendInterrupted
 from rectify.mail.smtp import SmtpConfigError, describe
 
@@ -244,7 +244,7 @@ async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, bat
     deliverable is left for this worker, the server is down, a setting is wrong, or `stop` is set.
 
     `clock` stamps claims, leases and sends (default: `now`, advancing in real time); `where` narrows the
-    rows (see outbox.claim)."""
+    rows (see rectify.mail.claims.claim)."""
     report = OutboxReport()
     clock = clock or lease.clock_from(now)
     stop = stop or asyncio.Event()
@@ -262,11 +262,11 @@ async def flush_outbox_async(sessions, settings: Settings, now: datetime, *, bat
 
     @retrying
     def take() -> list[Outgoing]:
-        m = OutboxMessage
-        with sessions() as s:
-            rows = outbox.claim(s, worker=me, now=clock(), limit=batch, ids=ids, exclude=set(retry_later),
-                                lease_for=lease_for, where=where, columns=(m.id, m.recipient, m.kind, m.message))
-            return [Outgoing(*r) for r in rows]
+        with engine.begin() as conn:  # a plain connection, the claim's own statements (rectify.mail.claims)
+            rows = claims.claim(conn, outbox.MAIL, worker=me, now=clock(), limit=batch, ids=ids,
+                                exclude=set(retry_later), lease_for=lease_for, where=where,
+                                returning=("recipient", "kind", "message"))
+        return [Outgoing(*r) for r in rows]
 
     @retrying
     def release_unsent(items: list[Outgoing]) -> None:

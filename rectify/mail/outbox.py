@@ -15,16 +15,17 @@ from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import OutboxMessage
-from rectify.mail import lease
+from rectify.mail import claims, lease
 from rectify.mail.compose import to_bytes
-
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
-
+from rectify.mail.states import FAILED as FAILED  # the states, where callers have always found them
+from rectify.mail.states import PENDING as PENDING
+from rectify.mail.states import SENDING as SENDING
+from rectify.mail.states import SENT as SENT
 
 MAIL = "mail"  # the channel of record; IM and SMS rows (rectify/channels/) carry their channel's name
 
@@ -87,79 +88,34 @@ def enqueue(session: Session, rows: Iterable[Queued], now: datetime) -> int:
     return sum(len(conn.execute(stmt, values[i:i + 500]).all()) for i in range(0, len(values), 500))
 
 
-def _lapsed(now: datetime, dead: Sequence[str], alive: Sequence[str]):
-    """A `sending` row another sender lost: its owner died on this host, or its lease ran out (claimed before
-    leases: after LEGACY_STALE) and its owner is not known alive on this host."""
-    m = OutboxMessage
-    lapsed = or_(m.lease_until < now,
-                 and_(m.lease_until.is_(None), m.claimed_at < now - lease.LEGACY_STALE))
-    if alive:
-        lapsed = and_(lapsed, m.claimed_by.not_in(list(alive)))
-    if dead:
-        lapsed = or_(lapsed, m.claimed_by.in_(list(dead)))
-    return lapsed
-
-
-def _deliverable(now: datetime, dead: Sequence[str], alive: Sequence[str]):
-    """Pending; or `sending` and lapsed (_lapsed)."""
-    m = OutboxMessage
-    return and_(m.state.in_((PENDING, SENDING)),
-                or_(m.state == PENDING, and_(m.state == SENDING, _lapsed(now, dead, alive))))
-
-
 def claim(session: Session, *, worker: str, now: datetime, limit: int = 200,
           lease_for: timedelta = lease.LEASE, ids: Sequence[int] | None = None,
           exclude: Iterable[int] = (), where: ColumnElement[bool] | None = None,
           channels: Sequence[str] = (MAIL,), columns: Sequence[Any] = ()) -> list[Any]:
-    """Take up to `limit` deliverable rows of these channels for this worker under a lease, and commit the claim.
+    """Take up to `limit` deliverable rows of these channels (channel by channel, each in id order) for this
+    worker under a lease, and commit the claim: rectify.mail.claims.claim, the senders' one compare-and-set.
 
     `where` narrows the rows further (a kind). A live owner's rows are never taken while its lease runs; a
     dead owner's rows on this host are taken at once. Mail senders get mail rows only unless they ask.
-    Returns the rows as OutboxMessage objects, or as plain tuples of `columns` when given (the mail sender
-    takes four columns of a thousand letters a minute: ORM objects cost it a third of its CPU).
-
-    Every read names the channel and one state, so that it searches the (channel, state, id) index whatever
-    the planner's statistics say: the outbox keeps every letter ever sent, and a read of `state IN (pending,
-    sending)` or of all `sending` owners let SQLite walk the whole history, messages included, on each claim
-    (tests/test_outbox_plans.py).
+    Returns the rows as OutboxMessage objects, or as plain tuples of `columns` when given. The senders call
+    rectify.mail.claims itself (plain tuples straight from the claim's UPDATE … RETURNING).
     """
-    m = OutboxMessage
-    mine = [m.channel.in_(list(channels))]
-    if where is not None:
-        mine.append(where)
-    if ids is not None:
-        mine.append(m.id.in_(ids))
+    conn = session.connection()
+    chosen: list[int] = []
     exclude = list(exclude)
-    if exclude:  # rows this run already tried: a temporary failure waits for the next run
-        mine.append(m.id.not_in(exclude))
-    owners = set(session.scalars(select(m.claimed_by).where(m.channel.in_(list(channels)), m.state == SENDING)
-                                 .distinct()))
-    dead, alive = lease.on_this_host(owners)
-    deliverable = and_(m.channel.in_(list(channels)), _deliverable(now, dead, alive))
-    reads = [select(m.id).where(*mine, m.state == PENDING).order_by(m.id).limit(limit)]
-    if owners:  # no row is being sent: none can have lapsed
-        reads.append(select(m.id).where(*mine, m.state == SENDING, _lapsed(now, dead, alive))
-                     .order_by(m.id).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        reads = [q.with_for_update(skip_locked=True) for q in reads]
-    chosen = sorted(i for q in reads for i in session.scalars(q))[:limit]
-    if not chosen:
-        session.commit()
-        return []
-    # Compare-and-set: only rows still deliverable change hands (SQLite has one writer at a time).
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(chosen), deliverable)
-        .values(state=SENDING, claimed_by=worker, claimed_at=now, lease_until=now + lease_for,
-                attempts=OutboxMessage.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
+    for channel in channels:
+        if len(chosen) >= limit:
+            break
+        chosen += [r[0] for r in claims.claim(conn, channel, worker=worker, now=now, limit=limit - len(chosen),
+                                              ids=ids, exclude=exclude, lease_for=lease_for, returning=(),
+                                              where=where)]
     session.commit()
-    taken = (OutboxMessage.id.in_(chosen), OutboxMessage.claimed_by == worker, OutboxMessage.state == SENDING,
-             OutboxMessage.claimed_at == now)
+    if not chosen:
+        return []
+    mine = OutboxMessage.id.in_(chosen)
     if columns:
-        return list(session.execute(select(*columns).where(*taken).order_by(OutboxMessage.id)))
-    return list(session.scalars(select(OutboxMessage).where(*taken).order_by(OutboxMessage.id)
+        return list(session.execute(select(*columns).where(mine).order_by(OutboxMessage.id)))
+    return list(session.scalars(select(OutboxMessage).where(mine).order_by(OutboxMessage.id)
                                 .execution_options(populate_existing=True)))
 
 
