@@ -36,8 +36,8 @@ _NOW = bindparam("now", type_=_C.claimed_at.type)
 
 def _lapsed() -> Any:
     """A `sending` row another sender lost: its owner died on this host, or its lease lapsed (claimed before
-    leases: after LEGACY_STALE) and its owner is not known alive on this host (outbox._deliverable; an empty
-    `alive` or `dead` list leaves its condition out, as there)."""
+    leases: after LEGACY_STALE) and its owner is not known alive on this host. The owners known alive and dead
+    are bound as lists: an empty list of the living keeps no row back, an empty list of the dead adds none."""
     lapsed = or_(_C.lease_until < _NOW,
                  and_(_C.lease_until.is_(None), _C.claimed_at < bindparam("legacy", type_=_C.claimed_at.type)))
     return or_(and_(lapsed, _C.claimed_by.not_in(bindparam("alive", expanding=True))),
@@ -46,6 +46,7 @@ def _lapsed() -> Any:
 
 @functools.cache
 def _statements(dialect: str, among: bool, returning: tuple[str, ...]) -> tuple[Any, Any, Any]:
+    """_build's statements without a caller's condition, built once per process: the senders' claims."""
     return _build(dialect, among, returning, None)
 
 
