@@ -16,6 +16,7 @@ from sqlalchemy import insert, or_, select, update
 
 from models import Event, Finding
 from rectify.channels.enqueue import within_caps
+from rectify.checkpoint import commits_unchecked
 from rectify.core.ladder import PlannedAction
 from rectify.mail import outbox
 from rectify.runtime import Runtime
@@ -155,7 +156,9 @@ def commit_day(rt: Runtime, day: DayPlan, queued: Sequence[outbox.Queued]) -> in
     signoffs = [a for a in actions if a.kind == "signoff"]
     events = [{"finding_id": a.finding_id, "at": day.now, "kind": _event_kind(a), "actor": "system", "ip": "",
                "note": "", "from_state": None, "to_state": None, "data": _event_data(a, day)} for a in actions]
-    with rt.sessions() as s, s.begin():
+    # The commit leaves SQLite's WAL checkpoint to the run, which does it while the mail goes out
+    # (rectify.checkpoint): the day's letters are megabytes, and the copy and sync held up the sending.
+    with commits_unchecked(rt.engine) as conn, rt.sessions(bind=conn) as s, s.begin():
         lost: dict[str, set[int]] = {
             "escalated": _apply_levels(s, escalations, day.before, day.now),
             "reviewed": _apply_reviews(s, reviews, day.today, day.now),

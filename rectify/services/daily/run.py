@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from rectify import checkpoint
 from rectify.channels import alongside
 from rectify.channels.enqueue import reach_of, robot_rows
 from rectify.channels.errors import scrub
@@ -280,6 +281,7 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
     if not dry_run:
         day.notices = steps.issue(rt, day)
     queued = Spool()
+    committed = False  # this run wrote the day (its WAL pages wait for the checkpoint below)
     try:
         give_back()  # the phases' leftovers would otherwise add up to the run's peak (rectify.memory)
         render_day(rt, day, steps, queued)
@@ -296,6 +298,7 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
                 break
             try:
                 steps.commit(rt, day, queued)
+                committed = True
                 report.channels_capped = dict(day.channel_capped)
                 if day.channel_capped:
                     report.channels = {c: n - day.channel_capped.get(c, 0) for c, n in report.channels.items()}
@@ -319,15 +322,22 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
         # steps only (as render_day forks): never inside the Prefect flow's process, whose tasks run in threads
         plain = steps.dispatch is dispatch_channels and steps.render is render_letters
         beside = alongside.start(rt, now) if plain else None
-        result = steps.deliver(rt, now)
-        report.delivered = True
-        report.sent = result.sent
-        report.pending = [{"to": r, "error": e} for _, r, e in result.pending]
-        report.failed = [{"to": r, "error": e} for _, r, e in result.failed]
-        report.mail_error = result.config_error
-        report.in_flight = sum(h.count for h in result.in_flight)
-        report.waiting = result.waiting
-        _dispatch(rt, now, steps, report, beside)
+        # The day's commit left SQLite's WAL checkpoint (copying its megabytes of letters into the database
+        # file, and the sync) to now: it runs beside the sending (rectify.checkpoint), after the last fork.
+        ckpt = checkpoint.behind(rt.engine) if committed else None
+        try:
+            result = steps.deliver(rt, now)
+            report.delivered = True
+            report.sent = result.sent
+            report.pending = [{"to": r, "error": e} for _, r, e in result.pending]
+            report.failed = [{"to": r, "error": e} for _, r, e in result.failed]
+            report.mail_error = result.config_error
+            report.in_flight = sum(h.count for h in result.in_flight)
+            report.waiting = result.waiting
+            _dispatch(rt, now, steps, report, beside)
+        finally:
+            if ckpt is not None:
+                ckpt.join()
     return report
 
 
