@@ -44,10 +44,13 @@ def commits_unchecked(engine: Engine) -> Iterator[Connection]:
         try:
             yield conn
         finally:
-            if conn.in_transaction():
-                conn.rollback()
-            conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={before}")
-            conn.commit()
+            try:
+                if conn.in_transaction():
+                    conn.rollback()
+                conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={before}")
+                conn.commit()
+            except Exception:  # never back to the pool without its checkpoints, nor hiding the first error
+                conn.invalidate()
 
 
 class Behind:
