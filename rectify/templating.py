@@ -22,6 +22,7 @@ ESCAPED = "#escaped"
 HTML_SUFFIXES = (".html", ".htm", ".xml")
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+_DICT_NAMES = frozenset(dir(dict))  # what getattr finds on any dict: Jinja2's own lookup keeps these
 
 
 @cache
@@ -74,6 +75,22 @@ class _Environment(Environment):
             return hit
         with self._compiling:
             return super()._load_template(name, globals)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """`x.name` on a plain dict: its key, without first failing an attribute lookup.
+
+        Jinja2 tries getattr(obj, name) and only then obj[name]. On a dict the first raises AttributeError
+        for every name that is not one of dict's own, and raising it costs more than the rest of the lookup
+        (~2.5 µs each): a letter's templates read their blocks, rows and words from dicts hundreds of times.
+        The result is Jinja2's: dict's own names (`d.items`, `d.get`) still take Jinja2's way and give the
+        method, a missing key still gives the undefined, and dict subclasses (a defaultdict would add the
+        key) are left to Jinja2 entirely."""
+        if type(obj) is dict and attribute not in _DICT_NAMES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
 
     def join_path(self, template: str | Template, parent: str) -> str:  # type: ignore[override]
         name = template if isinstance(template, str) else template.name or ""
