@@ -80,8 +80,8 @@ class _Environment(Environment):
         """`x.name` on a plain dict: its key, without first failing an attribute lookup.
 
         Jinja2 tries getattr(obj, name) and only then obj[name]. On a dict the first raises AttributeError
-        for every name that is not one of dict's own, and raising it costs more than the rest of the lookup
-        (~2.5 µs each): a letter's templates read their blocks, rows and words from dicts hundreds of times.
+        for every name that is not one of dict's own, and raising it is most of the lookup's cost (1.5 µs a
+        lookup, 0.2 µs here): a letter's templates read their blocks, rows and words from dicts ~50 times.
         The result is Jinja2's: dict's own names (`d.items`, `d.get`) still take Jinja2's way and give the
         method, a missing key still gives the undefined, and dict subclasses (a defaultdict would add the
         key) are left to Jinja2 entirely."""
