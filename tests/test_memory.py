@@ -1,13 +1,16 @@
-"""rectify.memory.give_back returns freed heap pages to the system (glibc), which the run's phases rely on."""
+"""rectify.memory: give_back returns freed heap pages to the system (glibc), which the run's phases rely on;
+collector_paused and frozen keep the cycle collector off what a phase builds, and put it back."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+import weakref
 
 import pytest
 
-from rectify.memory import give_back
+from rectify.memory import collector_paused, frozen, give_back
 
 
 def _rss_mib() -> float:
@@ -25,3 +28,59 @@ def test_it_returns_freed_letters_to_the_system() -> None:
     after = _rss_mib()
     assert before - after > 50, (before, after)  # most of the freed ~98 MB went back
     assert len(keep) == 100
+
+
+class _Node:
+    """A reference cycle, found only by the cycle collector."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def _alive(ref) -> bool:
+    return ref() is not None
+
+
+def test_it_pauses_the_collector_and_puts_it_back_as_it_was() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():  # nested: the inner one leaves it off
+            pass
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        raise RuntimeError("the phase failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()
+
+
+def test_it_keeps_what_is_held_out_of_collections_inside_and_gives_it_back_after() -> None:
+    gc.collect()
+    node = _Node()
+    ref = weakref.ref(node)
+    with frozen():
+        assert gc.get_freeze_count() > 0
+        del node  # garbage now, but frozen: collections inside do not look at it
+        gc.collect()
+        assert _alive(ref)
+        fresh = _Node()  # made inside: collected as usual
+        fresh_ref = weakref.ref(fresh)
+        del fresh
+        gc.collect()
+        assert not _alive(fresh_ref)
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert not _alive(ref)  # back in the collections once out
+
+
+def test_it_unfreezes_after_an_error() -> None:
+    with pytest.raises(RuntimeError), frozen():
+        raise RuntimeError("sending failed")
+    assert gc.get_freeze_count() == 0

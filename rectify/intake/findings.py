@@ -22,10 +22,7 @@ cells that are empty or the columns that are missing. Rounds and groups are crea
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import repeat
@@ -45,6 +42,7 @@ from rectify.intake.finding_rows import Progress, UnitMatcher, duplicates, parse
 from rectify.intake.finding_store import diff_row, match_rows, write_rows
 from rectify.intake.headers import finding_spec
 from rectify.intake.read import Source, read_table
+from rectify.memory import collector_paused
 from rectify.services.findings import SYSTEM, Actor
 from rectify.services.followup import Arrival
 
@@ -87,26 +85,11 @@ def import_findings(session: Session, source: Source, *, calendar: WorkCalendar,
                     on_progress: Progress | None = None, followup: FollowupRules | None = None,
                     today: date | None = None) -> FindingImport:
     """Read, check and (unless dry_run) write findings. Raises IntakeError / ImportRejected; the caller commits."""
-    with _gc_paused():
+    with collector_paused():
         return _import(session, source, calendar=calendar, now=now, filename=filename, sheet=sheet,
                        round_name=round_name, inspected_on=inspected_on, group_name=group_name, dry_run=dry_run,
                        county_prefix=county_prefix, immediate_days=immediate_days, actor=actor,
                        on_progress=on_progress, followup=followup, today=today)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Python's cycle collector off while an import runs. The import makes a few million objects that live
-    until it ends (a sheet's cells, its rows, their values) and no cycles worth collecting; each allocation
-    burst would otherwise set off a full collection walking all of them again — a third of the checks' time
-    for 100,000 rows. Whatever cycles the import leaves are collected at the next collection after it."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _import(session: Session, source: Source, *, calendar: WorkCalendar, now: datetime, filename: str | None,

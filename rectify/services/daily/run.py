@@ -25,7 +25,7 @@ from rectify.core.routing import (
 from rectify.db import refresh_statistics, retrying
 from rectify.mail import outbox
 from rectify.mail.deliver import OutboxReport, flush_outbox
-from rectify.memory import give_back
+from rectify.memory import collector_paused, frozen, give_back
 from rectify.runtime import Runtime
 from rectify.services import runrecord
 from rectify.services.calendar import cliff_warning
@@ -277,6 +277,20 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
                          calendar_warning=cliff_warning(cal, today, rt.settings.calendar.warn_from) or "")
     if not report.working_day:
         return report
+    with collector_paused():  # the day is built, not churned: see rectify.memory
+        built = _build(rt, today, now, report, dry_run=dry_run, steps=steps, max_attempts=max_attempts)
+    if built is None:  # a dry run: planned and rendered, nothing written
+        return report
+    day, committed = built
+    with frozen():  # the day's plan and letters stay out of the sending's collections
+        _send(rt, now, day, report, send=send, committed=committed, steps=steps)
+    return report
+
+
+def _build(rt: Runtime, today: date, now: datetime, report: DailyReport, *, dry_run: bool, steps: Steps,
+           max_attempts: int) -> tuple[DayPlan, bool] | None:
+    """Plan, notices, render, commit (retried on a conflict): (the day, whether this run wrote it); None for
+    a dry run, whose letters are then in the report."""
     day = steps.plan(rt, today, now)
     if not dry_run:
         day.notices = steps.issue(rt, day)
@@ -291,7 +305,7 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
         if dry_run:
             report.letters = [{"to": q.recipient, "subject": q.subject, "items": q.items} for q in queued.headers
                               if q.channel == outbox.MAIL]
-            return report
+            return None
         for attempt in range(1, max_attempts + 1):
             report.attempts = attempt
             if not day.routing or not (day.routing.delivered or queued or day.progress_missed):
@@ -314,7 +328,13 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
                 summarise(day, report, queued.headers)
     finally:
         queued.close()
-    if day.skipped and not dry_run:
+    return day, committed
+
+
+def _send(rt: Runtime, now: datetime, day: DayPlan, report: DailyReport, *, send: bool, committed: bool,
+          steps: Steps) -> None:
+    """The fault alert, then mail and IM/SMS out (unless `send=False`), the WAL checkpoint beside them."""
+    if day.skipped:
         queue_fault_alert(rt, day, report)  # the command office is told once a day (outbox dedupe)
     if send:
         give_back()
@@ -338,7 +358,6 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
         finally:
             if ckpt is not None:
                 ckpt.join()
-    return report
 
 
 def _dispatch(rt: Runtime, now: datetime, steps: Steps, report: DailyReport,
