@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.channels_report import show, summarise  # noqa: E402
 from bench.daily_run import SINK  # noqa: E402
+from bench.installed import compiled  # noqa: E402
 from bench.synthetic_county import NOW, OFFICE, TODAY, build, database, finish  # noqa: E402  (the same county)
 
 CONCURRENCY = 8  # per channel: the vendors' servers take this many requests at once
@@ -310,6 +311,7 @@ def main() -> None:
     ap.add_argument("--against", metavar="DIR", help="also run another checkout's code (DIR/bench/channels.py) "
                     "on the same county, each run beside this code's, in alternating order: a before/after pair")
     a = ap.parse_args()
+    print(compiled(), flush=True)
 
     work = Path(tempfile.mkdtemp(prefix="rectify-bench-channels-"))
     pg = None

@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SINK = ROOT / "bench" / "smtp_sink.py"  # aiosmtpd on loopback in its own process, counting what it accepts
 sys.path.insert(0, str(ROOT))
 
-from bench.synthetic_county import (  # noqa: E402  (ROOT on the path first)
+from bench.installed import compiled  # noqa: E402  (ROOT on the path first)
+from bench.synthetic_county import (  # noqa: E402
     NOW,
     OFFICE,
     TODAY,
@@ -140,6 +141,7 @@ def main() -> None:
                     help="SMTP connections for both the run (smtp.concurrency) and the reference (default 20, "
                          "the reference's own figure; Rectify's default is 4)")
     a = ap.parse_args()
+    print(compiled(), flush=True)
 
     from rectify.serving import LocalPrefectServer, free_port
 

@@ -43,6 +43,8 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.installed import compiled  # noqa: E402  (ROOT on the path first)
+
 HEAD = ["序号", "编号", "督导组", "督导日期", "责任单位", "问题描述", "整改意见", "整改时限", "责任人", "备注"]
 DEADLINES = ["5个工作日内", "10日内", "立行立改", "长期坚持", "3月底前", "2024年4月30日", "2024/5/31", None]
 PROBLEMS = ["未按要求公开行政执法信息，公示栏内容更新不及时", "食堂“三防”设施缺失，台账记录不全",
@@ -320,6 +322,7 @@ def main() -> None:
     if args.child:
         child(args.child[0], out, args.child[1], args.database_url)
         return
+    print(compiled(), flush=True)
     out.mkdir(parents=True, exist_ok=True)
     for f in out.glob("bench.db*"):
         f.unlink()
