@@ -79,6 +79,23 @@ def test_it_puts_the_connections_setting_back_after_a_commit_and_after_an_error(
     engine.dispose()
 
 
+def test_it_never_pools_a_connection_whose_setting_could_not_be_put_back(tmp_path) -> None:
+    """The connection dies inside (its database handle closed under it): the setting cannot be put back, the
+    block's own error is the one raised (not the failed restore's), and the pool hands out a new connection.
+    SQLAlchemy itself discards a connection whose handle is closed, so this holds the behaviour whichever layer
+    throws the connection away; `commits_unchecked` invalidates it too for failures SQLAlchemy would keep."""
+    engine = _engine(tmp_path, autocheckpoint=50)
+    with pytest.raises(RuntimeError, match="the day's commit failed"), commits_unchecked(engine) as conn:
+        dead = conn.connection.dbapi_connection
+        dead.close()
+        raise RuntimeError("the day's commit failed")
+    with engine.connect() as conn:  # a new connection, with the checkpoints it is configured with
+        assert conn.connection.dbapi_connection is not dead
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 50
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
+    engine.dispose()
+
+
 def test_it_does_nothing_on_postgresql(pg_template_url) -> None:
     engine = make_engine(pg_template_url)
     assert behind(engine) is None
