@@ -13,16 +13,12 @@ from rectify.services.daily import PLAIN, run_daily
 from tests.test_daily_run import DAY, NOW, add, build_county, mail_rt  # noqa: F401  (mail_rt: a fixture)
 
 
-@pytest.fixture
-def county(mail_rt):
-    return build_county(mail_rt)
-
-
 def _state() -> tuple[bool, bool]:
     return gc.isenabled(), gc.get_freeze_count() > 0
 
 
-def test_it_builds_the_day_without_the_collector_and_sends_with_the_day_frozen(mail_rt, county, smtp_sink) -> None:
+def test_it_builds_the_day_without_the_collector_and_sends_with_the_day_frozen(mail_rt, smtp_sink) -> None:  # noqa: F811
+    county = build_county(mail_rt)
     for k in range(4):
         add(mail_rt, county, ("fin", "edu")[k % 2], date(2024, 1, 16 + k), problem=f"问题{k}")
     seen: dict[str, tuple[bool, bool]] = {}
@@ -42,7 +38,8 @@ def test_it_builds_the_day_without_the_collector_and_sends_with_the_day_frozen(m
     assert _state() == (True, False)
 
 
-def test_it_puts_the_collector_back_when_the_commit_fails(mail_rt, county, smtp_sink) -> None:
+def test_it_puts_the_collector_back_when_the_commit_fails(mail_rt, smtp_sink) -> None:  # noqa: F811
+    county = build_county(mail_rt)
     add(mail_rt, county, "fin", date(2024, 1, 16), problem="逾期")
 
     def commit(rt, day, queued):
