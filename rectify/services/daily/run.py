@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import multiprocessing
 import os
@@ -243,13 +242,11 @@ def render_day(rt: Runtime, day: DayPlan, steps: Steps, queued: Spool, *, chunk:
         day.channel_reach = reach_of(rt, letters)
     # The workers only read the day's plan: frozen, it stays out of their garbage collections, which would
     # otherwise walk (and, by touching reference counts, copy) every page of it in each worker.
-    gc.freeze()
     try:
-        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
+        with frozen(), ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
             for rows in pool.map(_render_chunk, range(-(-len(letters) // chunk))):
                 queued.extend(rows)
     finally:
-        gc.unfreeze()
         _FORKED = None
 
 
