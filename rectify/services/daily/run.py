@@ -292,7 +292,7 @@ def _build(rt: Runtime, today: date, now: datetime, report: DailyReport, *, dry_
     if not dry_run:
         day.notices = steps.issue(rt, day)
     queued = Spool()
-    committed = False  # this run wrote the day (its WAL pages wait for the checkpoint below)
+    committed = False  # this run wrote the day (its WAL pages wait for the checkpoint `_send` starts)
     try:
         give_back()  # the phases' leftovers would otherwise add up to the run's peak (rectify.memory)
         render_day(rt, day, steps, queued)
