@@ -12,7 +12,9 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -39,6 +41,20 @@ def give_back() -> bool:
     return True
 
 
+_pausing = threading.Lock()
+_pauses = 0  # collector_paused blocks open, in any thread
+_was_enabled = False  # the collector's state when the first of them opened
+
+
+def _new_lock() -> None:  # a fork inherits the lock as it was, perhaps held by a thread that is not there
+    global _pausing
+    _pausing = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock)
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cycle collector off while a phase builds what it keeps (an import's sheet and rows, the daily
@@ -48,15 +64,23 @@ def collector_paused() -> Iterator[None]:
     garbage (measured: ~300 objects over a whole first day at 100,000 findings, none in the render workers).
     With the collector on, each allocation burst sets off full collections that walk everything built so far
     again: a third of an import's checks, ~0.2 s of an ordinary day's plan, ~2 s of a first day. Processes
-    forked inside (the render workers) inherit the pause. On the way out the collector is restored as it was;
-    the few cycles made meanwhile go at its next collection."""
-    was = gc.isenabled()
-    gc.disable()
+    forked inside (the render workers) inherit the pause. The collector is process-wide, so the pauses are
+    counted across threads (a sheet read in a thread beside an import, rectify.intake.prefetch): it comes back,
+    as it was before the first pause, when the last one ends, in whatever order they end; the few cycles made
+    meanwhile go at its next collection."""
+    global _pauses, _was_enabled
+    with _pausing:
+        if _pauses == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _pauses += 1
     try:
         yield
     finally:
-        if was:
-            gc.enable()
+        with _pausing:
+            _pauses -= 1
+            if _pauses == 0 and _was_enabled:
+                gc.enable()
 
 
 @contextmanager

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+import threading
 import weakref
 
 import pytest
@@ -59,6 +60,37 @@ def test_it_pauses_the_collector_and_puts_it_back_as_it_was() -> None:
         assert not gc.isenabled()  # it was off before: it stays off
     finally:
         gc.enable()
+
+
+def _paused_in_a_thread(entered: threading.Event, leave: threading.Event) -> threading.Thread:
+    def body() -> None:
+        with collector_paused():
+            entered.set()
+            assert leave.wait(10)
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    assert entered.wait(10)
+    return thread
+
+
+@pytest.mark.parametrize("first_out", ["thread", "caller"])
+def test_pauses_in_two_threads_bring_the_collector_back_when_the_last_one_ends(first_out) -> None:
+    """A sheet read in a thread beside the import's own pause (rectify.intake.prefetch): whichever ends
+    first, the collector stays off until the other ends, and comes back on after both."""
+    assert gc.isenabled()
+    entered, leave = threading.Event(), threading.Event()
+    thread = _paused_in_a_thread(entered, leave)
+    with collector_paused():
+        assert not gc.isenabled()
+        if first_out == "thread":
+            leave.set()
+            thread.join()
+            assert not gc.isenabled()  # the caller's pause still holds
+    assert gc.isenabled() is (first_out == "thread")
+    leave.set()
+    thread.join()
+    assert gc.isenabled()
 
 
 def test_it_keeps_what_is_held_out_of_collections_inside_and_gives_it_back_after() -> None:
