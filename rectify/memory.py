@@ -65,8 +65,9 @@ def collector_paused() -> Iterator[None]:
     With the collector on, each allocation burst sets off full collections that walk everything built so far
     again: a third of an import's checks, ~0.2 s of an ordinary day's plan, ~2 s of a first day. Processes
     forked inside (the render workers) inherit the pause. The collector is process-wide, so the pauses are
-    counted across threads (a sheet read in a thread beside an import, rectify.intake.prefetch): it comes back,
-    as it was before the first pause, when the last one ends, in whatever order they end; the few cycles made
+    counted across threads (a caller running an import and a daily run side by side): it comes back, as
+    it was before the first pause, when the last one ends, in whatever order they end (each restoring its own
+    view of it would turn it on under the other's phase, or leave it off for good); the few cycles made
     meanwhile go at its next collection."""
     global _pauses, _was_enabled
     with _pausing:

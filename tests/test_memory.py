@@ -76,8 +76,8 @@ def _paused_in_a_thread(entered: threading.Event, leave: threading.Event) -> thr
 
 @pytest.mark.parametrize("first_out", ["thread", "caller"])
 def test_pauses_in_two_threads_bring_the_collector_back_when_the_last_one_ends(first_out) -> None:
-    """A sheet read in a thread beside the import's own pause (rectify.intake.prefetch): whichever ends
-    first, the collector stays off until the other ends, and comes back on after both."""
+    """Two phases in two threads of one process (an import beside a daily run): whichever
+    ends first, the collector stays off until the other ends, and comes back on after both."""
     assert gc.isenabled()
     entered, leave = threading.Event(), threading.Event()
     thread = _paused_in_a_thread(entered, leave)

@@ -101,9 +101,6 @@ def findings_import(
     sheet: SheetOpt = None,
 ) -> None:
     """Import findings, all or nothing; re-importing the same file changes nothing."""
-    from rectify.intake.prefetch import prefetch
-
-    source = prefetch(file, sheet=sheet)  # read in a thread beside the imports and set-up below
     from rectify.intake import IntakeError, run_findings_import
     from rectify.runtime import build_runtime
     from rectify.templating import render
@@ -111,7 +108,7 @@ def findings_import(
     bar = _Bar()
     rt = build_runtime()
     try:
-        report = run_findings_import(rt, source, round_name=round_name, inspected_on=_day(day),
+        report = run_findings_import(rt, file, sheet=sheet, round_name=round_name, inspected_on=_day(day),
                                      group_name=group, dry_run=dry_run, on_progress=bar)
     except IntakeError as exc:
         bar.close()  # before the report, so the bar does not overwrite it

@@ -13,9 +13,8 @@ The plain functions here are what the CLI (`rectify units|findings|ledger ...`),
   the same with the runtime's settings, in one transaction (committed unless a dry run).
 
 `source` is a path, the file's bytes or a binary stream (pass `filename` with bytes so messages can
-name the file), or a read already started with `rectify.intake.prefetch.prefetch` (the CLI starts it before
-its own imports; `run_findings_import` starts one itself otherwise). Every user-fixable problem raises
-`IntakeError`; bad rows raise its subclass `ImportRejected` with every bad cell, and then nothing is written.
+name the file). Every user-fixable problem raises `IntakeError`; bad rows raise its subclass
+`ImportRejected` with every bad cell, and then nothing is written.
 """
 
 from __future__ import annotations

@@ -97,8 +97,6 @@ def _import(session: Session, source: Source, *, calendar: WorkCalendar, now: da
             dry_run: bool, county_prefix: str, immediate_days: int, actor: Actor, on_progress: Progress | None,
             followup: FollowupRules | None, today: date | None) -> FindingImport:
     spec = finding_spec()
-    # The directory's keys first: a sheet being read in a thread (rectify.intake.prefetch) goes on meanwhile.
-    units = UnitMatcher(session.execute(select(Unit.id, Unit.name, Unit.aliases)), county_prefix)
     table = read_table(source, spec, filename=filename, sheet=sheet)
     header = table.header
     required = ["unit", "problem", "deadline"]
@@ -111,6 +109,7 @@ def _import(session: Session, source: Source, *, calendar: WorkCalendar, now: da
         raise IntakeError("missing_columns", name=table.name, columns="、".join(missing))
     report = FindingImport(table.name, dry_run=dry_run, ignored_columns=header.ignored)
 
+    units = UnitMatcher(session.execute(select(Unit.id, Unit.name, Unit.aliases)), county_prefix)
     table.rows = list(table.rows)  # read twice when a bad cell sends the sheet to the row-by-row reading
     args = (table, units, calendar, immediate_days, round_name, inspected_on, group_name, on_progress)
     rows, errors, idents, report.rows = clean_rows(*args) or parse_rows(*args)

@@ -20,9 +20,8 @@ from typing import IO, Any
 from rectify.intake.cells import cell_text, squeeze
 from rectify.intake.errors import IntakeError
 from rectify.intake.headers import HeaderMap, Spec, find_header
-from rectify.intake.prefetch import Prefetched
 
-Source = Path | str | bytes | IO[bytes] | Prefetched
+Source = Path | str | bytes | IO[bytes]
 HEADER_SEARCH_ROWS = 10
 
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -55,10 +54,7 @@ def _load(source: Source) -> tuple[bytes | None, IO[bytes] | None, str]:
 
 def read_rows(source: Source, *, filename: str | None = None, sheet: str | None = None
               ) -> tuple[str, Iterator[tuple[int, Sequence[Any]]], int | None]:
-    """(display name, rows, estimated row count) of a spreadsheet, whatever its format. A `Prefetched` source
-    gives what its thread read (with the filename and sheet it was started with)."""
-    if isinstance(source, Prefetched):
-        return source.rows()
+    """(display name, rows, estimated row count) of a spreadsheet, whatever its format."""
     data, stream, name = _load(source)
     name = Path(filename).name if filename else name
     if data is None:

@@ -13,7 +13,6 @@ from rectify.core.followup import FollowupRules
 from rectify.db import is_initialised, transaction
 from rectify.intake.errors import IntakeError
 from rectify.intake.findings import FindingImport, Progress, import_findings
-from rectify.intake.prefetch import prefetch
 from rectify.intake.read import Source
 from rectify.intake.units import UnitImport, import_units
 from rectify.runtime import Runtime
@@ -40,9 +39,7 @@ def run_findings_import(rt: Runtime, source: Source, *, filename: str | None = N
                         round_name: str | None = None, inspected_on: date | None = None,
                         group_name: str | None = None, dry_run: bool = False, actor: Actor = SYSTEM,
                         on_progress: Progress | None = None) -> FindingImport:
-    """Import findings in one transaction: committed when clean, rolled back on any error (a dry run writes nothing).
-    The sheet is read in a thread beside the checks, the calendar and the directory (rectify.intake.prefetch)."""
-    source = prefetch(source, filename=filename, sheet=sheet)
+    """Import findings in one transaction: committed when clean, rolled back on any error (a dry run writes nothing)."""
     _ready(rt)
     try:
         with transaction(rt.sessions) as session:
