@@ -15,8 +15,8 @@ import gc
 import os
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from functools import cache
 
 
@@ -41,22 +41,57 @@ def give_back() -> bool:
     return True
 
 
-_pausing = threading.Lock()
-_pauses = 0  # collector_paused blocks open, in any thread
-_was_enabled = False  # the collector's state when the first of them opened
+class _Held:
+    """A process-wide state of the collector held by any number of `with` blocks, in any threads: `begin(first)`
+    as each block opens (`first`: none was open), `end()` when the last one closes, in whatever order they
+    close. The collector's switches are process-wide, so each block restoring its own view of them would
+    undo another thread's block under it, or leave them set for good."""
+
+    def __init__(self, begin: Callable[[bool], None], end: Callable[[], None]) -> None:
+        self._begin, self._end = begin, end
+        self._lock = threading.Lock()
+        self._open = 0
+
+    def renew_lock(self) -> None:  # a fork inherits the lock as it was, perhaps held by a thread not there
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._lock:
+            self._begin(self._open == 0)
+            self._open += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._open -= 1
+                if self._open == 0:
+                    self._end()
 
 
-def _new_lock() -> None:  # a fork inherits the lock as it was, perhaps held by a thread that is not there
-    global _pausing
-    _pausing = threading.Lock()
+_was_enabled = False  # the collector's switch when the first pause began
 
+
+def _pause(first: bool) -> None:
+    global _was_enabled
+    if first:
+        _was_enabled = gc.isenabled()
+        gc.disable()
+
+
+def _resume() -> None:
+    if _was_enabled:
+        gc.enable()
+
+
+_PAUSE = _Held(_pause, _resume)
+_FREEZE = _Held(lambda _first: gc.freeze(), gc.unfreeze)  # each block freezes what the process holds by then
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_lock)
+    os.register_at_fork(after_in_child=lambda: (_PAUSE.renew_lock(), _FREEZE.renew_lock()))
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
+def collector_paused() -> AbstractContextManager[None]:
     """Python's cycle collector off while a phase builds what it keeps (an import's sheet and rows, the daily
     run's plan, notices, letters and commit).
 
@@ -64,33 +99,15 @@ def collector_paused() -> Iterator[None]:
     garbage (measured: ~300 objects over a whole first day at 100,000 findings, none in the render workers).
     With the collector on, each allocation burst sets off full collections that walk everything built so far
     again: a third of an import's checks, ~0.2 s of an ordinary day's plan, ~2 s of a first day. Processes
-    forked inside (the render workers) inherit the pause. The collector is process-wide, so the pauses are
-    counted across threads (a caller running an import and a daily run side by side): it comes back, as
-    it was before the first pause, when the last one ends, in whatever order they end (each restoring its own
-    view of it would turn it on under the other's phase, or leave it off for good); the few cycles made
-    meanwhile go at its next collection."""
-    global _pauses, _was_enabled
-    with _pausing:
-        if _pauses == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _pauses += 1
-    try:
-        yield
-    finally:
-        with _pausing:
-            _pauses -= 1
-            if _pauses == 0 and _was_enabled:
-                gc.enable()
+    forked inside (the render workers) inherit the pause. Pauses in several threads (an import beside a daily
+    run) are counted: the collector comes back, as it was before the first, when the last one ends; the few
+    cycles made meanwhile go at its next collection."""
+    return _PAUSE.held()
 
 
-@contextmanager
-def frozen() -> Iterator[None]:
+def frozen() -> AbstractContextManager[None]:
     """What the process holds now is left out of the collections made inside (`gc.freeze`), and given back to
-    them after (`gc.unfreeze`). For the sending after a day is built: without it the built day, aged through
-    the young generations, would be walked again by the sending's collections."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+    them after (`gc.unfreeze`, once the last of such blocks in any thread ends). For the sending after a day
+    is built: without it the built day, aged through the young generations, would be walked again by the
+    sending's collections."""
+    return _FREEZE.held()

@@ -62,9 +62,9 @@ def test_it_pauses_the_collector_and_puts_it_back_as_it_was() -> None:
         gc.enable()
 
 
-def _paused_in_a_thread(entered: threading.Event, leave: threading.Event) -> threading.Thread:
+def _held_in_a_thread(block, entered: threading.Event, leave: threading.Event) -> threading.Thread:
     def body() -> None:
-        with collector_paused():
+        with block():
             entered.set()
             assert leave.wait(10)
 
@@ -74,23 +74,32 @@ def _paused_in_a_thread(entered: threading.Event, leave: threading.Event) -> thr
     return thread
 
 
+HELD = {"paused": (collector_paused, lambda: not gc.isenabled()),
+        "frozen": (frozen, lambda: gc.get_freeze_count() > 0)}
+
+
 @pytest.mark.parametrize("first_out", ["thread", "caller"])
-def test_pauses_in_two_threads_bring_the_collector_back_when_the_last_one_ends(first_out) -> None:
-    """Two phases in two threads of one process (an import beside a daily run): whichever
-    ends first, the collector stays off until the other ends, and comes back on after both."""
-    assert gc.isenabled()
+@pytest.mark.parametrize("kind", sorted(HELD))
+def test_blocks_in_two_threads_hold_until_the_last_one_ends(kind, first_out) -> None:
+    """Two phases in two threads of one process (an import beside a daily run): whichever ends first, the
+    collector stays paused (the objects frozen) until the other ends, and is back as it was after both."""
+    block, held = HELD[kind]
+    assert gc.isenabled() and gc.get_freeze_count() == 0
     entered, leave = threading.Event(), threading.Event()
-    thread = _paused_in_a_thread(entered, leave)
-    with collector_paused():
-        assert not gc.isenabled()
-        if first_out == "thread":
-            leave.set()
-            thread.join()
-            assert not gc.isenabled()  # the caller's pause still holds
-    assert gc.isenabled() is (first_out == "thread")
-    leave.set()
-    thread.join()
-    assert gc.isenabled()
+    thread = _held_in_a_thread(block, entered, leave)
+    try:
+        with block():
+            assert held()
+            if first_out == "thread":
+                leave.set()
+                thread.join()
+                assert held()  # the caller's block still holds
+        assert held() is (first_out == "caller")
+    finally:
+        leave.set()
+        thread.join()
+    assert not held()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_it_keeps_what_is_held_out_of_collections_inside_and_gives_it_back_after() -> None:
