@@ -17,7 +17,8 @@ The clients share the machine's cores with the server, so they are lean (bench/l
 asyncio streams, ~0.1 ms CPU per request where httpx took ~1 ms) and the bench prints what they cost:
 CPU ms per request of the client process and of the server processes (from /proc), beside the load
 average. `--reference` adds the bare floor in the same run: a plain ASGI app (bench/form_reference.py:
-one sqlite3 query and a page of the same size, no framework) under the same uvicorn and workers.
+one query on the same database, SQLite or PostgreSQL, and a page of the same size, no framework) under
+the same uvicorn and workers.
 
     .venv/bin/python bench/form_load.py [--backend sqlite|postgresql|both] [--clients 50] [--rounds 20]
         [--think 0,1] [--mix flow,read] [--workers N] [--reference]
@@ -148,7 +149,8 @@ def rectify_web(url: str, data_dir: Path, port: int, workers: int) -> subprocess
 
 def reference_web(url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     """bench/form_reference.py under plain uvicorn, same workers, same loop and HTTP parser as rectify web."""
-    env = {**os.environ, "FORM_REFERENCE_DB": url.removeprefix("sqlite:///")}
+    target = url.removeprefix("sqlite:///").replace("postgresql+psycopg://", "postgresql://", 1)
+    env = {**os.environ, "FORM_REFERENCE_DB": target}
     return start_server([sys.executable, "-m", "uvicorn", "form_reference:app", "--app-dir", str(ROOT / "bench"),
                          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
                          "--log-level", "warning", "--no-access-log"], env, data_dir, port)
@@ -288,13 +290,13 @@ def run(backend: str, clients: int, rounds: int, background: int, thinks: list[f
         finally:
             server.terminate()
             server.wait(timeout=10)
-        if reference and backend == "sqlite":
+        if reference:
             port = _free_port()
             server = reference_web(url, tmp, port, workers)
             try:
-                run_passes(f"bare reference (bench/form_reference.py), {workers} workers", port, server,
+                run_passes(f"bare reference (bench/form_reference.py, {backend}), {workers} workers", port, server,
                            [(None, fids[rounds * passes:]) for _, fids in work],
-                           rounds, thinks, mixes, clients, background)
+                           rounds, thinks, mixes, clients, background, postmaster_pid(pg))
             finally:
                 server.terminate()
                 server.wait(timeout=10)
@@ -334,7 +336,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="rectify web --workers")
     ap.add_argument("--think", default="0,1", help="comma-separated mean pauses (s) between requests, one pass each")
     ap.add_argument("--mix", default="flow,read", help="comma-separated: flow (view + verify), read (views only)")
-    ap.add_argument("--reference", action="store_true", help="also the bare reference app (SQLite), same passes")
+    ap.add_argument("--reference", action="store_true", help="also the bare reference app, same database, same passes")
     args = ap.parse_args()
     thinks = [float(t) for t in args.think.split(",")]
     mixes = [m for m in args.mix.split(",") if m in ("flow", "read")]
