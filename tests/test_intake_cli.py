@@ -54,3 +54,15 @@ def test_it_reports_bad_rows_exits_non_zero_and_imports_a_good_file(tmp_path) ->
 
     wrong_date = rectify("findings", "import", "good.csv", "--date", "明天", cwd=tmp_path)
     assert wrong_date.returncode == 2 and "明天" in wrong_date.stderr and "Traceback" not in wrong_date.stderr
+
+
+def test_it_says_in_one_line_when_the_file_or_its_sheet_is_missing(tmp_path) -> None:
+    # The CLI reads the file in a thread while it starts (ReadAhead): its errors still reach the clerk as one line.
+    assert rectify("init", cwd=tmp_path).returncode == 0
+    missing = rectify("findings", "import", "不存在.xlsx", "--round", "R", cwd=tmp_path)
+    assert missing.returncode == 2 and "不存在.xlsx" in missing.stderr
+    (tmp_path / "f.csv").write_text(HEAD, encoding="utf-8")
+    sheet = rectify("findings", "import", "f.csv", "--sheet", "问题清单", "--round", "R", cwd=tmp_path)
+    assert sheet.returncode == 2 and sheet.stderr.strip() and "\n" not in sheet.stderr.strip()
+    for res in (missing, sheet):
+        assert "Traceback" not in res.stderr + res.stdout

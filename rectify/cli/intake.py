@@ -101,6 +101,9 @@ def findings_import(
     sheet: SheetOpt = None,
 ) -> None:
     """Import findings, all or nothing; re-importing the same file changes nothing."""
+    from rectify.intake.read import ReadAhead
+
+    ahead = ReadAhead(file, sheet=sheet)  # the file is parsed while the imports below load, on the other core
     from rectify.intake import IntakeError, run_findings_import
     from rectify.runtime import build_runtime
     from rectify.templating import render
@@ -108,7 +111,7 @@ def findings_import(
     bar = _Bar()
     rt = build_runtime()
     try:
-        report = run_findings_import(rt, file, sheet=sheet, round_name=round_name, inspected_on=_day(day),
+        report = run_findings_import(rt, ahead, sheet=sheet, round_name=round_name, inspected_on=_day(day),
                                      group_name=group, dry_run=dry_run, on_progress=bar)
     except IntakeError as exc:
         bar.close()  # before the report, so the bar does not overwrite it

@@ -41,7 +41,7 @@ from rectify.intake.finding_columns import clean_rows
 from rectify.intake.finding_rows import Progress, UnitMatcher, duplicates, parse_rows
 from rectify.intake.finding_store import diff_row, match_rows, write_rows
 from rectify.intake.headers import finding_spec
-from rectify.intake.read import Source, read_table
+from rectify.intake.read import ReadAhead, Source, read_table
 from rectify.memory import collector_paused
 from rectify.services.findings import SYSTEM, Actor
 from rectify.services.followup import Arrival
@@ -78,7 +78,7 @@ class FindingImport:
                 "ignored_columns": self.ignored_columns}
 
 
-def import_findings(session: Session, source: Source, *, calendar: WorkCalendar, now: datetime,
+def import_findings(session: Session, source: Source | ReadAhead, *, calendar: WorkCalendar, now: datetime,
                     filename: str | None = None, sheet: str | None = None, round_name: str | None = None,
                     inspected_on: date | None = None, group_name: str | None = None, dry_run: bool = False,
                     county_prefix: str = "", immediate_days: int = 3, actor: Actor = SYSTEM,
@@ -92,10 +92,10 @@ def import_findings(session: Session, source: Source, *, calendar: WorkCalendar,
                        on_progress=on_progress, followup=followup, today=today)
 
 
-def _import(session: Session, source: Source, *, calendar: WorkCalendar, now: datetime, filename: str | None,
-            sheet: str | None, round_name: str | None, inspected_on: date | None, group_name: str | None,
-            dry_run: bool, county_prefix: str, immediate_days: int, actor: Actor, on_progress: Progress | None,
-            followup: FollowupRules | None, today: date | None) -> FindingImport:
+def _import(session: Session, source: Source | ReadAhead, *, calendar: WorkCalendar, now: datetime,
+            filename: str | None, sheet: str | None, round_name: str | None, inspected_on: date | None,
+            group_name: str | None, dry_run: bool, county_prefix: str, immediate_days: int, actor: Actor,
+            on_progress: Progress | None, followup: FollowupRules | None, today: date | None) -> FindingImport:
     spec = finding_spec()
     table = read_table(source, spec, filename=filename, sheet=sheet)
     header = table.header

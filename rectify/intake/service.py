@@ -13,7 +13,7 @@ from rectify.core.followup import FollowupRules
 from rectify.db import is_initialised, transaction
 from rectify.intake.errors import IntakeError
 from rectify.intake.findings import FindingImport, Progress, import_findings
-from rectify.intake.read import Source
+from rectify.intake.read import ReadAhead, Source
 from rectify.intake.units import UnitImport, import_units
 from rectify.runtime import Runtime
 from rectify.services.findings import SYSTEM, Actor
@@ -35,12 +35,15 @@ def run_units_import(rt: Runtime, source: Source, *, filename: str | None = None
                             county_prefix=rt.settings.county_prefix)
 
 
-def run_findings_import(rt: Runtime, source: Source, *, filename: str | None = None, sheet: str | None = None,
-                        round_name: str | None = None, inspected_on: date | None = None,
+def run_findings_import(rt: Runtime, source: Source | ReadAhead, *, filename: str | None = None,
+                        sheet: str | None = None, round_name: str | None = None, inspected_on: date | None = None,
                         group_name: str | None = None, dry_run: bool = False, actor: Actor = SYSTEM,
                         on_progress: Progress | None = None) -> FindingImport:
-    """Import findings in one transaction: committed when clean, rolled back on any error (a dry run writes nothing)."""
+    """Import findings in one transaction: committed when clean, rolled back on any error (a dry run writes nothing).
+    The file is read in a thread meanwhile (`ReadAhead`), unless the caller started that already."""
     _ready(rt)
+    if not isinstance(source, ReadAhead):
+        source = ReadAhead(source, filename=filename, sheet=sheet)
     try:
         with transaction(rt.sessions) as session:
             return import_findings(
