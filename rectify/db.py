@@ -80,7 +80,8 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
 
 
 def reading(engine: Engine) -> Connection:
-    """A connection for work that only reads (the form's pages and sign-in checks), to use in `with`.
+    """A connection for work that only reads (the form's pages and sign-in checks), or whose writes are each
+    one atomic statement (the form's 销号 on PostgreSQL, `services.findings.act_row`), to use in `with`.
 
     On PostgreSQL in autocommit: no BEGIN before the first statement and no ROLLBACK when it goes back to
     the pool, two of a page's five round trips; each statement still reads committed data, as it would

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from models import Event, Finding, Person
 from rectify.core.lifecycle import Action, TransitionError
 from rectify.core.practice import PracticeError
+from rectify.db import reading
 from rectify.services.access import Do, Target, Viewer, decide
 from rectify.services.findings import Actor, ConflictError, act, act_row
 from tests.support import factory
@@ -50,14 +51,20 @@ CASES = [
 ]
 
 
+# The form's 销号 runs on `reading` (autocommit on PostgreSQL: the write is one statement there); others in a
+# transaction. Both must write the same.
+OPENERS = {"transaction": lambda engine: engine.connect(), "autocommit": reading}
+
+
+@pytest.mark.parametrize("opener", OPENERS)
 @pytest.mark.parametrize(("action", "state", "columns", "kw"), CASES, ids=[c[0].value for c in CASES])
-def test_it_writes_the_columns_and_event_act_writes(rt, session, action, state, columns, kw) -> None:
+def test_it_writes_the_columns_and_event_act_writes(rt, session, action, state, columns, kw, opener) -> None:
     (orm, plain), actor = _pair(session, state, **columns)
     seen = orm.version
     assert plain.version == seen
     act(session, orm, action, actor, NOW, expected_version=seen, **kw)
     session.commit()
-    with rt.engine.connect() as conn:
+    with OPENERS[opener](rt.engine) as conn:
         act_row(conn, load_row(conn, plain.id), action, actor, NOW, expected_version=seen, **kw)
         conn.commit()
     session.expire_all()
@@ -66,16 +73,17 @@ def test_it_writes_the_columns_and_event_act_writes(rt, session, action, state, 
     assert _events(session, plain.id) == _events(session, orm.id) != []
 
 
-def test_it_refuses_a_stale_form_and_writes_nothing(rt, session) -> None:
+@pytest.mark.parametrize("opener", OPENERS)
+def test_it_refuses_a_stale_form_and_writes_nothing(rt, session, opener) -> None:
     (f, _), actor = _pair(session, "reported")
-    with rt.engine.connect() as conn:
+    with OPENERS[opener](rt.engine) as conn:
         with pytest.raises(ConflictError):  # the form showed an older version
             act_row(conn, load_row(conn, f.id), Action.VERIFY, actor, NOW, expected_version=f.version - 1)
         seen = load_row(conn, f.id)
         conn.rollback()
     act(session, f, Action.REJECT, actor, NOW, expected_version=seen.version, note="退回")  # someone else, first
     session.commit()
-    with rt.engine.connect() as conn:
+    with OPENERS[opener](rt.engine) as conn:
         with pytest.raises(ConflictError):  # read before the other's write: the compare-and-set refuses
             act_row(conn, seen, Action.VERIFY, actor, NOW, expected_version=seen.version)
         conn.commit()
