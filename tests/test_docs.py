@@ -1,4 +1,5 @@
-"""The README and the example config document every setting there is."""
+"""The README and the example config document every setting there is, and every relative link in the docs leads
+to a file and heading that exist."""
 
 import re
 from pathlib import Path
