@@ -35,8 +35,8 @@ def rows(url: str) -> dict[str, list[dict]]:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            got = conn.execute(text("SELECT channel, message FROM outbox WHERE channel IN ('wecom', 'sms') "
-                                    "ORDER BY id")).all()
+            got = conn.execute(text("SELECT o.channel, b.message FROM outbox o JOIN outbox_bodies b ON b.id = o.id "
+                                    "WHERE o.channel IN ('wecom', 'sms') ORDER BY o.id")).all()
     finally:
         engine.dispose()
     out: dict[str, list[dict]] = {"wecom": [], "sms": []}

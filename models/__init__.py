@@ -5,7 +5,7 @@ from models.bulletin import Bulletin, BulletinItem
 from models.calendar import CalendarYear
 from models.directory import ApiToken, Person, Round, SupervisionGroup, Unit
 from models.finding import Event, Evidence, Finding
-from models.outbox import OutboxMessage
+from models.outbox import OutboxBody, OutboxMessage
 from models.practice import ExtensionRequest, Notice
 from models.progress import ProgressReport
 
@@ -20,6 +20,7 @@ __all__ = [
     "ExtensionRequest",
     "Finding",
     "Notice",
+    "OutboxBody",
     "OutboxMessage",
     "Person",
     "ProgressReport",

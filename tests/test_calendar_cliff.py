@@ -14,7 +14,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from models import CalendarYear, Event, Finding, OutboxMessage
+from models import CalendarYear, Event, Finding, OutboxBody, OutboxMessage
 from rectify.cli.main import app
 from tests.support import factory
 from tests.support.envvars import rectify_env
@@ -79,9 +79,9 @@ def test_it_keeps_the_county_running_across_the_new_year(env, rt, tmp_path) -> N
     assert res.exit_code == 0 and "邮件                1" in res.output, res.output
     with rt.sessions() as s:
         # that day's letter (the import also asked for 签收 in the earlier runs' letters: issue 15)
-        letter = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "daily",
-                                                       OutboxMessage.day == date(2027, 1, 7))).one()
-    text = message_text(letter.message)
+        letter = s.scalars(select(OutboxBody.message).join(OutboxMessage, OutboxMessage.id == OutboxBody.id)
+                           .where(OutboxMessage.kind == "daily", OutboxMessage.day == date(2027, 1, 7))).one()
+    text = message_text(letter)
     assert "C-30" in text and "2027年1月12日（暂定）" in text
 
     dry = cli(env, "calendar", "import", str(SYNTHETIC_2027), "--dry-run", "--json")

@@ -118,6 +118,7 @@ def test_it_migrates_existing_outbox_rows_to_the_mail_channel(tmp_path: Path) ->
     command.upgrade(cfg, "head")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT channel, dedupe_key FROM outbox")).all() == [("mail", "a@x|2024-01-20|daily")]
+        assert conn.execute(text("SELECT id, message FROM outbox_bodies")).all() == [(1, b"\x00")]  # 0010 moved it
         assert conn.execute(text("SELECT mobile, wecom_userid, dingtalk_userid FROM people")).all() == []
     command.downgrade(cfg, "0006")
     engine.dispose()

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select, update
 
-from models import OutboxMessage, Person
+from models import OutboxBody, OutboxMessage, Person
 from rectify.channels.dispatch import dispatch
 from rectify.channels.settings import ChannelSettings
 from rectify.links import verify
@@ -107,7 +107,7 @@ def test_a_crash_between_send_and_record_resends_at_most_one_per_channel(crt, co
         inflight = {}
         for ch in ("wecom", "sms"):
             inflight[ch] = outbox.claim(s, worker="dead", now=AT_WORK, limit=1, channels=(ch,))[0]
-            inflight[ch] = (inflight[ch].recipient, json.loads(inflight[ch].message))
+            inflight[ch] = (inflight[ch].recipient, json.loads(s.get(OutboxBody, inflight[ch].id).message))
     import asyncio
 
     import httpx

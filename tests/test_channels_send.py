@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from models import OutboxMessage
+from models import OutboxBody, OutboxMessage
 from rectify.channels.dispatch import dispatch
 from rectify.channels.settings import ChannelSettings
 from rectify.channels.tokens import TokenCache
@@ -192,7 +192,7 @@ def test_a_crash_between_send_and_record_resends_at_most_the_one_in_flight(crt, 
     queue(crt, row("a@u.example", "wecom", "A"), row("b@u.example", "wecom", "B"))
     with crt.sessions() as s:  # a worker claims A, sends it, and dies before marking it
         claimed = outbox.claim(s, worker="dead-worker", now=AT_WORK, limit=1, channels=("wecom",))
-        payload = json.loads(claimed[0].message)
+        payload = json.loads(s.get(OutboxBody, claimed[0].id).message)
 
     async def in_flight():
         async with httpx.AsyncClient() as http:
@@ -223,7 +223,8 @@ def test_no_secret_reaches_the_logs_or_outbox_list(crt, fake, caplog, tmp_path, 
     tokens = [p.split("access_token=")[1].split("&")[0] for p in fake.requests if "access_token=" in p]
     shown = caplog.text + listed.stdout + listed.stderr + repr(crt.settings)
     with crt.sessions() as s:
-        shown += " ".join(r.last_error + r.message.decode() for r in s.scalars(select(OutboxMessage)))
+        shown += " ".join(error + message.decode() for error, message in s.execute(
+            select(OutboxMessage.last_error, OutboxBody.message).join(OutboxBody, OutboxBody.id == OutboxMessage.id)))
     assert "HTTP Request" in caplog.text and "corpsecret=***" in caplog.text  # httpx logged, scrubbed
     assert tokens and not [x for x in (*SECRETS, *tokens) if x in shown]
 

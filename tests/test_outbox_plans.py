@@ -26,12 +26,13 @@ def _county_outbox(path: Path, sqlite_template: Path):
         state, day, channel = ("sent", "2025-06-04", "mail") if i < 2000 else ("pending", "2025-06-05", "mail")
         if i >= 2700:
             channel = "wecom"
-        rows.append((f"k{i}", f"p{i}@x.example", "daily", day, "s", b"x" * 3000, 1, "{}", state, 0, "",
+        rows.append((f"k{i}", f"p{i}@x.example", "daily", day, "s", 1, "{}", state, 0, "",
                      "2025-06-04 00:00:00.000000", channel))
     with engine.begin() as conn:
         conn.exec_driver_sql(
-            "INSERT INTO outbox (dedupe_key, recipient, kind, day, subject, message, items, meta, state, attempts, "
-            "last_error, created_at, channel) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            "INSERT INTO outbox (dedupe_key, recipient, kind, day, subject, items, meta, state, attempts, "
+            "last_error, created_at, channel) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        conn.exec_driver_sql("INSERT INTO outbox_bodies (id, message) SELECT id, randomblob(3000) FROM outbox")
         conn.exec_driver_sql("UPDATE outbox SET state = 'sending', claimed_by = 'elsewhere|1|1|x', "
                              "lease_until = '2025-06-04 00:00:00.000000' WHERE id IN (2001, 2702)")
     refresh_statistics(engine)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from models import Event, Finding, OutboxMessage, Round, SupervisionGroup, Unit
+from models import Event, Finding, OutboxBody, OutboxMessage, Round, SupervisionGroup, Unit
 from rectify.services.calendar import import_notice
 from rectify.services.daily import run_daily
 from tests.support import factory
@@ -49,8 +49,8 @@ def finding(rt, fid: int) -> Finding:
 
 def letters(rt, day: date) -> list[str]:
     with rt.sessions() as s:
-        rows = s.scalars(select(OutboxMessage.message).where(OutboxMessage.day == day,
-                                                             OutboxMessage.kind == "daily")).all()
+        rows = s.scalars(select(OutboxBody.message).join(OutboxMessage, OutboxMessage.id == OutboxBody.id)
+                         .where(OutboxMessage.day == day, OutboxMessage.kind == "daily")).all()
     return [message_from_bytes(m, policy=policy.default).get_body(("plain",)).get_content() for m in rows]
 
 

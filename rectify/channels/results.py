@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from models import OutboxMessage
+from models import OutboxBody, OutboxMessage
 from rectify.channels.errors import SendError, scrub
 from rectify.channels.vendors import Dingtalk, send_verdict
 from rectify.mail import outbox
@@ -64,7 +64,8 @@ def record_tasks(conn: Connection, tasks: Sequence[tuple[int, dict[str, Any], st
 def unsettled(rt: Runtime, now: datetime) -> list[Task]:
     """钉钉 rows sent within the last 24 hours whose task has no result yet."""
     with rt.sessions() as s:
-        rows = s.execute(select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.message, OutboxMessage.meta)
+        rows = s.execute(select(OutboxMessage.id, OutboxMessage.recipient, OutboxBody.message, OutboxMessage.meta)
+                         .join(OutboxBody, OutboxBody.id == OutboxMessage.id)
                          .where(OutboxMessage.channel == "dingtalk", OutboxMessage.state == outbox.SENT,
                                 OutboxMessage.sent_at >= now - KEPT)
                          .order_by(OutboxMessage.id)).all()

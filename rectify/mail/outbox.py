@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, func, select, updat
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from models import OutboxMessage
+from models import OutboxBody, OutboxMessage
 from rectify.mail import claims, lease
 from rectify.mail.compose import to_bytes
 from rectify.mail.states import FAILED as FAILED  # the states, where callers have always found them
@@ -56,36 +56,47 @@ class Queued:
 def _insert_ignore(session: Session):
     dialect = session.get_bind().dialect.name
     mod = postgresql if dialect == "postgresql" else sqlite
-    # RETURNING tells which rows were new on both backends (rowcount is unreliable for executemany).
+    # RETURNING tells which rows were new on both backends (rowcount is unreliable for executemany), and
+    # their ids, under which their messages go in.
     stmt = mod.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return stmt.returning(OutboxMessage.id)
+    return stmt.returning(OutboxMessage.id, OutboxMessage.dedupe_key)
+
+
+_BODIES = OutboxBody.__table__.insert()
 
 
 def enqueue(session: Session, rows: Iterable[Queued], now: datetime) -> int:
     """Insert the messages whose key is new; returns how many were new. Existing keys are left alone."""
-    values = [
-        {
-            "dedupe_key": dedupe_key(q.recipient, q.day, q.kind, q.channel) + q.key_suffix,
+    values = []
+    bodies: dict[str, bytes] = {}
+    for q in rows:
+        key = dedupe_key(q.recipient, q.day, q.kind, q.channel) + q.key_suffix
+        bodies.setdefault(key, bytes(q.message) if isinstance(q.message, bytes | bytearray) else to_bytes(q.message))
+        values.append({
+            "dedupe_key": key,
             "channel": q.channel,
             "recipient": q.recipient.strip().lower(),
             "kind": q.kind,
             "day": q.day,
             "subject": (q.subject or str(q.message["Subject"]))[:500],  # type: ignore[index]
-            "message": bytes(q.message) if isinstance(q.message, bytes | bytearray) else to_bytes(q.message),
             "items": q.items,
             "meta": q.meta or {},
             "state": PENDING,
             "attempts": 0,
             "last_error": "",
             "created_at": now,
-        }
-        for q in rows
-    ]
+        })
     if not values:
         return 0
     conn = session.connection()
     stmt = _insert_ignore(session)
-    return sum(len(conn.execute(stmt, values[i:i + 500]).all()) for i in range(0, len(values), 500))
+    new = 0
+    for i in range(0, len(values), 500):
+        made = conn.execute(stmt, values[i:i + 500]).all()
+        if made:
+            conn.execute(_BODIES, [{"id": row_id, "message": bodies[key]} for row_id, key in made])
+        new += len(made)
+    return new
 
 
 def claim(session: Session, *, worker: str, now: datetime, limit: int = 200,
