@@ -7,7 +7,8 @@ first day - into the WAL and, at the checkpoint, back into the database. The bod
 
 The bodies are set aside in a plain table first and moved in after the column is gone: on SQLite dropping a
 column rebuilds the table (drop and rename), and with foreign keys on, dropping a parent table deletes its
-children through ON DELETE CASCADE.
+children through ON DELETE CASCADE. On a 100,000-finding county after its first day (11,011 letters, 195 MiB)
+it took 4.4 s on SQLite; the file keeps the freed pages for later letters (VACUUM returns them).
 
 Revision ID: 0010
 Revises: 0009
