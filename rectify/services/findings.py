@@ -5,6 +5,7 @@ The form, the JSON API and the demo all go through `act`, so the audit trail is 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -126,9 +127,9 @@ def act_row(conn: Connection, finding: Any, action: Action | str, actor: Actor, 
             note: str = "", expected_version: int | None = None, measures: str | None = None,
             progress: str | None = None) -> None:
     """`act` for a finding read as plain columns (web.queries.FindingRow) on a Connection: the same
-    checks, the same columns and the same event, written as one compare-and-set UPDATE and one INSERT,
-    without the ORM's unit of work (the form's 销号 under load). ConflictError when the version moved
-    (nothing written); the caller commits."""
+    checks, the same columns and the same event, written as one compare-and-set UPDATE and one INSERT
+    (on PostgreSQL both in one statement, `_cas_with_event`), without the ORM's unit of work (the form's 销号
+    under load). ConflictError when the version moved (nothing written); the caller commits."""
     t = _check(finding, action, actor, now, note, expected_version)
     values = _changes(finding, t, actor, now, measures, progress)
     version = finding.version + 1
@@ -150,25 +151,21 @@ def act_row(conn: Connection, finding: Any, action: Action | str, actor: Actor, 
 
 _EVENTS = Event.__table__
 _EVENT_COLUMNS = ("at", "kind", "actor", "actor_id", "ip", "from_state", "to_state", "note", "data")
-_WITH_EVENT: dict[tuple[str, ...], Any] = {}
 
 
+@functools.cache
 def _cas_with_event(columns: tuple[str, ...]) -> Any:
     """PostgreSQL: the compare-and-set and its event as one statement,
     `WITH done AS (UPDATE findings SET … WHERE id = :cas_id AND version = :cas_seen RETURNING id)
     INSERT INTO events (finding_id, …) SELECT id, :ev_at, … FROM done RETURNING id`: the event is written
     exactly when the UPDATE changed the row, in one round trip instead of BEGIN, UPDATE, INSERT and COMMIT (the
     form's 销号 spent most of its time on PostgreSQL waiting for round trips). Built once per set of columns."""
-    stmt = _WITH_EVENT.get(columns)
-    if stmt is None:
-        sets = {c: bindparam(f"new_{c}", type_=_FINDINGS.c[c].type) for c in (*columns, "updated_at")}
-        done = (_FINDINGS.update()
-                .where(_FINDINGS.c.id == bindparam("cas_id"), _FINDINGS.c.version == bindparam("cas_seen"))
-                .values(**sets, version=bindparam("cas_version")).returning(_FINDINGS.c.id).cte("done"))
-        row = select(done.c.id, *(bindparam(f"ev_{c}", type_=_EVENTS.c[c].type) for c in _EVENT_COLUMNS))
-        stmt = _WITH_EVENT[columns] = (_EVENTS.insert().from_select(["finding_id", *_EVENT_COLUMNS], row)
-                                       .returning(_EVENTS.c.id))
-    return stmt
+    sets = {c: bindparam(f"new_{c}", type_=_FINDINGS.c[c].type) for c in (*columns, "updated_at")}
+    done = (_FINDINGS.update()
+            .where(_FINDINGS.c.id == bindparam("cas_id"), _FINDINGS.c.version == bindparam("cas_seen"))
+            .values(**sets, version=bindparam("cas_version")).returning(_FINDINGS.c.id).cte("done"))
+    row = select(done.c.id, *(bindparam(f"ev_{c}", type_=_EVENTS.c[c].type) for c in _EVENT_COLUMNS))
+    return _EVENTS.insert().from_select(["finding_id", *_EVENT_COLUMNS], row).returning(_EVENTS.c.id)
 
 
 def is_active(finding: Finding) -> bool:
