@@ -119,13 +119,16 @@ def write_lock(rt: Runtime) -> AbstractContextManager[object]:
 def from_settings() -> FastAPI:
     """The app for one worker process of `rectify web --workers N` (uvicorn's factory): each builds its own
     runtime from the same settings (the config file and RECTIFY_* variables it inherits)."""
+    from rectify.memory import settle_for_serving
     from rectify.runtime import build_runtime
     from web.server import install_log_redaction, protocol_class
 
     rt = build_runtime(**ENGINE_KWARGS)
     protocol_class().header_timeout = rt.settings.web.header_timeout
     install_log_redaction()
-    return create_app(rt)
+    app = create_app(rt)
+    settle_for_serving()  # start-up's objects out of the collector's walks (a full one stalled every request)
+    return app
 
 
 def _is_api(request: Request) -> bool:

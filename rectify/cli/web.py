@@ -28,6 +28,7 @@ def web(
 
     from rectify.config import ConfigError
     from rectify.db import is_initialised
+    from rectify.memory import settle_for_serving
     from rectify.runtime import build_runtime
     from rectify.serving import port_free
     from web.app import ENGINE_KWARGS, create_app
@@ -47,7 +48,9 @@ def web(
         options = uvicorn_options(rt.settings)
         n = workers or os.cpu_count() or 1
         if n == 1:
-            uvicorn.run(create_app(rt), host=host, port=port, log_level="info", **options)
+            app = create_app(rt)
+            settle_for_serving()  # as each worker does (web.app.from_settings)
+            uvicorn.run(app, host=host, port=port, log_level="info", **options)
             return
     finally:
         rt.close()
