@@ -5,9 +5,10 @@ than a few only queue for that lock, and a writer holding SQLite's write queue w
 up to the 5 ms switch interval): with anyio's default of 40 threads the slowest 销号 took over a second
 under load. RECTIFY_WEB_THREADS sets the size (default 2); FastAPI's sync endpoints get the same number
 from anyio (web.app), the hottest requests (web.routes_hot) and the form's sign-in check use this pool.
-Two, not four (stop 29, bench/form_load.py by turns): with four, each PostgreSQL round trip's return waited
-for the lock behind three other threads and the event loop, and the 销号's p99 was 107-136 ms against 87-100
-ms with two; two still overlap one request's database wait with another's Python.
+Two, not four (stop 29, bench/form_load.py, the settings alternated): with four, each PostgreSQL round
+trip's return waited for the interpreter lock behind three other threads and the event loop, and the flow's
+p99 (page and 销号) was 107-136 ms against 87-100 ms with two; two still overlap one request's database wait
+with another's Python.
 
 Why a second pool at all: Starlette's run_in_threadpool goes through anyio (a capacity limiter, a cancel
 scope, a handshake with the worker thread), ~0.3 ms of CPU per hop measured in process, where asyncio's own
