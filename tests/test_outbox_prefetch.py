@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from models import OutboxMessage
 from rectify.mail import outbox
-from rectify.mail.deliver import Marker, flush_outbox_async
+from rectify.mail.deliver import flush_outbox_async
+from rectify.mail.marks import Marker
 from tests.support.smtp import Handler, SmtpSink
 from tests.test_outbox import NOW, queued
 

@@ -5,8 +5,9 @@ recipient recorded as that row's failure, a problem that is the same for every r
 refused sender) stopping the flush with every row still pending (rectify.mail.smtp).
 
 Exactly once, as far as SMTP allows: each message is marked sent as soon as the server accepts it (marks
-from the connections are grouped, and a connection waits for its mark before taking the next message),
-so a crash or kill repeats at most `smtp.concurrency` messages. Claims carry a lease renewed while the
+from the connections are grouped, and a connection's next message is put on the wire meanwhile but only
+ended with its final "." once that mark is written), so a crash or kill repeats at most `smtp.concurrency`
+messages. Claims carry a lease renewed while the
 flush works, so a long send is never taken over. SIGINT/SIGTERM stop taking messages, finish the ones on
 the wire, give the rest back to the queue, and then let the signal take its course.
 """
@@ -20,7 +21,7 @@ import re
 import signal
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from rectify.config import Settings, SmtpSettings
 from rectify.db import retrying
 from rectify.mail import claims, lease, outbox, smtp, wire
 from rectify.mail.interrupt import SendInterrupted
+from rectify.mail.marks import Marker
 from rectify.mail.smtp import SmtpConfigError, describe
 
 
@@ -77,34 +79,6 @@ class Outgoing:
     data: bytes
 
 
-class Marker:
-    """Marks accepted messages sent in groups: whoever takes the lock waits `window` seconds for the other
-    connections' acceptances, then marks everything waiting in one transaction.
-
-    Each connection still waits for its own mark before its next message, so a crash repeats at most one
-    message per connection; the window only trades a few milliseconds of each connection's idle time for fewer
-    transactions (20 connections marked ~2 letters a transaction without it, ~8 with 5 ms, as the IM/SMS
-    senders group theirs: issue 14)."""
-
-    def __init__(self, mark: Callable[[list[int]], object], window: float = 0.005) -> None:
-        self._mark = mark
-        self._window = window
-        self._waiting: list[int] = []
-        self._done: set[int] = set()
-        self._lock = asyncio.Lock()
-
-    async def sent(self, msg_id: int) -> None:
-        self._waiting.append(msg_id)
-        async with self._lock:
-            if msg_id in self._done:
-                return
-            if self._window:
-                await asyncio.sleep(self._window)
-            ids, self._waiting = self._waiting, []
-            await asyncio.to_thread(self._mark, ids)
-            self._done.update(ids)
-
-
 class Connections:
     """Open SMTP connections kept between batches: a flush connects `concurrency` times, not once per batch
     (each connection costs a handshake, EHLO and QUIT on both sides, and the server's accounting)."""
@@ -143,47 +117,67 @@ async def _send_all(items: Sequence[Outgoing], cfg: SmtpSettings, *, tries: int,
     def halted() -> bool:
         return stop.is_set() or bool(result.config_error)
 
+    async def attempt(item: Outgoing, client: aiosmtplib.SMTP | None,
+                      before_end: Callable[[], Awaitable[None]]) -> tuple[aiosmtplib.SMTP | None, bool]:
+        """One message, tried `tries` times: (the connection to go on with, whether the server accepted it)."""
+        for n in range(1, tries + 1):
+            if halted():
+                result.untried.append(item.id)
+                break
+            try:
+                if client is None or not client.is_connected:
+                    client = await smtp.connect(cfg)
+                await wire.send_prepared(client, cfg.from_addr, item.recipient, item.data, before_end)
+            except SmtpConfigError as exc:
+                result.config_error = result.config_error or str(exc)
+                result.untried.append(item.id)
+                return None, False
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                problem = smtp.config_problem(exc, cfg)
+                if problem:
+                    result.config_error = result.config_error or problem
+                    result.untried.append(item.id)
+                    break
+                if smtp.is_permanent(exc):
+                    result.permanent[item.id] = describe(exc)
+                    break
+                if client is not None and client.is_connected:
+                    client.close()
+                client = None
+                if n == tries:
+                    result.temporary[item.id] = describe(exc)
+                    # The server is unreachable: leave the rest for the next run instead of hammering it.
+                    if isinstance(exc, OSError | aiosmtplib.SMTPConnectError | TimeoutError):
+                        while not queue.empty():
+                            result.temporary[queue.get_nowait().id] = describe(exc)
+                else:
+                    await asyncio.sleep(backoff * 2 ** (n - 1))
+            else:
+                return client, True
+        return client, False
+
     async def worker() -> None:
         client = pool.take() if not queue.empty() else None
-        while not queue.empty() and not halted():
-            item = queue.get_nowait()
-            for attempt in range(1, tries + 1):
-                if halted():
-                    result.untried.append(item.id)
-                    break
-                try:
-                    if client is None or not client.is_connected:
-                        client = await smtp.connect(cfg)
-                    await wire.send_prepared(client, cfg.from_addr, item.recipient, item.data)
-                except SmtpConfigError as exc:
-                    result.config_error = result.config_error or str(exc)
-                    result.untried.append(item.id)
-                    client = None
-                    break
-                except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                    problem = smtp.config_problem(exc, cfg)
-                    if problem:
-                        result.config_error = result.config_error or problem
-                        result.untried.append(item.id)
-                        break
-                    if smtp.is_permanent(exc):
-                        result.permanent[item.id] = describe(exc)
-                        break
-                    if client is not None and client.is_connected:
-                        client.close()
-                    client = None
-                    if attempt == tries:
-                        result.temporary[item.id] = describe(exc)
-                        # The server is unreachable: leave the rest for the next run instead of hammering it.
-                        if isinstance(exc, OSError | aiosmtplib.SMTPConnectError | TimeoutError):
-                            while not queue.empty():
-                                result.temporary[queue.get_nowait().id] = describe(exc)
-                    else:
-                        await asyncio.sleep(backoff * 2 ** (attempt - 1))
-                else:
-                    await marker.sent(item.id)  # before the next message: ≤ one unmarked per connection
-                    result.sent.append(item.id)
-                    break
+        last: tuple[asyncio.Future[None], int] | None = None  # the mark of this connection's last acceptance
+
+        async def marked() -> None:
+            # Awaited before the server may accept this connection's next message (wire.send_prepared's
+            # `before_end`), so at most one accepted message per connection is ever unmarked, while the mark's
+            # transaction overlaps the next message's MAIL, RCPT, DATA and body instead of idling the connection.
+            nonlocal last
+            if last is not None:
+                (marking, msg_id), last = last, None
+                await marking
+                result.sent.append(msg_id)
+
+        try:
+            while not queue.empty() and not halted():
+                item = queue.get_nowait()
+                client, accepted = await attempt(item, client, marked)
+                if accepted:
+                    last = asyncio.ensure_future(marker.sent(item.id)), item.id
+        finally:
+            await marked()  # the last acceptance marked before the connection goes back to the pool
         pool.give(client)  # for the next batch; the flush closes them at its end
 
     # A worker that fails (the database gone past its retries) stops alone; the others stop at their own next

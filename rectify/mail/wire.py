@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+from collections.abc import Awaitable, Callable
 from email import message_from_bytes
 from email.generator import BytesGenerator
 from email.policy import SMTP as SMTP_POLICY
@@ -58,9 +59,16 @@ async def _rset_quietly(client: aiosmtplib.SMTP) -> None:
         await client.rset()
 
 
-async def send_prepared(client: aiosmtplib.SMTP, sender: str, recipient: str, data: bytes) -> None:
+async def send_prepared(client: aiosmtplib.SMTP, sender: str, recipient: str, data: bytes,
+                        before_end: Callable[[], Awaitable[object]] | None = None) -> None:
     """Send one message to one recipient; raises what `client.sendmail` raises for the same failures
-    (SMTPSenderRefused, SMTPRecipientsRefused, SMTPDataError, disconnects and timeouts)."""
+    (SMTPSenderRefused, SMTPRecipientsRefused, SMTPDataError, disconnects and timeouts).
+
+    `before_end` is awaited before the message can be accepted: after MAIL, RCPT, DATA and the body are on
+    the wire, before the final "." that commits the server to it (before `sendmail` on the general path).
+    The outbox awaits the previous message's mark there, so that mark's transaction overlaps this message's
+    round trips instead of idling the connection, and still no connection ever has two accepted messages
+    unmarked. If it raises, the connection is closed without the ".": the server drops the message."""
     if client.is_ehlo_or_helo_needed:  # after STARTTLS the server's extensions are asked again
         try:
             await client.ehlo()
@@ -70,6 +78,8 @@ async def send_prepared(client: aiosmtplib.SMTP, sender: str, recipient: str, da
     if eight and not client.supports_extension("8bitmime"):
         data, eight = seven_bit(data), False
     if not (sender.isascii() and recipient.isascii() and clean(data)) or client.protocol is None:
+        if before_end is not None:
+            await before_end()
         await client.sendmail(sender, [recipient], data, mail_options=["BODY=8BITMIME"] if eight else None)
         return
     options = []
@@ -90,7 +100,16 @@ async def send_prepared(client: aiosmtplib.SMTP, sender: str, recipient: str, da
         protocol = client.protocol
         if protocol is None:
             raise aiosmtplib.SMTPServerDisconnected("Connection lost")
-        protocol.write(data + (_END if data.endswith(b"\r\n") else b"\r\n" + _END))  # one write, one syscall
+        if before_end is None:
+            protocol.write(data + (_END if data.endswith(b"\r\n") else b"\r\n" + _END))  # one write, one syscall
+        else:
+            protocol.write(data if data.endswith(b"\r\n") else data + b"\r\n")
+            try:
+                await before_end()
+            except BaseException:
+                client.close()  # mid-DATA, no "." sent: nothing was accepted, and the connection is unusable
+                raise
+            protocol.write(_END)
         try:
             r = await protocol.read_response(timeout=client.timeout)
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
