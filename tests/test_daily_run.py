@@ -369,3 +369,21 @@ def test_it_renders_the_same_letters_in_worker_processes_as_in_one(mail_rt, coun
                            .get_body(("plain",)).get_content()) for q in spool]
         spool.close()
     assert got[2] == got[1] and [g[0] for g in got[1]] == [letter.email for letter in day.letters]
+
+
+def test_it_tells_the_new_unit_of_a_reassigned_finding_already_reported(mail_rt, county, smtp_sink) -> None:
+    # The scan reads reported findings only when they owe an ask (rectify.services.daily.followup.relevant_clause):
+    # a handover is one.
+    from rectify.services.findings import SYSTEM
+    from rectify.services.practice import reassign
+
+    fid = add(mail_rt, county, "fin", date(2024, 2, 20))
+    quiet = add(mail_rt, county, "fin", date(2024, 1, 22))  # reported and owing nothing: not listed, not raised
+    with mail_rt.sessions() as s, s.begin():
+        reassign(s, s.get(Finding, fid), s.get(Unit, county["edu"]), SYSTEM, NOW, reason="职责调整")
+        for f in (s.get(Finding, fid), s.get(Finding, quiet)):
+            f.state = "reported"  # the unit had already reported it done, waiting for the supervisor's check
+    report = run_daily(mail_rt, DAY, NOW)
+    assert report.handovers == 1 and report.escalations == {}
+    assert subjects(smtp_sink) == {"li@edu.example": ["【整改移交】县教育局：1项整改任务调整由本单位负责，请及时接办"]}
+    assert level_of(mail_rt, quiet) == 0

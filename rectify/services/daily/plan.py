@@ -153,7 +153,8 @@ def _scan(rt: Runtime, today: date, scan: Scan, ids: Sequence[int] | None = None
     """
     review_every = rt.settings.deadlines.long_term_review_working_days
     cal = rt.calendar
-    q = only(select(*SCAN_COLUMNS).where(Finding.state.in_(HANDOVER_STATES)), ids)
+    q = only(select(*SCAN_COLUMNS).where(Finding.state.in_(ACTIVE_STATES)
+                                         | ((Finding.state == "reported") & followup.relevant_clause())), ids)
     scanned = 0
     actions: list[PlannedAction] = []
     targets: dict[int, Target] = {}
