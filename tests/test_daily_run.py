@@ -123,9 +123,6 @@ def test_it_mails_one_letter_per_person_with_escaped_text_and_verifiable_links(m
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
     assert "<script>alert(1)</script>未公开执法信息" in text  # plain text carries it as typed
     assert html.index(">已逾期7个工作日<") < html.index(">今日到期<")  # most urgent first
-    # Servers take a message line by line: the fixed frame packs onto few lines, each listed row keeps its own.
-    # Here: head and salutation, intro, the notice, two blocks of (heading and table head, one row, end), foot.
-    assert html.count("\n") == 10 and max(map(len, raw.split(b"\r\n"))) <= 998
 
     links = re.findall(r'href="([^"]+)"', html)
     assert len(links) == 2
