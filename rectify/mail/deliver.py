@@ -7,9 +7,9 @@ refused sender) stopping the flush with every row still pending (rectify.mail.sm
 Exactly once, as far as SMTP allows: each message is marked sent as soon as the server accepts it (marks
 from the connections are grouped, and a connection's next message is put on the wire meanwhile but only
 ended with its final "." once that mark is written), so a crash or kill repeats at most `smtp.concurrency`
-messages. Claims carry a lease renewed while the
-flush works, so a long send is never taken over. SIGINT/SIGTERM stop taking messages, finish the ones on
-the wire, give the rest back to the queue, and then let the signal take its course.
+messages. Claims carry a lease renewed while the flush works, so a long send is never taken over.
+SIGINT/SIGTERM stop taking messages, finish the ones on the wire, give the rest back to the queue, and then
+let the signal take its course.
 """
 
 from __future__ import annotations
