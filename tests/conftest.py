@@ -122,8 +122,9 @@ def smtp_sink():
 
 @pytest.fixture
 def smtp_settings(settings: Settings, smtp_sink) -> Settings:
-    return settings.model_copy(update={"smtp": settings.smtp.model_copy(
-        update={"host": "127.0.0.1", "port": smtp_sink.port, "timeout": 5.0})})
+    from tests.support.smtp import pointed_at
+
+    return pointed_at(settings, smtp_sink.port)
 
 
 @pytest.fixture(scope="session")

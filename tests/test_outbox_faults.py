@@ -25,7 +25,7 @@ from models import OutboxMessage
 from rectify.mail import lease, outbox
 from rectify.mail.deliver import flush_outbox, flush_outbox_async
 from tests.support.envvars import rectify_env
-from tests.support.smtp import Handler, free_port
+from tests.support.smtp import Handler, free_port, pointed_at
 from tests.test_outbox import NOW, queued
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,8 +77,7 @@ def _states(rt) -> Counter:
 
 
 def _smtp(settings, port: int):
-    return settings.model_copy(update={"smtp": settings.smtp.model_copy(update={
-        "host": "127.0.0.1", "port": port, "timeout": 5.0, "concurrency": CONCURRENCY})})
+    return pointed_at(settings, port, concurrency=CONCURRENCY)
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ from rectify.mail import outbox
 from rectify.mail.deliver import Outgoing, deliver, flush_outbox_async
 from rectify.mail.marks import Marker
 from rectify.mail.wire import send_prepared
-from tests.support.smtp import Handler, SmtpSink
+from tests.support.smtp import Handler, SmtpSink, pointed_at
 from tests.test_mail_wire import letter
 from tests.test_outbox import NOW, queued
 
@@ -47,8 +47,7 @@ def test_it_accepts_no_message_before_the_connections_previous_one_is_marked(rt,
     sink = SmtpSink()
     sink.handler = MarksAtAcceptance(engine=rt.engine)
     sink.start()
-    cfg = settings.model_copy(update={"smtp": settings.smtp.model_copy(
-        update={"host": "127.0.0.1", "port": sink.port, "timeout": 5.0, "concurrency": 3})})
+    cfg = pointed_at(settings, sink.port, concurrency=3)
     try:
         report = asyncio.run(flush_outbox_async(rt.sessions, cfg, NOW, batch=15))
     finally:
@@ -81,8 +80,7 @@ def test_it_puts_the_next_message_on_the_wire_while_the_last_one_is_being_marked
         time.sleep(0.3)  # a slow transaction (a busy database)
         seen.append((sorted(ids), len(sink.handler.rcpts), len(sink.received)))
 
-    cfg = settings.model_copy(update={"smtp": settings.smtp.model_copy(
-        update={"host": "127.0.0.1", "port": sink.port, "timeout": 5.0, "concurrency": 1})})
+    cfg = pointed_at(settings, sink.port, concurrency=1)
     items = [Outgoing(i, f"o{i}@unit.example", "daily", letter(to=f"o{i}@unit.example")) for i in (1, 2, 3)]
     try:
         result = asyncio.run(deliver(items, cfg, marker=Marker(slow_mark, window=0), stop=asyncio.Event()))

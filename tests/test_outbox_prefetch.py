@@ -14,7 +14,7 @@ from models import OutboxMessage
 from rectify.mail import outbox
 from rectify.mail.deliver import flush_outbox_async
 from rectify.mail.marks import Marker
-from tests.support.smtp import Handler, SmtpSink
+from tests.support.smtp import Handler, SmtpSink, pointed_at
 from tests.test_outbox import NOW, queued
 
 
@@ -44,8 +44,7 @@ def test_it_sends_batch_after_batch_and_gives_the_claimed_batch_back_on_a_stop(r
         stop, loop = asyncio.Event(), asyncio.get_running_loop()
         sink.handler = StopAt(at=15, act=lambda: loop.call_soon_threadsafe(stop.set))
         sink.start()
-        cfg = settings.model_copy(update={"smtp": settings.smtp.model_copy(
-            update={"host": "127.0.0.1", "port": sink.port, "timeout": 5.0, "concurrency": 2})})
+        cfg = pointed_at(settings, sink.port, concurrency=2)
         return await flush_outbox_async(rt.sessions, cfg, NOW, batch=10, stop=stop)
 
     try:
@@ -62,8 +61,7 @@ def test_it_sends_batch_after_batch_and_gives_the_claimed_batch_back_on_a_stop(r
     async def rest():
         sink.handler = Handler()
         sink.start()
-        cfg = settings.model_copy(update={"smtp": settings.smtp.model_copy(
-            update={"host": "127.0.0.1", "port": sink.port, "timeout": 5.0})})
+        cfg = pointed_at(settings, sink.port)
         return await flush_outbox_async(rt.sessions, cfg, NOW, batch=10)
 
     try:
@@ -77,8 +75,7 @@ def test_it_keeps_its_connections_from_batch_to_batch(rt, settings) -> None:
     with rt.sessions() as s, s.begin():
         outbox.enqueue(s, [queued(f"k{i:02d}@unit.example") for i in range(50)], NOW)
     sink = SmtpSink().start()
-    cfg = settings.model_copy(update={"smtp": settings.smtp.model_copy(
-        update={"host": "127.0.0.1", "port": sink.port, "timeout": 5.0, "concurrency": 3})})
+    cfg = pointed_at(settings, sink.port, concurrency=3)
     try:
         report = asyncio.run(flush_outbox_async(rt.sessions, cfg, NOW, batch=10))
     finally:

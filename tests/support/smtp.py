@@ -51,6 +51,12 @@ class Handler:
         return "250 Message accepted"
 
 
+def pointed_at(settings, port: int, **smtp):
+    """`settings` sending to a loopback SMTP server on `port` (5 s timeout), with any other SMTP settings."""
+    return settings.model_copy(update={"smtp": settings.smtp.model_copy(
+        update={"host": "127.0.0.1", "port": port, "timeout": 5.0, **smtp})})
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
