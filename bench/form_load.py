@@ -124,14 +124,19 @@ def _ready(port: int) -> bool:
         return False
 
 
-def start_server(command: list[str], env: dict[str, str], data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    log = (data_dir / "server.log").open("ab")
+def start_server(command: list[str], env: dict[str, str], data_dir: Path, port: int,
+                 workers: int = 0) -> subprocess.Popen[bytes]:
+    """The server, once it answers and (`workers`) that many of its workers logged their start: a pass begun
+    while one worker is still loading would put every client on the others."""
+    path = data_dir / "server.log"
+    start = path.stat().st_size if path.exists() else 0
+    log = path.open("ab")
     proc = subprocess.Popen(command, cwd=data_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {(data_dir / 'server.log').read_text()[-2000:]}")
-        if _ready(port):
+            raise RuntimeError(f"server exited: {path.read_text()[-2000:]}")
+        if _ready(port) and path.read_bytes()[start:].count(b"Application startup complete") >= workers:
             return proc
         time.sleep(0.1)
     proc.kill()
@@ -144,7 +149,7 @@ def rectify_web(url: str, data_dir: Path, port: int, workers: int) -> subprocess
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     env.pop("RECTIFY_CONFIG", None)
     return start_server([sys.executable, "-m", "rectify", "web", "--host", "127.0.0.1", "--port", str(port),
-                         "--workers", str(workers)], env, data_dir, port)
+                         "--workers", str(workers)], env, data_dir, port, workers)
 
 
 def reference_web(url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -222,6 +227,7 @@ class Pass:
     client_cpu: float
     server_cpu: float
     db_cpu: float = 0.0
+    workers_cpu: list[float] = field(default_factory=list)  # CPU seconds of each worker process, most first
 
 
 def postmaster_pid(pg: object | None) -> int | None:
@@ -236,11 +242,23 @@ async def drive(port: int, server_pid: int, work: list[tuple[int | None, list[in
     timings = Timings()
     clients = [LeanClient("127.0.0.1", port, COOKIE) for _ in work]
     await asyncio.gather(*(sign_in(c, pid) for c, (pid, _) in zip(clients, work, strict=True) if pid is not None))
+    kids = {k: cpu_seconds(k) for k in _children(server_pid)}
     c0, s0, d0, t0 = time.process_time(), cpu_seconds(server_pid), cpu_seconds(db_pid), time.perf_counter()
     await asyncio.gather(*(one_client(c, pid, fids, timings, think, mix)
                            for c, (pid, fids) in zip(clients, work, strict=True)))
     wall = time.perf_counter() - t0
-    return Pass(timings, wall, time.process_time() - c0, cpu_seconds(server_pid) - s0, cpu_seconds(db_pid) - d0)
+    split = sorted((cpu_seconds(k) - v for k, v in kids.items()), reverse=True)
+    return Pass(timings, wall, time.process_time() - c0, cpu_seconds(server_pid) - s0, cpu_seconds(db_pid) - d0,
+                [c for c in split if c >= 0.05])
+
+
+def _children(pid: int) -> list[int]:
+    """The server's child processes (its workers; an idle helper such as multiprocessing's resource tracker is
+    left out of the split by its CPU)."""
+    try:
+        return [int(k) for task in Path(f"/proc/{pid}/task").iterdir() for k in (task / "children").read_text().split()]
+    except OSError:
+        return []
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
@@ -318,6 +336,8 @@ def report(label: str, mix: str, clients: int, rounds: int, background: int, thi
     db = f", PostgreSQL {r.db_cpu / n * 1000:.2f} ms" if r.db_cpu else ""
     print(f"  CPU per request: server {r.server_cpu / n * 1000:.2f} ms{db}, client {r.client_cpu / n * 1000:.2f} ms; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if len(r.workers_cpu) > 1:  # how evenly the connections landed (web/workers.py)
+        print(f"  the workers' CPU: {' / '.join(f'{c:.2f}' for c in r.workers_cpu)} s")
     print(f"  {'kind':<8}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'mean ms':>10}")
     for kind, ts in [*r.timings.by_kind.items(), ("all", every)]:
         print(f"  {kind:<8}{len(ts):>6}{pct(ts, 50) * 1000:>10.1f}{pct(ts, 99) * 1000:>10.1f}"

@@ -19,8 +19,9 @@ def web(
 ) -> None:
     """Serve the form (units report, supervisors verify and close) and the JSON API.
 
-    Several worker processes share the port (uvicorn's supervisor): a request costs a few ms of CPU under
-    one interpreter lock, so one process cannot use a second core however many threads it has.
+    Several worker processes share the port, each with its own socket on Linux (web/workers.py): a request
+    costs a few ms of CPU under one interpreter lock, so one process cannot use a second core however many
+    threads it has.
     """
     import os
 
@@ -33,6 +34,7 @@ def web(
     from rectify.serving import port_free
     from web.app import ENGINE_KWARGS, create_app
     from web.server import protocol_path, uvicorn_options
+    from web.workers import Workers, balanced
 
     rt = build_runtime(**ENGINE_KWARGS)
     try:
@@ -56,9 +58,21 @@ def web(
         rt.close()
     console.print(f"{n} worker processes", highlight=False)
     # Each worker builds its own runtime and protocol settings (web.app.from_settings) from the settings
-    # this process checked; the protocol class goes by name, as uvicorn hands the config to its workers.
+    # this process checked; the protocol class goes by name, as the config is handed to the workers.
     options["http"] = protocol_path()
-    uvicorn.run("web.app:from_settings", factory=True, workers=n, host=host, port=port, log_level="info", **options)
+    if not balanced():  # one shared socket (web/workers.py: where the kernel would not spread connections)
+        uvicorn.run("web.app:from_settings", factory=True, workers=n, host=host, port=port, log_level="info",
+                    **options)
+        return
+    config = uvicorn.Config("web.app:from_settings", factory=True, workers=n, host=host, port=port,
+                            log_level="info", **options)
+    try:
+        code = Workers(config, n).run()  # a listening socket per worker, one SO_REUSEPORT group
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): pass --port (or set web.port)"
+                          ) from None
+    if code:
+        raise typer.Exit(code)
 
 
 api_app = typer.Typer(help="Bearer tokens for the JSON API: issue, list, revoke.", no_args_is_help=True,
