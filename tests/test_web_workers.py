@@ -7,11 +7,13 @@ Run as a user runs it (a subprocess on loopback). Which worker holds a connectio
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -172,6 +174,50 @@ def test_it_replaces_a_killed_worker_and_loses_no_new_connection(served) -> None
     assert f"Worker process [{first}] died" in log.read_text()
 
 
+def test_it_replaces_every_worker_on_sighup_while_answering_throughout(served) -> None:
+    proc, port, log = served
+    before = _workers(proc.pid)
+    answered: list[int] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def keep_asking() -> None:  # a new connection each time: each one is handed to a listening socket
+        while not stop.is_set():
+            try:
+                answered.append(httpx.get(f"http://127.0.0.1:{port}/signin", timeout=10).status_code)
+            except httpx.HTTPError as exc:
+                failures.append(repr(exc))
+
+    asker = threading.Thread(target=keep_asking)
+    asker.start()
+    try:
+        proc.send_signal(signal.SIGHUP)
+
+        def rolled() -> set[int] | None:
+            now = _workers(proc.pid)
+            return now if len(now) == 2 and not now & before and _listening(port) == 2 else None
+
+        after = _wait_for(rolled, "two new workers serving", 120)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        asker.join()
+    assert not failures, failures[:3]
+    assert answered and set(answered) == {200}
+    assert proc.poll() is None and not any(_alive(p) for p in before)
+    assert set(_spread(port, after)) == after
+    assert "Replacing the 2 workers one by one" in log.read_text()
+
+
+def test_its_workers_stop_when_the_supervisor_is_killed(served) -> None:
+    proc, port, _ = served
+    pids = _workers(proc.pid)
+    proc.kill()  # no chance to stop them: each notices its parent is gone
+    proc.wait(timeout=10)
+    _wait_for(lambda: not any(_alive(p) for p in pids), "the orphaned workers to stop", 30)
+    assert _listening(port) == 0
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_it_stops_every_worker_on_a_signal(served, sig) -> None:
     proc, port, _ = served
@@ -183,12 +229,34 @@ def test_it_stops_every_worker_on_a_signal(served, sig) -> None:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
+def _bounded_run(workers: Workers, seconds: float = 60) -> int:
+    """workers.run(), stopped after `seconds` if it has not stopped itself (then its code is 0, not 3)."""
+    timer = threading.Timer(seconds, workers.stopping.set)
+    timer.start()
+    try:
+        return workers.run()
+    finally:
+        timer.cancel()
+
+
 def test_it_stops_with_uvicorns_startup_failure_code_when_a_worker_cannot_start() -> None:
     config = uvicorn.Config("tests.no_such_module:app", host="127.0.0.1", port=free_port(), workers=2,
                             log_level="critical")
-    started = time.monotonic()
-    assert Workers(config, 2).run() == 3  # not restarted for ever: each replacement would fail the same way
-    assert time.monotonic() - started < 60
+    assert _bounded_run(Workers(config, 2)) == 3  # not restarted for ever: each would fail the same way
+
+
+def test_it_stops_instead_of_restarting_a_worker_that_dies_before_it_serves() -> None:
+    config = uvicorn.Config("tests.support.exits_at_import:app", host="127.0.0.1", port=free_port(), workers=2,
+                            log_level="error")
+    seen: list[str] = []
+    handler = logging.Handler(logging.ERROR)
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("uvicorn.error").addHandler(handler)  # uvicorn's loggers do not propagate
+    try:
+        assert _bounded_run(Workers(config, 2)) == 3
+    finally:
+        logging.getLogger("uvicorn.error").removeHandler(handler)
+    assert any("(code 7) before it served" in m for m in seen), seen
 
 
 def test_it_refuses_a_port_another_program_listens_on() -> None:
