@@ -92,8 +92,11 @@ async def _together(port: int, n: int) -> tuple[list[socket.socket], list[int]]:
         return int(head.split(b" ", 2)[1])
 
     statuses = await asyncio.gather(*(page(r, w) for r, w in pairs))
-    # detached from asyncio's transports, still open: the caller reads who holds them, then closes them
-    return [socket.socket(fileno=os.dup(w.get_extra_info("socket").fileno())) for _, w in pairs], statuses
+    # copies outliving asyncio's transports, still connected: the caller reads who holds them, then closes them
+    kept = [socket.socket(fileno=os.dup(w.get_extra_info("socket").fileno())) for _, w in pairs]
+    for _, w in pairs:
+        w.close()
+    return kept, statuses
 
 
 def _spread(port: int, pids: set[int]) -> Counter[int]:

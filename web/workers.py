@@ -5,21 +5,23 @@ Why: uvicorn's supervisor binds one socket and every worker accepts from it. A w
 connection accepts every connection then waiting (asyncio's and libuv's accept loops take all that are
 queued), so keep-alive clients that connect together - a reverse proxy's upstream pool, fifty supervisors'
 browsers after a meeting, bench/form_load.py's clients - could all land on one worker: one core busy under
-its interpreter lock, the other idle. Measured on PostgreSQL with 50 clients (flow mix, no think time): the
-workers' CPU split 3.37 s / 0.52 s gave 545 requests/s at p99 166 ms, an even split 927 requests/s at p99
-81 ms (docs/form-performance.md). With a socket per worker in one SO_REUSEPORT group, Linux hands each new
-connection to a socket chosen by a hash of its addresses: the workers get even shares whatever wakes first.
+its interpreter lock, the other idle. With a socket per worker in one SO_REUSEPORT group, Linux hands each
+new connection to a socket chosen by a hash of its addresses: the workers get even shares on average,
+whatever wakes first. On PostgreSQL with 50 clients the form went from 530-915 to 809-930 requests/s; its
+p99 was 88-147 ms, now 85-98 ms in six runs of seven and 129 ms in the seventh (docs/form.md, stop 31).
 
 What uvicorn's supervisor does and this keeps: the workers are spawned (not forked), each configures
 logging and loads the app itself (web.app:from_settings); SIGINT or SIGTERM stops them all (each finishes
 its requests); SIGHUP replaces them one by one, each old one stopped once its successor serves; a worker
-that dies is replaced; one that exits before it served (uvicorn's exit code 3 or any other: the app, the
-settings or the code on disk are broken and would be for every replacement) stops the whole server with
-exit code 3, instead of restarting for ever. Added: a worker whose supervisor is gone stops
-itself (an orphan's socket would stay in the group). The parent holds a
-bound, never listening, socket in the group for its whole life: the port stays this server's while a worker
-is replaced, and a port taken by another program fails at once. Elsewhere (macOS, BSD: SO_REUSEPORT does
-not spread connections there) `balanced()` is False and uvicorn's own supervisor serves, as before.
+that dies is replaced. Added:
+- a worker that exits before it ever served (uvicorn's exit code 3 or any other: the app, the settings or
+  the code on disk are broken, and would be for every replacement) stops the whole server with exit code 3
+  instead of a restart loop;
+- a worker whose supervisor is gone stops itself (an orphan's socket would stay in the group);
+- the parent holds a bound, never listening, socket in the group for its whole life: the port stays this
+  server's while a worker is replaced, and a port taken by another program fails at once.
+Elsewhere (macOS, BSD: SO_REUSEPORT does not spread connections there) `balanced()` is False and uvicorn's
+own supervisor serves, as before.
 """
 
 from __future__ import annotations
