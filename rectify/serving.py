@@ -8,6 +8,7 @@ analytics off) that it stops again on exit. While it runs, the server's address 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -40,14 +41,24 @@ def api_healthy(api_url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
+def port_problem(host: str, port: int) -> str | None:
+    """Why a server could not listen on host:port ("already in use", or the system's reason: an address
+    this machine does not have, a name that does not resolve); None when it could. An IPv6 address (with a
+    colon) is tried as IPv6, as uvicorn binds it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
-        except OSError:
-            return False
-    return True
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "already in use"
+            return exc.strerror or str(exc)
+    return None
+
+
+def port_free(host: str, port: int) -> bool:
+    return port_problem(host, port) is None
 
 
 def free_port(host: str = "127.0.0.1") -> int:

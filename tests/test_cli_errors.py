@@ -58,3 +58,8 @@ def test_it_says_the_form_port_is_busy(home) -> None:
         port = busy.getsockname()[1]
         line = one_line_error(rectify("web", "--port", str(port), cwd=home))
     assert f"port {port}" in line and "already in use" in line
+
+
+def test_it_says_the_form_cannot_listen_on_an_address_this_machine_lacks(home) -> None:
+    line = one_line_error(rectify("web", "--host", "192.0.2.1", "--port", "18999", cwd=home))  # TEST-NET-1
+    assert "cannot listen on 192.0.2.1:18999" in line and "already in use" not in line and "--host" in line

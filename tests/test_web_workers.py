@@ -272,3 +272,33 @@ def test_it_refuses_a_port_another_program_listens_on() -> None:
             Workers(config, 2).run()
     with reuse_port_socket("127.0.0.1", 0) as ours:  # the group itself admits a second member
         assert ours.getsockname()[1] > 0
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_it_serves_an_ipv6_address_with_a_socket_per_worker(tmp_path) -> None:
+    assert rectify("init", cwd=tmp_path).returncode == 0
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECTIFY_")}
+    with (tmp_path / "web.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "rectify", "web", "--host", "::1", "--port", str(port),
+                                 "--workers", "2"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            def listening6() -> bool:
+                assert proc.poll() is None, (tmp_path / "web.log").read_text()
+                return sum(1 for line in Path("/proc/net/tcp6").read_text().splitlines()[1:]
+                           if int(line.split()[1].split(":")[1], 16) == port and line.split()[3] == "0A") == 2
+
+            _wait_for(listening6, "two workers listening on [::1]")
+            assert httpx.get(f"http://[::1]:{port}/signin", timeout=5).status_code == 200
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=60) == 0

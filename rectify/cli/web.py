@@ -31,7 +31,7 @@ def web(
     from rectify.db import is_initialised
     from rectify.memory import settle_for_serving
     from rectify.runtime import build_runtime
-    from rectify.serving import port_free
+    from rectify.serving import port_problem
     from web.app import ENGINE_KWARGS, create_app
     from web.server import protocol_path, uvicorn_options
     from web.workers import Workers, balanced
@@ -43,9 +43,12 @@ def web(
             raise ConfigError("the database is empty: run `rectify init` first")
         host = host or rt.settings.web.host
         port = port or rt.settings.web.port
-        if not port_free(host, port):
+        problem = port_problem(host, port)
+        if problem == "already in use":
             raise ConfigError(f"port {port} on {host} is already in use: stop what listens there, or pass --port "
                               "(or set web.port)")
+        if problem:
+            raise ConfigError(f"cannot listen on {host}:{port} ({problem}): pass --host (or set web.host)")
         console.print(f"form at http://{host}:{port}/ (links in mails use {rt.settings.public_url})", highlight=False)
         options = uvicorn_options(rt.settings)
         n = workers or os.cpu_count() or 1
