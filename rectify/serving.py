@@ -41,12 +41,15 @@ def api_healthy(api_url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def address_family(host: str) -> socket.AddressFamily:
+    """The socket family a server binds `host` with: IPv6 for an address with a colon, as uvicorn does."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def port_problem(host: str, port: int) -> str | None:
     """Why a server could not listen on host:port ("already in use", or the system's reason: an address
-    this machine does not have, a name that does not resolve); None when it could. An IPv6 address (with a
-    colon) is tried as IPv6, as uvicorn binds it."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as s:
+    this machine does not have, a name that does not resolve); None when it could."""
+    with socket.socket(address_family(host)) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))

@@ -41,6 +41,8 @@ from typing import Any
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
+from rectify.serving import address_family
+
 log = logging.getLogger("uvicorn.error")
 STOP_GRACE_S = 30  # a worker still finishing requests after this long is killed
 READY_TIMEOUT_S = 60  # SIGHUP: how long a replacement may take to start serving
@@ -54,8 +56,7 @@ def balanced() -> bool:
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:
     """A TCP socket bound to host:port in the address's SO_REUSEPORT group (not yet listening)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn's Config.bind_socket
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = socket.socket(address_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
