@@ -170,9 +170,8 @@ def cpu_seconds(pid: int | None) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += sum(int(v) for v in fields[11:15]) / tick
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                total += cpu_seconds(int(child))
+        for child in _children(pid):
+            total += cpu_seconds(child)
     except (OSError, IndexError, ValueError):
         pass
     return total
