@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from rectify.serving import port_free, port_problem
-from tests.support.smtp import free_port
+from tests.support.smtp import free_port, ipv6_loopback
 
 
 def test_it_finds_a_free_loopback_port_free() -> None:
@@ -27,11 +27,9 @@ def test_it_gives_the_systems_reason_for_an_address_this_machine_lacks() -> None
     assert problem and problem != "already in use"
 
 
+@pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback")
 def test_it_tries_an_ipv6_address_as_ipv6() -> None:
-    try:
-        with socket.socket(socket.AF_INET6) as probe:
-            probe.bind(("::1", 0))
-            port = probe.getsockname()[1]
-    except OSError:
-        pytest.skip("this machine has no IPv6 loopback")
+    with socket.socket(socket.AF_INET6) as probe:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
     assert port_problem("::1", port) is None  # before: tried as IPv4, "already in use"

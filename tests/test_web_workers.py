@@ -7,6 +7,7 @@ Run as a user runs it (a subprocess on loopback). Which worker holds a connectio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -16,13 +17,14 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
 
-from tests.support.smtp import free_port
+from tests.support.smtp import free_port, ipv6_loopback
 from tests.test_cli_init import rectify
 from web.workers import Workers, balanced, reuse_port_socket
 
@@ -70,10 +72,10 @@ def _owners(server_port: int, client_ports: set[int], pids: set[int]) -> Counter
     return held
 
 
-def _listening(port: int) -> int:
-    """Listening sockets on the port: one per worker that has started serving."""
-    return sum(1 for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
-               if int(line.split()[1].split(":")[1], 16) == port and line.split()[3] == "0A")
+def _listening(port: int, table: str = "tcp") -> int:
+    """Listening sockets on the port (`table` tcp6 for IPv6): one per worker that has started serving."""
+    return sum(1 for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]
+               if int(line.split()[1].split(":")[-1], 16) == port and line.split()[3] == "0A")
 
 
 def _requests(port: int, n: int) -> tuple[list[socket.socket], list[int]]:
@@ -121,31 +123,40 @@ def _wait_for(check, what: str, seconds: float = 60):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def served(tmp_path):
+@contextlib.contextmanager
+def _serving(tmp_path: Path, host: str = "127.0.0.1") -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    """`rectify web --workers 2` on host, once both workers have started and a page answers; stopped after."""
     assert rectify("init", cwd=tmp_path).returncode == 0
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECTIFY_")}
-    log = (tmp_path / "web.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "rectify", "web", "--host", "127.0.0.1", "--port", str(port),
+    path = tmp_path / "web.log"
+    log = path.open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "rectify", "web", "--host", host, "--port", str(port),
                              "--workers", "2"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/signin"
 
     def up() -> bool:
-        assert proc.poll() is None, (tmp_path / "web.log").read_text()
+        assert proc.poll() is None, path.read_text()
         try:
-            return httpx.get(f"http://127.0.0.1:{port}/signin", timeout=2).status_code == 200 \
-                and (tmp_path / "web.log").read_text().count("Application startup complete") == 2
+            return httpx.get(url, timeout=2).status_code == 200 \
+                and path.read_text().count("Application startup complete") == 2
         except httpx.HTTPError:
             return False
 
     try:
         _wait_for(up, "two workers serving")
-        yield proc, port, tmp_path / "web.log"
+        yield proc, port, path
     finally:
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=60)
         log.close()
+
+
+@pytest.fixture
+def served(tmp_path):
+    with _serving(tmp_path) as running:
+        yield running
 
 
 def test_it_spreads_connections_opened_together_over_both_workers(served) -> None:
@@ -274,31 +285,10 @@ def test_it_refuses_a_port_another_program_listens_on() -> None:
         assert ours.getsockname()[1] > 0
 
 
-def _ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback")
+@pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback")
 def test_it_serves_an_ipv6_address_with_a_socket_per_worker(tmp_path) -> None:
-    assert rectify("init", cwd=tmp_path).returncode == 0
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECTIFY_")}
-    with (tmp_path / "web.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "rectify", "web", "--host", "::1", "--port", str(port),
-                                 "--workers", "2"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            def listening6() -> bool:
-                assert proc.poll() is None, (tmp_path / "web.log").read_text()
-                return sum(1 for line in Path("/proc/net/tcp6").read_text().splitlines()[1:]
-                           if int(line.split()[1].split(":")[1], 16) == port and line.split()[3] == "0A") == 2
-
-            _wait_for(listening6, "two workers listening on [::1]")
-            assert httpx.get(f"http://[::1]:{port}/signin", timeout=5).status_code == 200
-        finally:
-            proc.terminate()
-            assert proc.wait(timeout=60) == 0
+    with _serving(tmp_path, "::1") as (proc, port, _):
+        assert _listening(port, "tcp6") == 2
+        assert httpx.get(f"http://[::1]:{port}/signin", timeout=5).status_code == 200
+        proc.terminate()
+        assert proc.wait(timeout=60) == 0

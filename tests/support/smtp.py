@@ -63,6 +63,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def ipv6_loopback() -> bool:
+    """Whether this machine can bind ::1 (some containers have no IPv6 at all)."""
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 class SmtpSink:
     def __init__(self) -> None:
         self.port = free_port()
