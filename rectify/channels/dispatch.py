@@ -8,7 +8,7 @@
   the next run or `rectify outbox retry`, untouched attempts are given back, other channels go on.
 - Mail is never touched here, and nothing here can make the mail delivery fail.
 - Each accepted row is marked sent at once (grouped; every database write of a dispatch goes through one
-  writer, one at a time: rectify.channels.writer); the claim has an owner and a lease renewed while this sender
+  writer thread: rectify.channels.writer); the claim has an owner and a lease renewed while this sender
   works (rectify.mail.lease). Crash between send and record: the row
   stays `sending`; once its owner is known dead (same host) or its lease lapsed, the next run sends it
   again - at most the ones in flight (企业微信 also drops an identical request within 30 minutes:
@@ -205,15 +205,15 @@ class _Book:
     channel_of: dict[int, str] = field(default_factory=dict)
     metas: dict[int, dict[str, Any]] = field(default_factory=dict)
     refs: dict[int, str] = field(default_factory=dict)
-    held: Connection | None = None  # SQLite: the writer's connection (transaction())
+    held: Connection | None = None  # SQLite: the writer thread's connection (transaction())
     writer: Writer = field(init=False)
 
     def __post_init__(self) -> None:
-        self.writer = Writer(self.mark, inline=self.rt.engine.dialect.name == "sqlite")
+        self.writer = Writer(self.mark)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A transaction for the writer's claims and marks. SQLite: on one connection held for the
+        """A transaction for the writer thread's claims and marks. SQLite: on one connection held for the
         dispatch (a pool checkout and return cost as much as a mark's UPDATE); PostgreSQL: a pooled one
         each time, checked before use, so that a server restart between two marks costs nothing."""
         if self.rt.engine.dialect.name != "sqlite":
@@ -324,7 +324,7 @@ async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: l
         with lease.Renewer(renew, lease.LEASE.total_seconds() / 4):  # a live sender's rows are never taken
             await asyncio.gather(*(_channel(book, name, a, batch=batch, ids=ids) for name, a in found.items()))
     finally:
-        book.writer.close(book.close)  # the held connection is closed where it was used
+        book.writer.close(book.close)  # the held connection is closed in the thread that used it
         if clients is not None:
             await clients.aclose()
     return report

@@ -29,22 +29,20 @@ ADDRESS = {"wecom": 1, "dingtalk": 2, "sms": 0}  # channel → index into a pers
 LIST_PATH = "/findings"
 
 
-SCAN_FROM = 1000  # people in the letters from which reading every reachable person beats naming them in IN lists
-
-
 def _reach(rt: Runtime, person_ids: list[int]) -> dict[int, tuple[str | None, str | None, str | None]]:
     """Active people among these with at least one channel: id → (mobile, wecom userid, dingtalk userid).
 
-    An ordinary day's letters name most of the directory's people: then one statement reads every reachable
-    person and the others are dropped here (10,000 people: 0.01 s of CPU, against 0.02 s for the same rows
-    fetched by IN lists of bound ids, which SQLite and the driver pay for id by id)."""
+    An ordinary day's letters name most of the directory's active people: then one statement reads every
+    reachable person and the others are dropped here (10,000 people: 0.010 s of CPU, against 0.022 s for
+    the same rows fetched by IN lists of bound ids, which SQLite and the driver pay for id by id). A day
+    that names few of them reads just those."""
     out: dict[int, tuple[str | None, str | None, str | None]] = {}
     q = (select(Person.id, Person.mobile, Person.wecom_userid, Person.dingtalk_userid)
          .where(Person.active.is_(True))
          .where((Person.mobile.is_not(None)) | (Person.wecom_userid.is_not(None))
                 | (Person.dingtalk_userid.is_not(None))))
     with rt.sessions() as s:
-        if len(person_ids) >= SCAN_FROM:
+        if person_ids and 2 * len(person_ids) >= (s.scalar(select(func.count()).where(Person.active.is_(True))) or 0):
             wanted = set(person_ids)
             return {pid: (mobile, wecom, ding) for pid, mobile, wecom, ding in s.execute(q) if pid in wanted}
         for i in range(0, len(person_ids), 5000):

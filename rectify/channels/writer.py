@@ -1,19 +1,14 @@
-"""The dispatch's one database writer: claims, marks and error records of every channel, one at a time.
+"""The dispatch's one database writer: claims, marks and error records of every channel, one at a time, in
+one thread, never on the event loop.
 
 Why: the channels send side by side, and each accepted row is marked before its send slot is given back.
 Two channels writing on their own would meet inside SQLite's single-writer lock, where the busy handler
-sleeps (up to 100 ms a time) while sends wait. Here they queue in Python instead.
-
-Where the writes run: on PostgreSQL in a thread of their own (a write is a network round trip, and a
-server that went away must not hold up the event loop); on SQLite on the event loop itself (`inline`): a
-write there is a local file's, ~0.3 ms of CPU, and handing it to a thread and back cost a third as much
-again (docs/channels-cost.md, stop 32). Either way one at a time, in order.
-
-Marks are grouped: an accepted row waits for the write in progress, then everything accepted meanwhile
-(any channel) is marked in one transaction. A mark also waits a few milliseconds (`window`) for the other
-rows still being sent, unless all of them are already waiting: a transaction costs about a millisecond of
-CPU whatever its size, and loopback answers come a few at a time. Rows keep their slots while they wait,
-so a crash still repeats at most the rows in flight.
+sleeps (up to 100 ms a time) and, for a claim made on the event loop, stalls every send in flight. Here they
+queue in Python instead, and marks are grouped: an accepted row waits for the write in progress, then
+everything accepted meanwhile (any channel) is marked in one transaction. A mark also waits a few
+milliseconds (`window`) for the other rows still being sent, unless all of them are already waiting: a
+transaction costs about a millisecond of CPU whatever its size, and loopback answers come a few at a time.
+Rows keep their slots while they wait, so a crash still repeats at most the rows in flight.
 """
 
 from __future__ import annotations
@@ -28,10 +23,10 @@ WINDOW = 0.005  # seconds a mark waits for the rows still being sent
 
 
 class Writer:
-    def __init__(self, mark: Callable[[list[int]], object], window: float = WINDOW, *, inline: bool = False) -> None:
+    def __init__(self, mark: Callable[[list[int]], object], window: float = WINDOW) -> None:
         self._mark = mark
         self._window = window
-        self._pool = None if inline else ThreadPoolExecutor(1, thread_name_prefix="channels-db")
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="channels-db")
         self._lock = asyncio.Lock()
         self._waiting: list[int] = []
         self._done: set[int] = set()
@@ -40,14 +35,9 @@ class Writer:
         self._all_waiting: asyncio.Event | None = None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(*args)` after the writes before it (in the writer's thread, or inline)."""
+        """`fn(*args)` in the writer's thread, after the writes before it."""
         async with self._lock:
-            return await self._call(fn, *args)
-
-    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._pool is None:
-            return fn(*args)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def started(self) -> None:
         """A row is being sent (it will come to `sent`, or to `finished` if it did not go)."""
@@ -83,7 +73,7 @@ class Writer:
                     self._all_waiting = None
             ids, self._waiting = self._waiting, []
             try:
-                await self._call(self._mark, ids)
+                await asyncio.get_running_loop().run_in_executor(self._pool, self._mark, ids)
             except Exception as exc:
                 self._failed.update((i, exc) for i in ids if i != row_id)
                 raise
@@ -92,11 +82,7 @@ class Writer:
             self._done.update(i for i in ids if i != row_id)
 
     def close(self, last: Callable[[], object] | None = None) -> None:
-        """Wait for the writes in progress; `last` runs where they ran (the writer's thread), after them."""
-        if self._pool is None:
-            if last is not None:
-                last()
-            return
+        """Wait for the writes in progress; `last` runs in the writer's thread after them."""
         if last is not None:
             self._pool.submit(last)
         self._pool.shutdown(wait=True)
