@@ -76,6 +76,7 @@ class Runtime:
         return self._calendar
 
     def refresh_calendar(self, force: bool = False) -> WorkCalendar:
+        from rectify import holiday_cache
         from rectify.services.calendar import imported_calendar, imported_stamp
 
         with self._lock:
@@ -85,7 +86,8 @@ class Runtime:
                 imported = imported_calendar(self.engine)
                 if imported is not None:
                     cal = cal.merged(imported)
-                self._calendar = provisional_through(cal, self.settings.calendar.provisional_years)
+                ahead = self.settings.calendar.provisional_years
+                self._calendar = holiday_cache.kept(lambda: provisional_through(cal, ahead))
                 self._stamp = stamp
             self._checked = time.monotonic()
             return self._calendar

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
-from functools import lru_cache
 
 from rectify.core.workcal import PROVISIONAL, CalendarError, WorkCalendar
 
@@ -42,32 +41,68 @@ def qingming(year: int) -> date:
     return day
 
 
-@lru_cache(maxsize=256)
+_KNOWN: dict[int, tuple[tuple[str, tuple[date, ...]], ...]] = {}  # year → its days, computed or remembered
+
+
 def _statutory(year: int) -> tuple[tuple[str, tuple[date, ...]], ...]:
-    return tuple((k, tuple(v)) for k, v in _compute(year).items())
+    got = _KNOWN.get(year)
+    if got is None:
+        got = _KNOWN[year] = tuple((k, tuple(v)) for k, v in _compute(year).items())
+    return got
 
 
 def statutory_days(year: int) -> dict[str, list[date]]:
     """The statutory days off of `year`, by festival (weekend days included where they fall).
 
-    Cached per process: lunar-python takes ~0.1 s a year and the runtime rebuilds the calendar on imports.
+    Kept per process, and between processes by rectify.holiday_cache: lunar-python's astronomy costs
+    milliseconds a year, and every process that builds the calendar needs the provisional years.
     """
     return {k: list(v) for k, v in _statutory(year)}
+
+
+def known_years() -> dict[int, dict[str, list[date]]]:
+    """Every year computed or remembered in this process."""
+    return {year: {k: list(v) for k, v in days} for year, days in _KNOWN.items()}
+
+
+def remember(year: int, days: dict[str, list[date]]) -> bool:
+    """A year another process computed (kept on disk by rectify.holiday_cache), taken as computed when it
+    is in the rules' range, has exactly the festivals, dates within a year of it, and the law's fixed dates;
+    False, and nothing kept, otherwise (the year is then computed)."""
+    if not FIRST_RULE_YEAR <= year <= LAST_RULE_YEAR or list(days) != list(FESTIVALS):
+        return False
+    fixed = _fixed(year)
+    if any(list(days[k]) != v for k, v in fixed.items()):
+        return False
+    if not all(days[k] and all(type(d) is date and abs(d.year - year) <= 1 for d in days[k]) for k in days):
+        return False
+    _KNOWN.setdefault(year, tuple((k, tuple(days[k])) for k in FESTIVALS))
+    return True
 
 
 def _compute(year: int) -> dict[str, list[date]]:
     if not FIRST_RULE_YEAR <= year <= LAST_RULE_YEAR:
         raise CalendarError(f"provisional rules cover {FIRST_RULE_YEAR}–{LAST_RULE_YEAR}, not {year}")
     new_year = _solar(year, 1, 1)  # 正月初一
+    fixed = _fixed(year)
     return {
-        "元旦": [date(year, 1, 1)],
+        "元旦": fixed["元旦"],
         "春节": [new_year + timedelta(days=i) for i in range(-1, 3)],  # 除夕 (the day before 初一) to 初三
         "清明节": [qingming(year)],
-        "劳动节": [date(year, 5, 1), date(year, 5, 2)],
+        "劳动节": fixed["劳动节"],
         "端午节": [_solar(year, 5, 5)],
         "中秋节": [_solar(year, 8, 15)],
-        "国庆节": [date(year, 10, 1), date(year, 10, 2), date(year, 10, 3)],
+        "国庆节": fixed["国庆节"],
     }
+
+
+FESTIVALS = ("元旦", "春节", "清明节", "劳动节", "端午节", "中秋节", "国庆节")  # _compute's, in its order
+
+
+def _fixed(year: int) -> dict[str, list[date]]:
+    """The festivals on fixed dates of the Gregorian calendar."""
+    return {"元旦": [date(year, 1, 1)], "劳动节": [date(year, 5, 1), date(year, 5, 2)],
+            "国庆节": [date(year, 10, 1), date(year, 10, 2), date(year, 10, 3)]}
 
 
 def provisional_year(year: int) -> WorkCalendar:
