@@ -3,22 +3,22 @@
 Why: lunar-python works a year's lunar festivals and its 清明 solar term out astronomically, and every
 process that builds the calendar needs the provisional years (five by default): each daily run before it
 plans, each form worker, each CLI command that computes deadlines. That was ~0.02 s of CPU on the daily
-run's critical path (the ordinary day's target is a ratio of ~1.3 s), the same answer every day. The
-file's name carries lunar-python's version and a hash of the rules (rectify/core/provisional.py), so a new
-release or a changed rule computes again. Each year read back is checked by provisional.remember; a
-missing, damaged or unwritable file only means the years are computed, never an error.
+run's critical path (an ordinary day takes ~1.3 s), the same answer every day. The file's name carries a
+hash of the rules (rectify/core/provisional.py) and of lunar-python's installed files, so a new release or
+a changed rule computes again. Each year read back is checked by provisional.remember; a missing, damaged
+or unwritable file only means the years are computed, never an error.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
 import tempfile
 from collections.abc import Callable
 from datetime import date
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,13 +30,15 @@ T = TypeVar("T")
 
 
 def path() -> Path:
-    """The cache file of this lunar-python release and these rules."""
-    try:
-        lunar = version("lunar_python")
-    except PackageNotFoundError:  # pragma: no cover - a dependency: installed with Rectify
-        lunar = "unknown"
-    rules = hashlib.sha256(Path(provisional.__file__).read_bytes()).hexdigest()[:16]
-    return cachedir.folder() / f"statutory-days-{lunar}-{rules}.json"
+    """The cache file of this lunar-python installation and these rules. lunar-python is known by its
+    files (where it is, and when and how big its package file was written: an upgrade rewrites it), not by
+    importlib.metadata, whose import alone costs more than the computation saved."""
+    h = hashlib.sha256(Path(provisional.__file__).read_bytes())
+    spec = importlib.util.find_spec("lunar_python")
+    if spec is not None and spec.origin:
+        st = os.stat(spec.origin)
+        h.update(f"|{spec.origin}|{st.st_mtime_ns}|{st.st_size}".encode())
+    return cachedir.folder() / f"statutory-days-{h.hexdigest()[:16]}.json"
 
 
 def _load(file: Path) -> None:
