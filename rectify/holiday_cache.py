@@ -72,7 +72,11 @@ def _save(file: Path) -> None:
 def kept(build: Callable[[], T]) -> T:
     """`build()`, which may compute provisional years, with the years on disk read first, and the file
     rewritten when it computed a year the file did not have."""
-    file = path()
+    try:
+        file = path()
+    except (OSError, RuntimeError) as exc:  # no home folder to cache in (RuntimeError), lunar-python unreadable
+        log.info("statutory days not cached: %s", exc)
+        return build()
     _load(file)
     before = set(provisional.known_years())
     result = build()

@@ -101,3 +101,4 @@ def test_remember_takes_only_a_year_shaped_as_the_rules_make_it() -> None:
     assert not provisional.remember(year, {**good, "端午节": []})
     assert provisional.remember(year, good)
     assert provisional.statutory_days(year) == good
+
