@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 from rectify.channels.writer import Writer
 
@@ -93,8 +94,6 @@ def test_it_keeps_the_event_loop_answering_while_a_write_waits_for_a_locked_data
     """Why the writes have a thread: SQLite's busy handler may wait seconds for another process's write (a
     big import, a catch-up commit). Waited out on the event loop, that would let the HTTP timeouts of the
     sends in flight fire on answers that had already come, and an accepted SMS would be sent again."""
-    import time
-
     writer = Writer(lambda ids: time.sleep(0.6))  # a write that waits for the lock
     gaps: list[float] = []
 
