@@ -92,6 +92,16 @@ class _Environment(Environment):
                 pass
         return super().getattr(obj, attribute)
 
+    def make_globals(self, d: Any = None) -> Any:
+        """A template's globals as one plain dict instead of Jinja2's ChainMap over the environment's.
+
+        Every render copies them into its context (dict(globals, **context)) and every `{% import %}`
+        compares their keys with the importer's, and on a ChainMap both walk key by key in Python: a tenth
+        of a daily letter's CPU (three renders and three imports a letter, ~1,700 letters an ordinary day).
+        The environment's globals are all set in env() before the first template loads, so a snapshot of
+        them per template is the same mapping."""
+        return {**self.globals, **(d or {})}
+
     def join_path(self, template: str | Template, parent: str) -> str:  # type: ignore[override]
         name = template if isinstance(template, str) else template.name or ""
         if autoescaped(parent) and not autoescaped(name):
@@ -118,8 +128,14 @@ def env() -> Environment:
     return e
 
 
+@cache
+def compiled(name: str) -> Template:
+    """A template by name, looked up once per process (templates are compiled once: auto_reload is off)."""
+    return env().get_template(name)
+
+
 def render(name: str, **context: Any) -> str:
-    return env().get_template(name).render(**context)
+    return compiled(name).render(**context)
 
 
 def render_subject(name: str, **context: Any) -> str:

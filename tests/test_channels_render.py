@@ -122,21 +122,3 @@ def test_the_gateways_one_line_templates_render_as_jinja2_would() -> None:
         sms._template("{{{ text }}")
     with pytest.raises(UndefinedError, match="'signature' is undefined"):
         sms._template("{{ signature }}").render(mobile="1")  # StrictUndefined, as before
-
-
-def test_cards_and_sms_lines_render_as_the_shared_template_helpers_would() -> None:
-    """The cards skip Jinja2's per-render copy of the globals (rectify/channels/render.py _render): the text
-    must stay what templating.render / render_subject give, for every template, brief or not, escaped or not."""
-    from rectify.channels import render as r
-    from rectify.templating import render, render_subject
-
-    for c in (card_input(), card_input(total=7, who=""), card_input(total=3, who="甲<b>乙</b>")):
-        ctx = r._ctx(c)
-        assert r._render("channels/card.md", ctx) == render("channels/card.md", **ctx)
-        for name in ("channels/card_title.txt", "channels/card_description.txt"):
-            assert r._line(name, ctx) == render_subject(name, **ctx)
-        for brief in (False, True):
-            sms = {**ctx, "signature": "【县督查室】", "brief": brief}
-            assert r._line("channels/sms.txt", sms) == render_subject("channels/sms.txt", **sms)
-    with pytest.raises(Exception, match="undefined"):  # StrictUndefined, as through templating.render
-        r._render("channels/card_title.txt", {})

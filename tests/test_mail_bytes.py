@@ -68,3 +68,29 @@ def test_it_attaches_files_like_build_message_and_encodes_each_once() -> None:
     assert long == [b"Content-Type: application/" + docx.subtype.encode()]
     assert data.split(b"\r\n\r\n", 1)[0].isascii()  # raw UTF-8 only in the 8bit text parts, never a header
     assert data.count(b"Content-Transfer-Encoding: 8bit") == 2
+
+
+def greedy_words(text: str) -> list[str]:
+    """The rule, spelled out character by character: each word as many whole characters as fit in 39 bytes."""
+    words, chunk = [], ""
+    for ch in text:
+        if len((chunk + ch).encode()) > 39:
+            words.append(chunk)
+            chunk = ""
+        chunk += ch
+    return [*words, chunk]
+
+
+@pytest.mark.parametrize("text", ["", "a", "县" * 13, "县" * 14, "a" + "县" * 13, "ab" + "县" * 13,
+                                  "【整改督办】县财政局：12项整改任务待办理，其中3项已逾期", "😀" * 11, "x😀" * 9,
+                                  "é" * 20 + "县" * 5, "A" * 39 + "B", "甲<b>乙</b> & \"丙\""])
+def test_it_encodes_header_words_of_whole_characters_within_39_bytes(text) -> None:
+    from email.header import decode_header
+
+    from rectify.mail.compose import encoded_words
+
+    got = encoded_words(text)
+    lines = got.split("\r\n ")
+    assert [decode_header(w)[0][0].decode() for w in lines] == greedy_words(text)
+    assert all(len(w) <= 64 for w in lines)  # each line under 78 columns after "Subject: "
+    assert "".join(decode_header(w)[0][0].decode() for w in lines) == text

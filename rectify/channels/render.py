@@ -15,11 +15,8 @@ from datetime import date
 from functools import cache, lru_cache
 from typing import Any
 
-from jinja2 import Template
-from jinja2.runtime import new_context
-
 from rectify.core.routing import KINDS_BY_URGENCY, RANK, Item, Letter, kind_counts
-from rectify.templating import env, render
+from rectify.templating import compiled, env, render
 
 URGENT = 3  # items shown on a card
 PROBLEM_CHARS = 40  # a card shows this much of each problem
@@ -88,32 +85,9 @@ def _counts_line(pairs: tuple[tuple[str, int], ...]) -> str:
     return str(_words().counts_line([k for k, _ in pairs], dict(pairs)))
 
 
-@cache
-def _compiled(name: str) -> tuple[Template, dict[str, Any]]:
-    """A card or SMS template, and its globals as one plain dict (made once per template and process)."""
-    template = env().get_template(name)
-    return template, dict(template.globals)
-
-
-def _render(name: str, ctx: dict[str, Any]) -> str:
-    """templating.render for the cards and SMS lines, rendering the same context. Why not render itself:
-    Jinja2 builds each render's context as dict(globals, **context), and a template's globals are a ChainMap
-    that dict() walks key by key in Python - a quarter of a card's CPU, paid ~2,400 times on an ordinary
-    day. Here the globals are copied to a plain dict once, and each context is that dict updated with the
-    card's values (the same mapping Jinja2 would build), handed to Jinja2 as the context's own."""
-    template, base = _compiled(name)
-    context = new_context(template.environment, template.name, template.blocks, {**base, **ctx}, shared=True,
-                          globals=base)  # a plain dict: the Context lists its keys (a ChainMap, in Python, too)
-    try:
-        return template.environment.concat(template.root_render_func(context))  # type: ignore[attr-defined]
-    except Exception:
-        template.environment.handle_exception()  # raises, with the template's line in the traceback
-        raise
-
-
 def _line(name: str, ctx: dict[str, Any]) -> str:
-    """templating.render_subject's one line, through _render."""
-    return " ".join(_render(name, ctx).split())
+    """templating.render_subject's one line."""
+    return " ".join(render(name, **ctx).split())
 
 
 def warm(textcard: bool) -> None:
@@ -122,7 +96,7 @@ def warm(textcard: bool) -> None:
     (~35 ms of CPU a worker)."""
     names = ["channels/card.md", "channels/card_title.txt", "channels/sms.txt"]
     for name in names + (["channels/card_description.txt"] if textcard else []):
-        _compiled(name)
+        compiled(name)
     _words()
 
 
@@ -141,7 +115,7 @@ def card(c: CardInput, textcard: bool = True) -> dict[str, Any]:
     """The IM payload: title and markdown (企业微信/钉钉), and the textcard parts when asked for."""
     ctx = _ctx(c)
     out = {"title": _line("channels/card_title.txt", ctx),
-           "markdown": _render("channels/card.md", ctx).strip(), "url": c.url}
+           "markdown": render("channels/card.md", **ctx).strip(), "url": c.url}
     if textcard:
         description = _line("channels/card_description.txt", ctx)
         while len(description.encode()) > 512 and ctx["urgent"]:  # textcard's documented limit
