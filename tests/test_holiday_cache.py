@@ -35,9 +35,10 @@ print(json.dumps({"lunar": "lunar_python" in sys.modules, "years": years,
 """
 
 
-def _process(cache: Path, **env: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", SNIPPET], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "RECTIFY_CACHE_DIR": str(cache), **env})
+def _process(cache: Path, prelude: str = "", environ: dict[str, str] | None = None, **env: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", prelude + SNIPPET], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, env={**(os.environ if environ is None else environ),
+                                           "RECTIFY_CACHE_DIR": str(cache), **env})
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -89,6 +90,27 @@ def test_an_unwritable_cache_folder_only_means_computing(tmp_path: Path) -> None
     blocked.write_text("a file where the folder should be", encoding="utf-8")
     first, second = _process(blocked), _process(blocked)
     assert first["lunar"] and second["lunar"] and first["days"] == second["days"]
+
+
+# A user without a passwd entry and without $HOME (a container's arbitrary uid): the lookup Python makes for
+# "~" fails as it does for such a user, so no cache folder can be named (Path.home raises RuntimeError).
+NO_HOME = """
+import pwd
+def _no_entry(uid):
+    raise KeyError(f"getpwuid(): uid not found: {uid}")
+pwd.getpwuid = _no_entry
+"""
+
+
+def test_a_process_with_no_home_folder_computes_and_goes_on(tmp_path: Path) -> None:
+    expected = _process(tmp_path / "cache")
+    bare = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME", "RECTIFY_CACHE_DIR")}
+    probe = subprocess.run([sys.executable, "-c", NO_HOME + "from pathlib import Path\ntry:\n    Path.home()\n"
+                            "except RuntimeError:\n    print('no home')"], capture_output=True, text=True, env=bare)
+    assert probe.stdout.strip() == "no home"  # the condition is real: Python cannot name a home folder
+    got = _process(Path(), prelude=NO_HOME, environ=bare, RECTIFY_CACHE_DIR="")  # "" counts as unset
+    assert got["lunar"] and got["days"] == expected["days"]
+    assert not list(ROOT.glob("statutory-days-*.json"))  # nothing written beside the process instead
 
 
 def test_remember_takes_only_a_year_shaped_as_the_rules_make_it() -> None:
