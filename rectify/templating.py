@@ -6,12 +6,14 @@ import re
 import threading
 import tomllib
 import weakref
+from collections.abc import Mapping
 from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined, Template
+from jinja2.runtime import new_context
 from markupsafe import escape
 
 from rectify.template_cache import template_cache
@@ -135,7 +137,22 @@ def compiled(name: str) -> Template:
 
 
 def render(name: str, **context: Any) -> str:
-    return compiled(name).render(**context)
+    return render_context(name, context)
+
+
+def render_context(name: str, context: Mapping[str, Any]) -> str:
+    """Template.render with the context built once: Jinja2's render copies the keyword arguments twice more
+    on the way (dict(**kwargs), then dict(globals, **vars)), a few µs a render, and a day renders ~8,000
+    letters' parts, cards and SMS lines. The mapping handed over (shared: not copied again) is the one
+    Jinja2 would build: the template's globals overlaid with the context."""
+    template = compiled(name)
+    ctx = new_context(template.environment, template.name, template.blocks, {**template.globals, **context},
+                      shared=True, globals=template.globals)
+    try:
+        return template.environment.concat(template.root_render_func(ctx))  # type: ignore[attr-defined]
+    except Exception:
+        template.environment.handle_exception()  # raises, with the template's line in the traceback
+        raise
 
 
 def render_subject(name: str, **context: Any) -> str:

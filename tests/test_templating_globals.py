@@ -3,11 +3,12 @@ ChainMap globals give, for the letters, the cards and the SMS lines, escaped or 
 
 from __future__ import annotations
 
+import traceback
 from collections import Counter
 from datetime import date
 
 import pytest
-from jinja2 import Environment
+from jinja2 import Environment, UndefinedError
 
 from rectify.channels.render import CardInput, _ctx, card, sms_line
 from rectify.services.daily.letters import block, item_words
@@ -93,3 +94,9 @@ def test_it_keeps_the_environments_globals_and_a_templates_own() -> None:
     own = e.from_string("{{ x }}-{{ cn_percent(1, 4) }}", globals={"x": "自有"})
     assert own.render() == "自有-25.0%" and "x" not in e.globals  # a template's globals stay its own
     assert own.render(x="上下文") == "上下文-25.0%"  # the render's context wins, as in Jinja2
+
+
+def test_a_missing_value_still_raises_jinja2s_error_naming_the_template() -> None:
+    with pytest.raises(UndefinedError, match="'top' is undefined") as err:
+        render("mail/daily.subject.txt", colour=None)
+    assert any("daily.subject.txt" in (f.filename or "") for f in traceback.extract_tb(err.tb))

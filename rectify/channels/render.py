@@ -16,7 +16,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from rectify.core.routing import KINDS_BY_URGENCY, RANK, Item, Letter, kind_counts
-from rectify.templating import compiled, env, render
+from rectify.templating import compiled, env, render, render_context
 
 URGENT = 3  # items shown on a card
 PROBLEM_CHARS = 40  # a card shows this much of each problem
@@ -86,8 +86,8 @@ def _counts_line(pairs: tuple[tuple[str, int], ...]) -> str:
 
 
 def _line(name: str, ctx: dict[str, Any]) -> str:
-    """templating.render_subject's one line."""
-    return " ".join(render(name, **ctx).split())
+    """templating.render_subject's one line (the context passed as it is: a card renders two or three)."""
+    return " ".join(render_context(name, ctx).split())
 
 
 def warm(textcard: bool) -> None:
@@ -115,7 +115,7 @@ def card(c: CardInput, textcard: bool = True) -> dict[str, Any]:
     """The IM payload: title and markdown (企业微信/钉钉), and the textcard parts when asked for."""
     ctx = _ctx(c)
     out = {"title": _line("channels/card_title.txt", ctx),
-           "markdown": render("channels/card.md", **ctx).strip(), "url": c.url}
+           "markdown": render_context("channels/card.md", ctx).strip(), "url": c.url}
     if textcard:
         description = _line("channels/card_description.txt", ctx)
         while len(description.encode()) > 512 and ctx["urgent"]:  # textcard's documented limit

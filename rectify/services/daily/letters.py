@@ -37,7 +37,7 @@ from rectify.runtime import Runtime
 from rectify.services.daily import followup
 from rectify.services.daily.plan import KIND, DayPlan, NoticeRef
 from rectify.services.notices import DOCX_SUBTYPE, issue_notices, notice_number
-from rectify.templating import Frame, env, labels, render, render_subject
+from rectify.templating import Frame, env, labels, render_context, render_subject
 
 LIST_LIMIT = 300  # items listed one by one in a letter; the rest are counted per unit
 UNIT_TABLE_LIMIT = 100  # rows of an overseer's per-unit table; further units are summed in one row
@@ -265,7 +265,8 @@ def render_letters(rt: Runtime, day: DayPlan, letters: Sequence[Letter]) -> list
         subject = render_subject("mail/daily.subject.txt", **ctx)
         parts = {"from_addr": settings.smtp.from_addr, "from_name": settings.smtp.from_name, "to": letter.email,
                  "to_name": letter.name or audience_names.get(sorted(letter.roles)[0], ""), "subject": subject,
-                 "text": render("mail/daily.txt", **ctx), "html": render("mail/daily.html", **ctx), "now": day.now}
+                 "text": render_context("mail/daily.txt", ctx), "html": render_context("mail/daily.html", ctx),
+                 "now": day.now}
         ascii_path = letter.email.isascii() and settings.smtp.from_addr.isascii()
         data = build_message_bytes(**parts, attachments=_notice_files(notices, files, ascii_path) if notices else ())
         meta = {"top": letter.top_kind, "counts": {k: v for k, v in counts.items() if v}}
