@@ -37,7 +37,7 @@ from rectify.runtime import Runtime
 from rectify.services.daily import followup
 from rectify.services.daily.plan import KIND, DayPlan, NoticeRef
 from rectify.services.notices import DOCX_SUBTYPE, issue_notices, notice_number
-from rectify.templating import Frame, env, labels, render_context, render_subject
+from rectify.templating import Frame, compiled, env, labels, render_context, render_subject
 
 LIST_LIMIT = 300  # items listed one by one in a letter; the rest are counted per unit
 UNIT_TABLE_LIMIT = 100  # rows of an overseer's per-unit table; further units are summed in one row
@@ -178,7 +178,7 @@ def warm() -> None:
     file twice, plain and escaped; issue 14)."""
     e = env()
     for name in ("mail/daily.html", "mail/daily.txt", "mail/daily.subject.txt"):
-        e.get_template(name)
+        compiled(name)  # the lookup render_context makes: the workers inherit it filled
     for parent in ("mail/daily.html", "mail/daily.txt"):  # what their `{% import %}` loads, as they load it
         e.get_template(e.join_path("mail/_daily_words.txt", parent))
     for personal in (False, True):
