@@ -137,3 +137,119 @@ def test_what_it_would_not_write_faithfully_goes_through_httpx() -> None:
         assert fake.requests == ["/cgi-bin/%E5%A4%87%E6%B3%A8?access_token=T"]
     finally:
         fake.stop()
+
+
+async def _serve(handle) -> tuple[asyncio.AbstractServer, str]:
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+async def _read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    size = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                 if line.lower().startswith(b"content-length:")), 0)
+    return head + await reader.readexactly(size)
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+
+
+def test_an_answer_that_comes_a_byte_at_a_time_is_read_whole() -> None:
+    async def handle(reader, writer) -> None:
+        await _read_request(reader)
+        for b in OK:  # each byte its own segment: the answer is put together across many reads
+            writer.write(bytes([b]))
+            await writer.drain()
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.2)
+        writer.close()
+
+    async def go() -> dict:
+        server, url = await _serve(handle)
+        lean = _lean()
+        origin, head, body = lean.prepare("POST", f"{url}/x", None, {"x": 1}, None, None)
+        got = (await origin.request(head, body)).json()
+        lean.close()
+        server.close()
+        return got
+
+    assert asyncio.run(go()) == {"errcode": 0, "errmsg": "ok"}
+
+
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"errcode\"",  # closed in the middle of the body
+    b"HTTP/1.1 200 OK\r\nContent-Len",  # closed in the middle of the head
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"err",  # in the middle of a chunk
+    b"SMTP 220 ready\r\n\r\n",  # not HTTP at all
+    b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+], ids=["body", "head", "chunk", "not-http", "bad-header"])
+def test_a_cut_or_malformed_answer_is_a_protocol_error_and_the_connection_is_dropped(answer: bytes) -> None:
+    async def handle(reader, writer) -> None:
+        await _read_request(reader)
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    async def go() -> None:
+        server, url = await _serve(handle)
+        lean = _lean()
+        origin, head, body = lean.prepare("POST", f"{url}/x", None, {}, None, None)
+        with pytest.raises(httpx.RemoteProtocolError):
+            await origin.request(head, body)
+        assert not origin.idle
+        lean.close()
+        server.close()
+
+    asyncio.run(go())
+
+
+def test_bytes_after_the_answer_keep_the_connection_from_being_used_again() -> None:
+    connections = []
+
+    async def handle(reader, writer) -> None:
+        connections.append(writer)
+        try:
+            while True:
+                await _read_request(reader)
+                writer.write(OK + b"HTTP/1.1 200 OK\r\n")  # and the start of an answer nobody asked for
+                await writer.drain()
+        except asyncio.IncompleteReadError:
+            writer.close()
+
+    async def go() -> list[int]:
+        server, url = await _serve(handle)
+        lean = _lean()
+        got = []
+        for _ in range(2):
+            origin, head, body = lean.prepare("POST", f"{url}/x", None, {}, None, None)
+            got.append((await origin.request(head, body)).json()["errcode"])
+        lean.close()
+        server.close()
+        return got
+
+    assert asyncio.run(go()) == [0, 0]
+    assert len(connections) == 2  # the second request did not read the first one's leftovers
+
+
+def test_a_request_bigger_than_the_socket_buffers_reaches_a_slow_reader_whole() -> None:
+    big = {"text": "整" * 2_000_000}  # ~6 MB of JSON: the transport pauses writing until the server reads
+    seen: list[int] = []
+
+    async def handle(reader, writer) -> None:
+        await asyncio.sleep(0.2)  # the server is slow to start reading
+        seen.append(len(await _read_request(reader)))
+        writer.write(OK)
+        await writer.drain()
+        writer.close()
+
+    async def go() -> int:
+        server, url = await _serve(handle)
+        lean = _lean(timeout=10)
+        origin, head, body = lean.prepare("POST", f"{url}/x", None, big, None, None)
+        got = (await origin.request(head, body)).status_code
+        lean.close()
+        server.close()
+        assert seen[0] > 6_000_000 and seen[0] == len(head) + len(body) + len(origin.host_line) + 2
+        return got
+
+    assert asyncio.run(go()) == 200

@@ -8,7 +8,8 @@
   the next run or `rectify outbox retry`, untouched attempts are given back, other channels go on.
 - Mail is never touched here, and nothing here can make the mail delivery fail.
 - Each accepted row is marked sent at once (grouped; every database write of a dispatch goes through one
-  writer thread: rectify.channels.writer); the claim has an owner and a lease renewed while this sender
+  writer, rectify.channels.writer, in its thread or - a SQLite mark whose lock is free - on the event loop:
+  rectify.channels.book); the claim has an owner and a lease renewed while this sender
   works (rectify.mail.lease). Crash between send and record: the row
   stays `sending`; once its owner is known dead (same host) or its lease lapsed, the next run sends it
   again - at most the ones in flight (企业微信 also drops an identical request within 30 minutes:
@@ -18,47 +19,26 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
-
 from rectify.channels import results as dingtalk_results
+from rectify.channels.book import Book, ChannelReport
 from rectify.channels.errors import SendError, guard_http_logs, scrub
 from rectify.channels.http import Vendors
 from rectify.channels.policy import next_window
 from rectify.channels.settings import ChannelSettings
 from rectify.channels.sms import Sms
 from rectify.channels.vendors import Dingtalk, Robot, Wecom
-from rectify.channels.writer import Writer
-from rectify.mail import claims, lease, outbox
+from rectify.mail import lease, outbox
 from rectify.runtime import Runtime
 
 if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ChannelReport:
-    sent: Counter[str] = field(default_factory=Counter)  # channel → rows sent
-    failed: list[tuple[int, str, str, str]] = field(default_factory=list)  # (id, channel, recipient, error)
-    pending: list[tuple[int, str, str, str]] = field(default_factory=list)  # transient: retried next run
-    down: dict[str, str] = field(default_factory=dict)  # channel → why it stopped this run
-    deferred_until: datetime | None = None  # quiet hours: nothing sent before this
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"sent": dict(self.sent), "failed": [{"channel": c, "to": r, "error": e} for _, c, r, e in self.failed],
-                "pending": [{"channel": c, "to": r, "error": e} for _, c, r, e in self.pending],
-                "down": dict(self.down),
-                "deferred_until": self.deferred_until.isoformat() if self.deferred_until else None}
 
 
 class RobotRouter:
@@ -154,7 +134,7 @@ async def _send_one(adapter: Any, name: str, to: str, payload: dict[str, Any], c
 
 
 async def _try(adapter: Any, name: str, row_id: int, payload: dict[str, Any], cfg: ChannelSettings,
-               report: ChannelReport, secrets: list[str], book: _Book) -> tuple[int, str, str]:
+               report: ChannelReport, secrets: list[str], book: Book) -> tuple[int, str, str]:
     """(row id, outcome, error): sent / never / down / transient / untried (the channel went down first).
     A row the vendor accepted is marked sent at once (grouped with others waiting) before this returns and
     its slot takes another row (_slots): a crash repeats at most `concurrency` rows of the channel."""
@@ -193,87 +173,7 @@ async def _slots(work: list[tuple[int, str, dict[str, Any]]], slots: int,
     return out
 
 
-@dataclass
-class _Book:
-    """One dispatch's shared state: its writer, and what marking a group of accepted rows needs (each row's
-    channel; for 钉钉 its meta and task_id, recorded in the same transaction)."""
-
-    rt: Runtime
-    report: ChannelReport
-    worker: str
-    clock: Callable[[], datetime]
-    channel_of: dict[int, str] = field(default_factory=dict)
-    metas: dict[int, dict[str, Any]] = field(default_factory=dict)
-    refs: dict[int, str] = field(default_factory=dict)
-    held: Connection | None = None  # SQLite: the writer thread's connection (transaction())
-    writer: Writer = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.writer = Writer(self.mark)
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """A transaction for the writer thread's claims and marks. SQLite: on one connection held for the
-        dispatch (a pool checkout and return cost as much as a mark's UPDATE); PostgreSQL: a pooled one
-        each time, checked before use, so that a server restart between two marks costs nothing."""
-        if self.rt.engine.dialect.name != "sqlite":
-            with self.rt.engine.begin() as conn:
-                yield conn
-            return
-        if self.held is None:
-            self.held = self.rt.engine.connect()
-        with self.held.begin():
-            yield self.held
-
-    def close(self) -> None:
-        if self.held is not None:
-            self.held.close()
-            self.held = None
-
-    def mark(self, ids: list[int]) -> None:
-        """One transaction on a plain connection (an ORM session costs a third more per mark; the statements
-        are outbox's own, which take either)."""
-        by_channel: dict[str, list[int]] = {}
-        for i in ids:
-            by_channel.setdefault(self.channel_of[i], []).append(i)
-        with self.transaction() as conn:
-            for name, group in by_channel.items():
-                self.report.sent[name] += outbox.mark_sent(conn, group, worker=self.worker, now=self.clock())
-            dingtalk_results.record_tasks(conn, [(i, self.metas.pop(i, {}), self.refs.pop(i)) for i in ids
-                                                 if i in self.refs], self.worker)
-
-    def claim(self, name: str, batch: int, ids: list[int] | None,
-              exclude: set[int]) -> list[tuple[int, str, dict[str, Any]]]:
-        with self.transaction() as conn:
-            rows = claims.claim(conn, name, worker=self.worker, now=self.clock(), limit=batch, ids=ids,
-                                exclude=exclude, returning=("recipient", "message", "meta") if name == "dingtalk"
-                                else ("recipient", "message"))
-        self.channel_of.update((r[0], name) for r in rows)
-        if name == "dingtalk":
-            self.metas.update((r[0], dict(r[3] or {})) for r in rows)
-        return [(r[0], r[1], json.loads(r[2])) for r in rows]
-
-    def record(self, name: str, results: dict[int, tuple[str, str]], recipients: dict[int, str],
-               retry_later: set[int]) -> None:
-        """A batch's rows that did not go: given back (the channel is down), retried later or failed."""
-        cfg, report = self.rt.settings.channels, self.report
-        with self.rt.sessions() as s, s.begin():
-            # The channel is down, not the row: claimed rows go back with their attempts as they were, so an
-            # outage of any length never fails a row.
-            idle = [i for i, (o, _) in results.items() if o in ("down", "untried")]
-            outbox.release(s, idle, worker=self.worker, error=report.down.get(name, ""))
-            report.pending.extend((i, name, recipients[i], report.down.get(name, "")) for i in idle)
-            for i, (outcome, error) in results.items():
-                if outcome in ("sent", "down", "untried"):
-                    continue
-                state = outbox.mark_error(s, i, error, worker=self.worker, permanent=outcome == "never",
-                                          max_attempts=cfg.max_attempts)
-                (report.failed if state == outbox.FAILED else report.pending).append((i, name, recipients[i], error))
-                retry_later.add(i)
-                log.warning("%s row %s to %s: %s", name, i, recipients[i], error)
-
-
-async def _channel(book: _Book, name: str, adapter: Any, *, batch: int, ids: list[int] | None) -> None:
+async def _channel(book: Book, name: str, adapter: Any, *, batch: int, ids: list[int] | None) -> None:
     cfg, report = book.rt.settings.channels, book.report
     secrets = adapter.secrets()
     limit = asyncio.Semaphore(cfg.concurrency)  # 钉钉's result reads, as many at once as its sends
@@ -318,12 +218,13 @@ async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: l
         with rt.sessions() as s, s.begin():
             outbox.renew(s, worker=worker, until=clock() + lease.LEASE)
 
-    book = _Book(rt, report, worker, clock)
+    book = Book(rt, report, worker, clock)
     try:
         found = {n: a for n, a in adapters(cfg, clients or http).items() if only in (None, n)}
         with lease.Renewer(renew, lease.LEASE.total_seconds() / 4):  # a live sender's rows are never taken
             await asyncio.gather(*(_channel(book, name, a, batch=batch, ids=ids) for name, a in found.items()))
     finally:
+        book.close_quick()
         book.writer.close(book.close)  # the held connection is closed in the thread that used it
         if clients is not None:
             await clients.aclose()

@@ -60,17 +60,86 @@ class Answer:
         return jsonlib.loads(self.content)
 
 
-class _Conn:
-    __slots__ = ("idle_since", "reader", "writer")
+class _Incomplete(Exception):
+    """The server closed the connection before the answer was whole."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer, self.idle_since = reader, writer, 0.0
+
+class _Conn(asyncio.Protocol):
+    """One keep-alive connection as a protocol: the answer is parsed where its bytes arrive and handed to the
+    request waiting for it, one wake-up a request (streams' readuntil/readexactly/drain cost three)."""
+
+    __slots__ = ("buf", "eof", "idle_since", "lost", "paused", "transport", "waiter")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.eof = self.lost = self.paused = False
+        self.idle_since = 0.0
+        self.transport: asyncio.Transport | None = None
+        self.waiter: asyncio.Future[tuple[Answer, bool]] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if self.waiter is not None:
+            self.settle()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        if self.waiter is not None:
+            self.settle()
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = self.lost = True
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return
+        if exc is None:
+            self.settle()
+        else:
+            kind = _httpx().WriteError if self.paused else _httpx().ReadError
+            waiter.set_exception(kind(f"{type(exc).__name__}: {exc}"))
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+
+    def settle(self) -> None:
+        """Hand the waiting request its answer once the buffer holds all of it (or the error it makes)."""
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return
+        try:
+            got = _parse(self.buf, self.eof)
+        except _Incomplete:
+            waiter.set_exception(_httpx().RemoteProtocolError(
+                "Server disconnected without sending a complete response."))
+            return
+        except ValueError as exc:
+            waiter.set_exception(_httpx().RemoteProtocolError(f"malformed answer ({exc})"))
+            return
+        if got is not None:
+            answer, keep, used = got
+            del self.buf[:used]
+            waiter.set_result((answer, keep and not self.buf and not self.eof))  # nothing unasked-for left
+
+    def expire(self) -> None:
+        """The exchange's timer: still writing (the server does not read) or still waiting for the answer."""
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(_httpx().WriteTimeout("writing the request timed out") if self.paused
+                                 else _httpx().ReadTimeout("reading the answer timed out"))
 
     def usable(self, now: float) -> bool:
-        return now - self.idle_since < KEEPALIVE and not self.reader.at_eof() and not self.writer.is_closing()
+        return now - self.idle_since < KEEPALIVE and not self.eof and not self.transport.is_closing()  # type: ignore[union-attr]
 
     def close(self) -> None:
-        self.writer.close()
+        if self.transport is not None:
+            self.transport.close()
 
 
 def _httpx() -> Any:
@@ -120,37 +189,29 @@ class Origin:
         return answer
 
     async def _connect(self) -> _Conn:
+        conn = _Conn()
         try:
             async with asyncio.timeout(self.timeout):
-                reader, writer = await asyncio.open_connection(
-                    self.host, self.port, ssl=self.tls() if self.tls else None,
+                await asyncio.get_running_loop().create_connection(
+                    lambda: conn, self.host, self.port, ssl=self.tls() if self.tls else None,
                     server_hostname=self.host if self.tls else None)
         except TimeoutError:
             raise _httpx().ConnectTimeout(f"connect to {self.host}:{self.port} timed out") from None
         except (OSError, ssl.SSLError) as exc:
             raise _httpx().ConnectError(f"{type(exc).__name__}: {exc}") from None
-        return _Conn(reader, writer)
+        return conn
 
     async def _exchange(self, conn: _Conn, head: bytes, body: bytes) -> tuple[Answer, bool]:
-        writing = True
+        """One timer for the whole exchange, as before (writing takes microseconds)."""
+        loop = asyncio.get_running_loop()
+        waiter = conn.waiter = loop.create_future()
+        timer = loop.call_later(self.timeout, conn.expire)
         try:
-            async with asyncio.timeout(self.timeout):  # one timer for the exchange (writing takes microseconds)
-                conn.writer.write(head + self.host_line + b"\r\n" + body)
-                await conn.writer.drain()
-                writing = False
-                return await _answer(conn.reader)
-        except TimeoutError:
-            if writing:
-                raise _httpx().WriteTimeout("writing the request timed out") from None
-            raise _httpx().ReadTimeout("reading the answer timed out") from None
-        except OSError as exc:
-            if writing:
-                raise _httpx().WriteError(f"{type(exc).__name__}: {exc}") from None
-            raise _httpx().ReadError(f"{type(exc).__name__}: {exc}") from None
-        except asyncio.IncompleteReadError:
-            raise _httpx().RemoteProtocolError("Server disconnected without sending a complete response.") from None
-        except (asyncio.LimitOverrunError, ValueError) as exc:
-            raise _httpx().RemoteProtocolError(f"malformed answer ({type(exc).__name__})") from None
+            conn.transport.write(head + self.host_line + b"\r\n" + body)  # type: ignore[union-attr]
+            return await waiter
+        finally:
+            timer.cancel()
+            conn.waiter = None
 
     def close(self) -> None:
         for c in self.idle:
@@ -158,16 +219,29 @@ class Origin:
         self.idle.clear()
 
 
-async def _answer(reader: asyncio.StreamReader) -> tuple[Answer, bool]:
-    """(answer, whether the connection may be kept). The head is decoded once, as latin-1 (HTTP's bytes)."""
+HEAD_LIMIT = 65536  # bytes of an answer's status line and headers (asyncio streams' default limit, as before)
+
+
+def _parse(buf: bytearray, eof: bool) -> tuple[Answer, bool, int] | None:
+    """(answer, whether the connection may be kept, bytes used) once `buf` holds a whole answer; None: not
+    yet. The head is decoded once, as latin-1 (HTTP's bytes); 1xx interim answers (100 Continue) skipped."""
+    start = 0
     while True:
-        lines = (await reader.readuntil(b"\r\n\r\n"))[:-4].decode("latin-1").split("\r\n")
+        end = buf.find(b"\r\n\r\n", start)
+        if end < 0:
+            if len(buf) - start > HEAD_LIMIT:
+                raise ValueError("answer head too long")
+            if eof:
+                raise _Incomplete
+            return None
+        lines = buf[start:end].decode("latin-1").split("\r\n")
+        start = end + 4
         version, _, rest = lines[0].partition(" ")
         if not version.startswith("HTTP/1.") or len(rest) < 3:
             raise ValueError("not an HTTP/1.x status line")
         status = int(rest[:3])
         if status >= 200 or status == 101:
-            break  # 1xx interim answers (100 Continue) are skipped
+            break
     fields: dict[str, str] = {}
     for line in lines[1:]:
         name, sep, value = line.partition(":")
@@ -178,29 +252,52 @@ async def _answer(reader: asyncio.StreamReader) -> tuple[Answer, bool]:
     connection = fields.get("connection", "").lower()
     keep = "close" not in connection and (version != "HTTP/1.0" or "keep-alive" in connection)
     if status in (204, 304):
-        content = b""
+        content, used = b"", start
     elif "chunked" in fields.get("transfer-encoding", "").lower():
-        content = await _chunks(reader)
+        got = _chunks(buf, start)
+        if got is None:
+            if eof:
+                raise _Incomplete
+            return None
+        content, used = got
     elif "content-length" in fields:
-        content = await reader.readexactly(int(fields["content-length"]))
+        used = start + int(fields["content-length"])
+        if len(buf) < used:
+            if eof:
+                raise _Incomplete
+            return None
+        content = bytes(buf[start:used])
     else:  # delimited by the end of the connection
-        content, keep = await reader.read(), False
+        if not eof:
+            return None
+        content, used, keep = bytes(buf[start:]), len(buf), False
     coding = fields.get("content-encoding", "").lower()
     if coding in ("gzip", "deflate"):
         content = zlib.decompress(content, 16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS)
-    return Answer(status, Headers(fields), content, version, rest[4:].strip()), keep
+    return Answer(status, Headers(fields), content, version, rest[4:].strip()), keep, used
 
 
-async def _chunks(reader: asyncio.StreamReader) -> bytes:
+def _chunks(buf: bytearray, at: int) -> tuple[bytes, int] | None:
+    """(body, the offset past its last chunk and trailers) of a chunked body starting at `at`; None: not yet."""
     parts = []
     while True:
-        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        eol = buf.find(b"\r\n", at)
+        if eol < 0:
+            return None
+        size = int(bytes(buf[at:eol]).split(b";")[0], 16)
+        at = eol + 2
         if size == 0:
-            while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers
-                pass
-            return b"".join(parts)
-        parts.append(await reader.readexactly(size))
-        await reader.readexactly(2)
+            while True:  # trailers, up to the blank line
+                eol = buf.find(b"\r\n", at)
+                if eol < 0:
+                    return None
+                blank, at = eol == at, eol + 2
+                if blank:
+                    return b"".join(parts), at
+        if len(buf) < at + size + 2:
+            return None
+        parts.append(bytes(buf[at:at + size]))
+        at += size + 2
 
 
 @lru_cache(maxsize=256)
