@@ -156,3 +156,21 @@ def test_it_embeds_inline_images_as_related_parts() -> None:
     assert len(related) == 1
     img = next(p for p in msg.walk() if p.get_content_type() == "image/png")
     assert img["Content-ID"] == "<chart1>"
+
+
+def test_a_rows_copy_with_another_message_is_what_replace_makes_and_checks_the_same() -> None:
+    import email.message
+    from dataclasses import replace
+
+    import pytest
+
+    row = outbox.Queued("li@fin.example", "daily", date(2024, 3, 1), b"<letter>", items=3, meta={"top": "urge"},
+                        key_suffix=":2", subject="【整改催办】", channel="wecom")
+    for message in (b"", b"other", bytearray(b"x")):
+        assert row.with_message(message) == replace(row, message=message)
+    assert row.message == b"<letter>"  # the row itself is unchanged
+    bare = outbox.Queued("li@fin.example", "daily", date(2024, 3, 1), email.message.EmailMessage())  # no subject
+    with pytest.raises(ValueError, match="needs its subject"):
+        bare.with_message(b"bytes without a subject")
+    with pytest.raises(ValueError, match="needs its subject"):
+        replace(bare, message=b"bytes without a subject")

