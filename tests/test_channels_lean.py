@@ -182,7 +182,9 @@ def test_an_answer_that_comes_a_byte_at_a_time_is_read_whole() -> None:
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"err",  # in the middle of a chunk
     b"SMTP 220 ready\r\n\r\n",  # not HTTP at all
     b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
-], ids=["body", "head", "chunk", "not-http", "bad-header"])
+    b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n{}",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\n{}\r\n0\r\n\r\n",
+], ids=["body", "head", "chunk", "not-http", "bad-header", "negative-length", "negative-chunk"])
 def test_a_cut_or_malformed_answer_is_a_protocol_error_and_the_connection_is_dropped(answer: bytes) -> None:
     async def handle(reader, writer) -> None:
         await _read_request(reader)
@@ -253,3 +255,38 @@ def test_a_request_bigger_than_the_socket_buffers_reaches_a_slow_reader_whole() 
         return got
 
     assert asyncio.run(go()) == 200
+
+
+def test_a_connection_that_received_bytes_while_idle_is_not_used_again() -> None:
+    connections = []
+
+    async def handle(reader, writer) -> None:
+        connections.append(writer)
+        await _read_request(reader)
+        writer.write(OK)
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")  # unasked, still open
+        await writer.drain()
+        try:
+            await _read_request(reader)
+            writer.write(OK)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    async def go() -> list[int]:
+        server, url = await _serve(handle)
+        lean = _lean()
+        got = []
+        for _ in range(2):
+            origin, head, body = lean.prepare("POST", f"{url}/x", None, {}, None, None)
+            got.append((await origin.request(head, body)).status_code)
+            await asyncio.sleep(0.2)  # the 408 arrives while the connection is idle
+        lean.close()
+        server.close()
+        return got
+
+    assert asyncio.run(go()) == [200, 200]  # not the 408 read as the second request's answer
+    assert len(connections) == 2

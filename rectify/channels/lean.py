@@ -135,7 +135,10 @@ class _Conn(asyncio.Protocol):
                                  else _httpx().ReadTimeout("reading the answer timed out"))
 
     def usable(self, now: float) -> bool:
-        return now - self.idle_since < KEEPALIVE and not self.eof and not self.transport.is_closing()  # type: ignore[union-attr]
+        """Idle for less than KEEPALIVE, open, and nothing unasked-for arrived on it (a server's 408 before
+        closing, say: read as the next request's answer, it would be the wrong one)."""
+        return (now - self.idle_since < KEEPALIVE and not self.eof and not self.buf
+                and not self.transport.is_closing())  # type: ignore[union-attr]
 
     def close(self) -> None:
         if self.transport is not None:
@@ -261,7 +264,10 @@ def _parse(buf: bytearray, eof: bool) -> tuple[Answer, bool, int] | None:
             return None
         content, used = got
     elif "content-length" in fields:
-        used = start + int(fields["content-length"])
+        length = int(fields["content-length"])
+        if length < 0:
+            raise ValueError("negative Content-Length")
+        used = start + length
         if len(buf) < used:
             if eof:
                 raise _Incomplete
@@ -285,6 +291,8 @@ def _chunks(buf: bytearray, at: int) -> tuple[bytes, int] | None:
         if eol < 0:
             return None
         size = int(bytes(buf[at:eol]).split(b";")[0], 16)
+        if size < 0:
+            raise ValueError("negative chunk size")
         at = eol + 2
         if size == 0:
             while True:  # trailers, up to the blank line
