@@ -154,6 +154,20 @@ async def _read_request(reader: asyncio.StreamReader) -> bytes:
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
 
 
+async def _twice(handle, pause: float = 0.0) -> list:
+    """Two requests through one lean client to a server running `handle`, `pause` seconds apart: the answers."""
+    server, url = await _serve(handle)
+    lean = _lean()
+    got = []
+    for _ in range(2):
+        origin, head, body = lean.prepare("POST", f"{url}/x", None, {}, None, None)
+        got.append(await origin.request(head, body))
+        await asyncio.sleep(pause)
+    lean.close()
+    server.close()
+    return got
+
+
 def test_an_answer_that_comes_a_byte_at_a_time_is_read_whole() -> None:
     async def handle(reader, writer) -> None:
         await _read_request(reader)
@@ -218,18 +232,7 @@ def test_bytes_after_the_answer_keep_the_connection_from_being_used_again() -> N
         except asyncio.IncompleteReadError:
             writer.close()
 
-    async def go() -> list[int]:
-        server, url = await _serve(handle)
-        lean = _lean()
-        got = []
-        for _ in range(2):
-            origin, head, body = lean.prepare("POST", f"{url}/x", None, {}, None, None)
-            got.append((await origin.request(head, body)).json()["errcode"])
-        lean.close()
-        server.close()
-        return got
-
-    assert asyncio.run(go()) == [0, 0]
+    assert [a.json()["errcode"] for a in asyncio.run(_twice(handle))] == [0, 0]
     assert len(connections) == 2  # the second request did not read the first one's leftovers
 
 
@@ -276,17 +279,6 @@ def test_a_connection_that_received_bytes_while_idle_is_not_used_again() -> None
             pass
         writer.close()
 
-    async def go() -> list[int]:
-        server, url = await _serve(handle)
-        lean = _lean()
-        got = []
-        for _ in range(2):
-            origin, head, body = lean.prepare("POST", f"{url}/x", None, {}, None, None)
-            got.append((await origin.request(head, body)).status_code)
-            await asyncio.sleep(0.2)  # the 408 arrives while the connection is idle
-        lean.close()
-        server.close()
-        return got
-
-    assert asyncio.run(go()) == [200, 200]  # not the 408 read as the second request's answer
+    got = asyncio.run(_twice(handle, pause=0.2))  # the 408 arrives while the connection is idle
+    assert [a.status_code for a in got] == [200, 200]  # not the 408 read as the second request's answer
     assert len(connections) == 2
