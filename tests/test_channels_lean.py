@@ -282,3 +282,47 @@ def test_a_connection_that_received_bytes_while_idle_is_not_used_again() -> None
     got = asyncio.run(_twice(handle, pause=0.2))  # the 408 arrives while the connection is idle
     assert [a.status_code for a in got] == [200, 200]  # not the 408 read as the second request's answer
     assert len(connections) == 2
+
+
+def test_it_speaks_tls_keeps_the_connection_and_refuses_a_certificate_it_does_not_trust() -> None:
+    """The vendors are https: the same exchange through asyncio's TLS transport, verified against a CA."""
+    import trustme
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    connections = []
+
+    async def handle(reader, writer) -> None:
+        connections.append(writer)
+        try:
+            while True:
+                seen = await _read_request(reader)
+                assert b'"touser":"LiLi"' in seen
+                writer.write(OK)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            writer.close()
+
+    async def go() -> list[int]:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+        url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        lean = LeanClient(trusting, 2.0, 4)
+        got = []
+        for _ in range(2):
+            origin, head, body = lean.prepare("POST", f"{url}/cgi-bin/message/send", {"access_token": "T"},
+                                              {"touser": "LiLi"}, None, None)
+            got.append((await origin.request(head, body)).json()["errcode"])
+        lean.close()
+        stranger = LeanClient(ssl.create_default_context(), 2.0, 4)  # the system's CAs only
+        origin, head, body = stranger.prepare("POST", f"{url}/x", None, {}, None, None)
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            await origin.request(head, body)
+        stranger.close()
+        server.close()
+        return got
+
+    assert asyncio.run(go()) == [0, 0]
+    assert len(connections) == 1  # one kept for both requests (the stranger's handshake never got this far)
