@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from models import OutboxMessage
-from rectify.channels.book import Book, ChannelReport
+from rectify.channels.book import Book, ChannelReport, _busy
 from rectify.mail import claims, outbox
 from tests.test_channels_send import AT_WORK, queue, row
 
-pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # PostgreSQL marks in the thread
+SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # PostgreSQL marks in the thread
 
 
 def _claimed(rt, n: int) -> tuple[Book, list[int]]:
@@ -38,6 +39,7 @@ def _path(rt) -> str:
     return rt.engine.url.database
 
 
+@SQLITE
 def test_it_marks_on_the_event_loop_when_the_lock_is_free(rt) -> None:
     book, ids = _claimed(rt, 3)
     marks_in: list[str] = []
@@ -63,6 +65,7 @@ def test_it_marks_on_the_event_loop_when_the_lock_is_free(rt) -> None:
     assert marks_in and set(marks_in) == {threading.main_thread().name}  # no thread hand-off
 
 
+@SQLITE
 def test_a_busy_lock_writes_nothing_on_the_loop_and_the_thread_marks_once_it_is_free(rt) -> None:
     book, ids = _claimed(rt, 2)
     other = sqlite3.connect(_path(rt), isolation_level=None)
@@ -95,6 +98,7 @@ def test_a_busy_lock_writes_nothing_on_the_loop_and_the_thread_marks_once_it_is_
     assert len(ticks) >= 20  # the loop went on while the thread waited out the lock
 
 
+@SQLITE
 def test_the_loops_connection_never_returns_to_the_pool_with_its_pragmas(rt) -> None:
     book, ids = _claimed(rt, 1)
     assert book.mark_now(ids) is True
@@ -106,6 +110,7 @@ def test_the_loops_connection_never_returns_to_the_pool_with_its_pragmas(rt) -> 
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() > 0
 
 
+@SQLITE
 def test_a_row_not_this_workers_is_not_marked_on_the_loop(rt) -> None:
     book, ids = _claimed(rt, 2)
     with rt.engine.begin() as conn:  # its lease lapsed and another sender took the first row meanwhile
@@ -117,3 +122,20 @@ def test_a_row_not_this_workers_is_not_marked_on_the_loop(rt) -> None:
     book.writer.close(book.close)
     assert book.report.sent == {"wecom": 1}  # compare-and-set: only the row still this worker's
     assert _states(rt) == {**taken, ids[1]: outbox.SENT}
+
+
+def test_only_a_busy_or_locked_database_counts_as_busy(tmp_path) -> None:
+    """Anything else (a missing table, a full disk) is raised by the mark, not handed to the thread."""
+    path = tmp_path / "lock.db"
+    holder = sqlite3.connect(path, isolation_level=None, timeout=0)
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError) as busy:
+        other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError) as missing:
+        other.execute("SELECT * FROM nowhere")
+    holder.close()
+    other.close()
+    assert _busy(OperationalError("BEGIN IMMEDIATE", None, busy.value))
+    assert not _busy(OperationalError("SELECT", None, missing.value))

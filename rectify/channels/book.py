@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -48,8 +49,10 @@ def _file_sqlite(rt: Runtime) -> bool:
 
 
 def _busy(exc: OperationalError) -> bool:
-    """SQLite's 'database is locked' (another writer holds the lock) - and nothing else."""
-    return "locked" in str(exc.orig) or "busy" in str(exc.orig)
+    """SQLite's SQLITE_BUSY or SQLITE_LOCKED (another writer holds the lock, any extended code of them) - and
+    nothing else: a full disk or an I/O error is raised, not retried in the thread."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 @dataclass
