@@ -4,6 +4,7 @@ the same with the SMTP sink; the queued/serial/floor runs beside when asked for)
 from __future__ import annotations
 
 import os
+import random
 import statistics
 
 
@@ -39,6 +40,11 @@ def summarise(results: dict[str, list[dict]], label: str) -> None:
     print(f"  Rectify's CPU (run, render workers, IM/SMS sender): mail alone {mail_cpu:.2f} s, with the channels "
           f"{chan_cpu:.2f} s (of which the sender {sender:.2f} s): ratio {chan_cpu / mail_cpu:.3f} "
           f"({(chan_cpu / mail_cpu - 1) * 100:+.1f} %)")
+    spread = interval([r["cpu_s"] for r in results["mail"]], [r["cpu_s"] for r in results["channels"]])
+    if spread:
+        print(f"  that ratio's 95 % interval, the runs of each kind drawn again 2,000 times: "
+              f"{(spread[0] - 1) * 100:+.1f} % to {(spread[1] - 1) * 100:+.1f} % (what this machine's noise allows "
+              f"concluding from {len(results['mail'])} + {len(results['channels'])} runs)")
     if results["queued"]:
         q = sum(r["cpu_s"] for r in results["queued"]) / len(results["queued"])
         m, c = mail_cpu / len(results["mail"]), chan_cpu / len(results["channels"])
@@ -64,3 +70,14 @@ def summarise(results: dict[str, list[dict]], label: str) -> None:
     print(f"  the same + the SMTP sink: mail alone {mail_cpu + mail_sink:.2f} s, with the channels "
           f"{chan_cpu + chan_sink:.2f} s: ratio {(chan_cpu + chan_sink) / (mail_cpu + mail_sink):.3f}; "
           f"beside, not added: the fake vendors' servers {fakes:.2f} s")
+
+
+def interval(mail: list[float], chan: list[float], draws: int = 2000) -> tuple[float, float] | None:
+    """The 2.5th and 97.5th percentiles of sum(chan) / sum(mail) over bootstrap resamples of each kind's runs
+    (a fixed seed: the same runs print the same interval). None below three runs of each."""
+    if min(len(mail), len(chan)) < 3:
+        return None
+    rng = random.Random(0)
+    ratios = sorted(sum(rng.choices(chan, k=len(chan))) / sum(rng.choices(mail, k=len(mail)))
+                    for _ in range(draws))
+    return ratios[int(0.025 * draws)], ratios[int(0.975 * draws) - 1]
