@@ -1,5 +1,5 @@
 """A lean HTTP/1.1 keep-alive client for the vendor requests (gettoken, message/send, asyncsend_v2,
-getsendresult, the robots, the SMS gateway), over asyncio streams.
+getsendresult, the robots, the SMS gateway), each connection an asyncio protocol (_Conn).
 
 Why: the daily run sends one request per person and channel, and on loopback-fast peers httpx spends about
 1.6 ms of CPU on each even straight through its transport (httpcore's pool and h11's state machine, the
