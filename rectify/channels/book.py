@@ -21,7 +21,10 @@ from sqlalchemy.exc import OperationalError
 from rectify.channels import results as dingtalk_results
 from rectify.channels.writer import Writer
 from rectify.mail import claims, outbox
+from rectify.mail.outbox import BornRow
 from rectify.runtime import Runtime
+
+Work = list[tuple[int, str, dict[str, Any]]]  # a batch to send: (row id, recipient, payload)
 
 log = logging.getLogger("rectify.channels.dispatch")  # the rows' warnings under the dispatcher's name, as before
 
@@ -145,8 +148,18 @@ class Book:
             self.metas.pop(i, None)
             self.refs.pop(i, None)
 
-    def claim(self, name: str, batch: int, ids: list[int] | None,
-              exclude: set[int]) -> list[tuple[int, str, dict[str, Any]]]:
+    def adopt(self, born: list[BornRow]) -> dict[str, Work]:
+        """Rows the daily run's commit made claimed by this sender (outbox.Born), by channel, as a claim
+        returns them: their payloads decoded, their channel and (钉钉) meta kept for the marks."""
+        out: dict[str, Work] = {}
+        for row_id, name, recipient, message, meta in born:
+            self.channel_of[row_id] = name
+            if name == "dingtalk":
+                self.metas[row_id] = dict(meta or {})
+            out.setdefault(name, []).append((row_id, recipient, json.loads(message)))
+        return out
+
+    def claim(self, name: str, batch: int, ids: list[int] | None, exclude: set[int]) -> Work:
         with self.transaction() as conn:
             rows = claims.claim(conn, name, worker=self.worker, now=self.clock(), limit=batch, ids=ids,
                                 exclude=exclude, returning=("recipient", "message", "meta") if name == "dingtalk"

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rectify.channels import results as dingtalk_results
-from rectify.channels.book import Book, ChannelReport
+from rectify.channels.book import Book, ChannelReport, Work
 from rectify.channels.errors import SendError, guard_http_logs, scrub
 from rectify.channels.http import Vendors
 from rectify.channels.policy import next_window
@@ -33,6 +33,7 @@ from rectify.channels.settings import ChannelSettings
 from rectify.channels.sms import Sms
 from rectify.channels.vendors import Dingtalk, Robot, Wecom
 from rectify.mail import lease, outbox
+from rectify.mail.outbox import BornRow
 from rectify.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -173,13 +174,19 @@ async def _slots(work: list[tuple[int, str, dict[str, Any]]], slots: int,
     return out
 
 
-async def _channel(book: Book, name: str, adapter: Any, *, batch: int, ids: list[int] | None) -> None:
+async def _channel(book: Book, name: str, adapter: Any, *, batch: int, ids: list[int] | None,
+                   first: Work = ()) -> None:
+    """`first`: rows this sender already holds (born claimed, outbox.Born), sent before any claim."""
     cfg, report = book.rt.settings.channels, book.report
     secrets = adapter.secrets()
     limit = asyncio.Semaphore(cfg.concurrency)  # 钉钉's result reads, as many at once as its sends
     retry_later: set[int] = set()
+    held = list(first)
     while name not in report.down:
-        work = await book.writer.run(book.claim, name, batch, ids, set(retry_later))
+        if held:
+            work, held = held[:batch], held[batch:]
+        else:
+            work = await book.writer.run(book.claim, name, batch, ids, set(retry_later))
         if not work:
             break
         outcomes = await _slots(work, cfg.concurrency,  # per channel: each vendor has its own rate limits
@@ -189,6 +196,7 @@ async def _channel(book: Book, name: str, adapter: Any, *, batch: int, ids: list
             await book.writer.run(book.record, name, results, {i: r for i, r, _ in work}, retry_later)
         if len(retry_later) > 1000:
             break
+    await _give_back(book, name, held)
     if name == "dingtalk" and name not in report.down:
         for task, outcome, text in await dingtalk_results.settle(book.rt, adapter, book.clock(),
                                                                  wait=cfg.dingtalk.result_wait, limit=limit,
@@ -199,10 +207,21 @@ async def _channel(book: Book, name: str, adapter: Any, *, batch: int, ids: list
                 log.warning("%s row %s to %s: %s", name, task.row_id, task.recipient, text)
 
 
+async def _give_back(book: Book, name: str, held: Work) -> None:
+    """Held rows this sender will not try (their channel went down, or has no adapter): back to the queue with
+    their attempts as they were, reported pending, as claimed rows of a channel that is down are."""
+    if held:
+        await book.writer.run(book.record, name, {i: ("untried", "") for i, _, _ in held},
+                              {i: to for i, to, _ in held}, set())
+
+
 async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: list[int] | None = None,
                          http: httpx.AsyncClient | None = None, respect_quiet_hours: bool = True,
-                         only: str | None = None, transport: httpx.AsyncBaseTransport | None = None) -> ChannelReport:
-    """Every configured channel's deliverable rows (or only one channel's), the channels side by side."""
+                         only: str | None = None, transport: httpx.AsyncBaseTransport | None = None,
+                         worker: str | None = None, born: list[BornRow] | None = None) -> ChannelReport:
+    """Every configured channel's deliverable rows (or only one channel's), the channels side by side.
+    `worker` and `born`: the owner under which the daily run's commit inserted today's rows claimed, and those
+    rows (outbox.Born: id, channel, recipient, message, meta), sent first and without a claim."""
     cfg = rt.settings.channels
     report = ChannelReport()
     guard_http_logs()
@@ -212,17 +231,21 @@ async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: l
             return report
     clients = Clients(cfg, transport) if http is None else None
     clock = lease.clock_from(now)  # claims, leases and marks: the run's time, advancing in real time
-    worker = lease.new_owner()
+    worker = worker or lease.new_owner()
 
     def renew() -> None:
         with rt.sessions() as s, s.begin():
             outbox.renew(s, worker=worker, until=clock() + lease.LEASE)
 
     book = Book(rt, report, worker, clock)
+    held = book.adopt(born or [])
     try:
         found = {n: a for n, a in adapters(cfg, clients or http).items() if only in (None, n)}
         with lease.Renewer(renew, lease.LEASE.total_seconds() / 4):  # a live sender's rows are never taken
-            await asyncio.gather(*(_channel(book, name, a, batch=batch, ids=ids) for name, a in found.items()))
+            await asyncio.gather(*(_channel(book, name, a, batch=batch, ids=ids, first=held.pop(name, ()))
+                                   for name, a in found.items()))
+            for name, rows in held.items():
+                await _give_back(book, name, rows)
     finally:
         book.close_quick()
         book.writer.close(book.close)  # the held connection is closed in the thread that used it
