@@ -1,8 +1,8 @@
 """IM/SMS rows born claimed (outbox.Born): the daily run's commit inserts today's IM/SMS rows already claimed by
-its forked sender, which sends them without claiming them again. The claim's guarantees hold: one row per
-key, mail never claimed, a channel that is down gives its rows back, a sender that died before starting
-leaves its rows to the next claim, a commit that loses a race lists none. SQLite and PostgreSQL, the fake
-vendors on 127.0.0.1."""
+the run, and its forked sender takes them over in one compare-and-set and sends them without claiming them
+again. The claim's guarantees hold: one row per key, mail never claimed, only rows the run still holds are
+taken, a channel that is down gives its rows back, rows whose holder died go to the next claim, a commit
+that loses a race lists none. SQLite and PostgreSQL, the fake vendors on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -89,13 +89,28 @@ def test_the_sender_sends_its_born_rows_once_without_claiming_them_again(crt, fa
     born = born_queue(crt, OWNER, *(row(who, "wecom", wx) for who, wx, _ in to),
                       *(row(who, "sms", m) for who, _, m in to))
 
-    report = dispatch(crt, AT_WORK, worker=OWNER, born=born.rows)
+    report = dispatch(crt, AT_WORK, handed=born)
 
     assert report.sent == {"wecom": 5, "sms": 5}
     assert sorted(fake.to("wecom")) == [wx for _, wx, _ in to] and len(fake.to("sms")) == 5
     # Still the one attempt of the birth: a claim would have counted a second.
     assert set(states(crt).values()) == {("sent", 1)}
+    senders = {o for o, _ in claims_of(crt).values()}
+    assert len(senders) == 1 and OWNER not in senders  # taken over by the sender's own owner
     assert dispatch(crt, AT_WORK + timedelta(minutes=5)).sent == {}  # nothing left for anyone
+
+
+def test_the_sender_takes_over_only_the_rows_the_run_still_holds(crt, fake) -> None:
+    born = born_queue(crt, OWNER, *(row(f"p{i}@u.example", "wecom", f"wx{i}") for i in range(3)))
+    with crt.sessions() as s, s.begin():  # the run's lease lapsed and another sender took one of them
+        s.execute(update(OutboxMessage).where(OutboxMessage.recipient == "p1@u.example")
+                  .values(claimed_by="other|1|1|x"))
+
+    report = dispatch(crt, AT_WORK, handed=born)
+
+    assert report.sent == {"wecom": 2} and sorted(fake.to("wecom")) == ["wx0", "wx2"]
+    assert states(crt)[("wecom", "p1@u.example")] == ("sending", 1)  # the other's, untouched
+    assert claims_of(crt)[("wecom", "p1@u.example")][0] == "other|1|1|x"
 
 
 def test_born_rows_of_a_channel_that_is_down_go_back_pending(settings, fake) -> None:
@@ -103,7 +118,7 @@ def test_born_rows_of_a_channel_that_is_down_go_back_pending(settings, fake) -> 
     try:
         born = born_queue(rt, OWNER, *(row(f"p{i}@u.example", "wecom", f"wx{i}") for i in range(3)),
                           row("p0@u.example", "sms", "13800138000"))
-        report = dispatch(rt, AT_WORK, worker=OWNER, born=born.rows, batch=2)  # one batch tried, one never
+        report = dispatch(rt, AT_WORK, handed=born, batch=2)  # one batch tried, one never
 
         assert report.down == {"wecom": "企业微信 gettoken: 40001 invalid credential"} and report.sent == {"sms": 1}
         # Given back as a claim's rows are: pending, the birth's attempt not counted, the reason shown.

@@ -8,18 +8,15 @@ the child claims, sends and marks through the same dispatcher under its own owne
 either process leaves only its own in-flight rows to the next run), the mail delivery never waits for it,
 and whatever happens to it the run goes on (its error is reported like any channel problem).
 
-The sender is forked just before the day's commit and tells its owner first: the commit inserts today's
-IM/SMS rows already claimed by it (outbox.Born), and hands it their ids and messages when it starts it, so
-that it need not claim and read back rows it was about to get anyway. Outside the working window it names
-no owner and the rows are inserted pending, as before. Should it die before starting, its rows are a dead
-owner's, which the next claim takes at once.
+Today's rows are handed over, not claimed: the day's commit inserted them claimed by the run itself
+(outbox.Born, `born_owner`), and the child takes them from the run in one compare-and-set, knowing them
+already (the fork inherits their ids and messages), instead of claiming and reading them back batch by batch.
 
 Only the plain steps fork (as render does); in the Prefect flow the dispatch runs after the mail as before.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import logging
 import multiprocessing
@@ -29,7 +26,7 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 from rectify.mail import lease
-from rectify.mail.outbox import BornRow
+from rectify.mail.outbox import Born
 
 if TYPE_CHECKING:  # the dispatcher (httpx) is imported only by a run that sends IM/SMS
     from rectify.channels.dispatch import ChannelReport
@@ -38,23 +35,15 @@ if TYPE_CHECKING:  # the dispatcher (httpx) is imported only by a run that sends
 log = logging.getLogger(__name__)
 
 
-def _child(rt: Runtime, now: datetime, out: Connection, go: Connection) -> None:
+def _child(rt: Runtime, now: datetime, out: Connection, born: Born | None) -> None:
     # The fork inherits the run's whole heap (the day's plan): none of it is this process's garbage, and
     # collecting through it would cost CPU and copy its pages. The sender's own objects are collected as usual.
     gc.freeze()
     rt.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
     try:
-        out.send_bytes(_owner(rt, now).encode())
-        born = pickle.loads(go.recv_bytes())
-    except (EOFError, OSError):  # the run ended (or failed) before starting it: nothing to send, no report
-        out.close()
-        return
-    finally:
-        go.close()
-    try:
         from rectify.channels.dispatch import dispatch  # httpx loads here, beside the mail, not before it
 
-        result: Any = dispatch(rt, now, **born)
+        result: Any = dispatch(rt, now, handed=born)
     except BaseException as exc:  # reported to the parent, which reports it like any channel problem
         result = RuntimeError(f"{type(exc).__name__}: {exc}")
     try:
@@ -63,49 +52,16 @@ def _child(rt: Runtime, now: datetime, out: Connection, go: Connection) -> None:
         out.close()
 
 
-def _owner(rt: Runtime, now: datetime) -> str:
-    """This sender's owner when it will send today's rows at once, "" when it will not (outside the window)."""
-    from rectify.channels.policy import next_window
-
-    cfg = rt.settings.channels
-    if next_window(now, rt.settings.timezone, rt.calendar, cfg.work_start, cfg.work_end) is not None:
-        return ""
-    return lease.new_owner()
-
-
 class Alongside:
-    """A dispatch in a forked process: `owner()` forks it, `go(born)` starts its sending, `result()` waits for
-    its report (or raises its error), `cancel()` ends it unstarted."""
+    """A dispatch running in a forked process; `result()` waits for its report (or raises its error)."""
 
-    def __init__(self, rt: Runtime, now: datetime) -> None:
-        self.rt, self.now = rt, now
-        self._proc: Any = None
-        self._owner: str | None = None
-
-    def owner(self) -> str:
-        """Fork the sender (once) and return its owner ("" when today's rows are to be inserted pending)."""
-        if self._proc is None:
-            ctx = multiprocessing.get_context("fork")
-            self._read, write = ctx.Pipe(duplex=False)
-            go, self._go = ctx.Pipe(duplex=False)
-            self._proc = ctx.Process(target=_child, args=(self.rt, self.now, write, go), name="rectify-channels",
-                                     daemon=False)
-            self._proc.start()
-            write.close()
-            go.close()
-            try:
-                self._owner = self._read.recv_bytes().decode()
-            except EOFError:  # it died at once: the rows go in pending, and result() reports it
-                self._owner = ""
-        return self._owner or ""
-
-    def go(self, rows: list[BornRow]) -> None:
-        """Start the sending: first the rows the commit made claimed by it (outbox.Born), then the rest."""
-        owner = self.owner()
-        born = {"worker": owner, "born": rows} if owner else {}
-        with contextlib.suppress(OSError):  # it is gone: result() reports it
-            self._go.send_bytes(pickle.dumps(born))
-        self._go.close()
+    def __init__(self, rt: Runtime, now: datetime, born: Born | None = None) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self._read, write = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_child, args=(rt, now, write, born), name="rectify-channels",
+                                 daemon=False)
+        self._proc.start()
+        write.close()
 
     def result(self) -> ChannelReport:
         try:
@@ -121,18 +77,25 @@ class Alongside:
             raise got
         return got
 
-    def cancel(self) -> None:
-        """Unstarted (the run failed before its mail): it exits without sending; its rows, if any were made
-        claimed, are a dead owner's for the next claim."""
-        if self._proc is None or self._go.closed:
-            return
-        self._go.close()
-        self._read.close()
-        self._proc.join()
-
 
 def wanted(rt: Runtime) -> bool:
-    """Whether a run sends IM/SMS beside the mail: channels configured and a system that can fork."""
+    """Whether the daily run sends its IM/SMS beside the mail: channels configured, and a system that forks."""
     if not (rt.settings.channels.configured() or rt.settings.channels.robots):
         return False
     return "fork" in multiprocessing.get_all_start_methods()
+
+
+def born_owner(rt: Runtime, now: datetime) -> str:
+    """The owner under which the day's commit inserts its IM/SMS rows for the sender to take over: this run
+    (alive until the sender has them), or "" outside the working window, when they are inserted pending."""
+    from rectify.channels.policy import next_window
+
+    cfg = rt.settings.channels
+    if next_window(now, rt.settings.timezone, rt.calendar, cfg.work_start, cfg.work_end) is not None:
+        return ""
+    return lease.new_owner()
+
+
+def start(rt: Runtime, now: datetime, born: Born | None = None) -> Alongside | None:
+    """Start sending the channel rows beside the mail, when there are channels and this system can fork."""
+    return Alongside(rt, now, born) if wanted(rt) else None

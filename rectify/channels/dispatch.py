@@ -33,7 +33,7 @@ from rectify.channels.settings import ChannelSettings
 from rectify.channels.sms import Sms
 from rectify.channels.vendors import Dingtalk, Robot, Wecom
 from rectify.mail import lease, outbox
-from rectify.mail.outbox import BornRow
+from rectify.mail.outbox import Born
 from rectify.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -218,10 +218,10 @@ async def _give_back(book: Book, name: str, held: Work) -> None:
 async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: list[int] | None = None,
                          http: httpx.AsyncClient | None = None, respect_quiet_hours: bool = True,
                          only: str | None = None, transport: httpx.AsyncBaseTransport | None = None,
-                         worker: str | None = None, born: list[BornRow] | None = None) -> ChannelReport:
+                         handed: Born | None = None) -> ChannelReport:
     """Every configured channel's deliverable rows (or only one channel's), the channels side by side.
-    `worker` and `born`: the owner under which the daily run's commit inserted today's rows claimed, and those
-    rows (outbox.Born: id, channel, recipient, message, meta), sent first and without a claim."""
+    `handed`: the rows the daily run's commit inserted claimed by the run (outbox.Born), taken over from it
+    in one compare-and-set and sent first, without claiming them batch by batch."""
     cfg = rt.settings.channels
     report = ChannelReport()
     guard_http_logs()
@@ -231,17 +231,17 @@ async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: l
             return report
     clients = Clients(cfg, transport) if http is None else None
     clock = lease.clock_from(now)  # claims, leases and marks: the run's time, advancing in real time
-    worker = worker or lease.new_owner()
+    worker = lease.new_owner()
 
     def renew() -> None:
         with rt.sessions() as s, s.begin():
             outbox.renew(s, worker=worker, until=clock() + lease.LEASE)
 
     book = Book(rt, report, worker, clock)
-    held = book.adopt(born or [])
     try:
         found = {n: a for n, a in adapters(cfg, clients or http).items() if only in (None, n)}
         with lease.Renewer(renew, lease.LEASE.total_seconds() / 4):  # a live sender's rows are never taken
+            held = await book.writer.run(book.take_over, handed) if handed is not None else {}
             await asyncio.gather(*(_channel(book, name, a, batch=batch, ids=ids, first=held.pop(name, ()))
                                    for name, a in found.items()))
             for name, rows in held.items():
