@@ -124,7 +124,7 @@ def run(env_json: str, profile: str) -> None:
     if os.environ.get("BENCH_SERIAL"):  # the dispatch in this process after the mail, not forked beside it
         from rectify.channels import alongside
 
-        alongside.wanted = lambda *_: False
+        alongside.start = lambda *_: None
     if os.environ.get("BENCH_QUEUE_ONLY"):  # the rows queued, none sent: what rendering and inserting them cost
         from dataclasses import replace
         from types import SimpleNamespace

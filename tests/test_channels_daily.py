@@ -6,7 +6,6 @@ pending; quiet hours; the daily cap."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -17,7 +16,7 @@ from models import OutboxBody, OutboxMessage, Person
 from rectify.channels.dispatch import dispatch
 from rectify.channels.settings import ChannelSettings
 from rectify.links import verify
-from rectify.mail import lease, outbox
+from rectify.mail import outbox
 from rectify.runtime import build_runtime
 from rectify.services.daily import run_daily
 from tests.support.fake_vendors import FakeVendors, channel_settings
@@ -178,19 +177,3 @@ def test_the_daily_cap_keeps_the_most_urgent_rows(smtp_settings, fake, smtp_sink
             assert s.scalar(select(func.count()).where(OutboxMessage.channel == "mail")) == report.messages
     finally:
         rt.close()
-
-
-def test_the_commit_hands_todays_rows_claimed_to_the_sender_it_forked(crt, county, fake, smtp_sink) -> None:
-    add(crt, county, "fin", date(2024, 1, 22))
-
-    report = run_daily(crt, DAY, AT_WORK)
-
-    assert report.channels_sent == report.channels == {"sms": 2, "wecom": 3, "wecom_robot": 1}
-    with crt.sessions() as s:
-        got = s.execute(select(OutboxMessage.claimed_by, OutboxMessage.claimed_at, OutboxMessage.attempts)
-                        .where(OutboxMessage.channel != outbox.MAIL)).all()
-    owners = {lease.Owner.parse(o) for o, _, _ in got}
-    assert len(owners) == 1 and next(iter(owners)).pid != os.getpid()  # one sender: the forked one
-    # Claimed at the commit, in the run's time, one attempt: not by a claim of the sender's (its clock runs on).
-    assert {c.replace(tzinfo=UTC) if c.tzinfo is None else c for _, c, _ in got} == {AT_WORK}
-    assert {a for _, _, a in got} == {1}

@@ -8,10 +8,6 @@ the child claims, sends and marks through the same dispatcher under its own owne
 either process leaves only its own in-flight rows to the next run), the mail delivery never waits for it,
 and whatever happens to it the run goes on (its error is reported like any channel problem).
 
-Today's rows are handed over, not claimed: the day's commit inserted them claimed by the run itself
-(outbox.Born, `born_owner`), and the child takes them from the run in one compare-and-set, knowing them
-already (the fork inherits their ids and messages), instead of claiming and reading them back batch by batch.
-
 Only the plain steps fork (as render does); in the Prefect flow the dispatch runs after the mail as before.
 """
 
@@ -25,9 +21,6 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from rectify.mail import lease
-from rectify.mail.outbox import Born
-
 if TYPE_CHECKING:  # the dispatcher (httpx) is imported only by a run that sends IM/SMS
     from rectify.channels.dispatch import ChannelReport
     from rectify.runtime import Runtime
@@ -35,7 +28,7 @@ if TYPE_CHECKING:  # the dispatcher (httpx) is imported only by a run that sends
 log = logging.getLogger(__name__)
 
 
-def _child(rt: Runtime, now: datetime, out: Connection, born: Born | None) -> None:
+def _child(rt: Runtime, now: datetime, out: Connection) -> None:
     # The fork inherits the run's whole heap (the day's plan): none of it is this process's garbage, and
     # collecting through it would cost CPU and copy its pages. The sender's own objects are collected as usual.
     gc.freeze()
@@ -43,7 +36,7 @@ def _child(rt: Runtime, now: datetime, out: Connection, born: Born | None) -> No
     try:
         from rectify.channels.dispatch import dispatch  # httpx loads here, beside the mail, not before it
 
-        result: Any = dispatch(rt, now, handed=born)
+        result: Any = dispatch(rt, now)
     except BaseException as exc:  # reported to the parent, which reports it like any channel problem
         result = RuntimeError(f"{type(exc).__name__}: {exc}")
     try:
@@ -55,11 +48,10 @@ def _child(rt: Runtime, now: datetime, out: Connection, born: Born | None) -> No
 class Alongside:
     """A dispatch running in a forked process; `result()` waits for its report (or raises its error)."""
 
-    def __init__(self, rt: Runtime, now: datetime, born: Born | None = None) -> None:
+    def __init__(self, rt: Runtime, now: datetime) -> None:
         ctx = multiprocessing.get_context("fork")
         self._read, write = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_child, args=(rt, now, write, born), name="rectify-channels",
-                                 daemon=False)
+        self._proc = ctx.Process(target=_child, args=(rt, now, write), name="rectify-channels", daemon=False)
         self._proc.start()
         write.close()
 
@@ -78,24 +70,10 @@ class Alongside:
         return got
 
 
-def wanted(rt: Runtime) -> bool:
-    """Whether the daily run sends its IM/SMS beside the mail: channels configured, and a system that forks."""
-    if not (rt.settings.channels.configured() or rt.settings.channels.robots):
-        return False
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
-def born_owner(rt: Runtime, now: datetime) -> str:
-    """The owner under which the day's commit inserts its IM/SMS rows for the sender to take over: this run
-    (alive until the sender has them), or "" outside the working window, when they are inserted pending."""
-    from rectify.channels.policy import next_window
-
-    cfg = rt.settings.channels
-    if next_window(now, rt.settings.timezone, rt.calendar, cfg.work_start, cfg.work_end) is not None:
-        return ""
-    return lease.new_owner()
-
-
-def start(rt: Runtime, now: datetime, born: Born | None = None) -> Alongside | None:
+def start(rt: Runtime, now: datetime) -> Alongside | None:
     """Start sending the channel rows beside the mail, when there are channels and this system can fork."""
-    return Alongside(rt, now, born) if wanted(rt) else None
+    if not (rt.settings.channels.configured() or rt.settings.channels.robots):
+        return None
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return Alongside(rt, now)

@@ -20,11 +20,8 @@ from sqlalchemy.exc import OperationalError
 
 from rectify.channels import results as dingtalk_results
 from rectify.channels.writer import Writer
-from rectify.mail import claims, lease, outbox
-from rectify.mail.outbox import Born
+from rectify.mail import claims, outbox
 from rectify.runtime import Runtime
-
-Work = list[tuple[int, str, dict[str, Any]]]  # a batch to send: (row id, recipient, payload)
 
 log = logging.getLogger("rectify.channels.dispatch")  # the rows' warnings under the dispatcher's name, as before
 
@@ -148,24 +145,8 @@ class Book:
             self.metas.pop(i, None)
             self.refs.pop(i, None)
 
-    def take_over(self, born: Born) -> dict[str, Work]:
-        """The rows the daily run's commit inserted claimed by the run (outbox.Born), now this sender's: one
-        compare-and-set from the run's owner to this one. By channel, as a claim returns them (payloads
-        decoded; channel and 钉钉 meta kept for the marks), the messages as the run knew them (inherited by the
-        fork, not read back); only those taken: should the run's lease have lapsed, another may hold some."""
-        with self.transaction() as conn:
-            taken = set(outbox.take_over(conn, born.owner, self.worker, until=self.clock() + lease.LEASE))
-        out: dict[str, Work] = {}
-        for row_id, name, recipient, message, meta in born.rows:
-            if row_id not in taken:
-                continue
-            self.channel_of[row_id] = name
-            if name == "dingtalk":
-                self.metas[row_id] = dict(meta or {})
-            out.setdefault(name, []).append((row_id, recipient, json.loads(message)))
-        return out
-
-    def claim(self, name: str, batch: int, ids: list[int] | None, exclude: set[int]) -> Work:
+    def claim(self, name: str, batch: int, ids: list[int] | None,
+              exclude: set[int]) -> list[tuple[int, str, dict[str, Any]]]:
         with self.transaction() as conn:
             rows = claims.claim(conn, name, worker=self.worker, now=self.clock(), limit=batch, ids=ids,
                                 exclude=exclude, returning=("recipient", "message", "meta") if name == "dingtalk"

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rectify.channels import results as dingtalk_results
-from rectify.channels.book import Book, ChannelReport, Work
+from rectify.channels.book import Book, ChannelReport
 from rectify.channels.errors import SendError, guard_http_logs, scrub
 from rectify.channels.http import Vendors
 from rectify.channels.policy import next_window
@@ -33,7 +33,6 @@ from rectify.channels.settings import ChannelSettings
 from rectify.channels.sms import Sms
 from rectify.channels.vendors import Dingtalk, Robot, Wecom
 from rectify.mail import lease, outbox
-from rectify.mail.outbox import Born
 from rectify.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -174,19 +173,13 @@ async def _slots(work: list[tuple[int, str, dict[str, Any]]], slots: int,
     return out
 
 
-async def _channel(book: Book, name: str, adapter: Any, *, batch: int, ids: list[int] | None,
-                   first: Work = ()) -> None:
-    """`first`: rows this sender already holds (born claimed, outbox.Born), sent before any claim."""
+async def _channel(book: Book, name: str, adapter: Any, *, batch: int, ids: list[int] | None) -> None:
     cfg, report = book.rt.settings.channels, book.report
     secrets = adapter.secrets()
     limit = asyncio.Semaphore(cfg.concurrency)  # 钉钉's result reads, as many at once as its sends
     retry_later: set[int] = set()
-    held = list(first)
     while name not in report.down:
-        if held:
-            work, held = held[:batch], held[batch:]
-        else:
-            work = await book.writer.run(book.claim, name, batch, ids, set(retry_later))
+        work = await book.writer.run(book.claim, name, batch, ids, set(retry_later))
         if not work:
             break
         outcomes = await _slots(work, cfg.concurrency,  # per channel: each vendor has its own rate limits
@@ -196,7 +189,6 @@ async def _channel(book: Book, name: str, adapter: Any, *, batch: int, ids: list
             await book.writer.run(book.record, name, results, {i: r for i, r, _ in work}, retry_later)
         if len(retry_later) > 1000:
             break
-    await _give_back(book, name, held)
     if name == "dingtalk" and name not in report.down:
         for task, outcome, text in await dingtalk_results.settle(book.rt, adapter, book.clock(),
                                                                  wait=cfg.dingtalk.result_wait, limit=limit,
@@ -207,21 +199,10 @@ async def _channel(book: Book, name: str, adapter: Any, *, batch: int, ids: list
                 log.warning("%s row %s to %s: %s", name, task.row_id, task.recipient, text)
 
 
-async def _give_back(book: Book, name: str, held: Work) -> None:
-    """Held rows this sender will not try (their channel went down, or has no adapter): back to the queue with
-    their attempts as they were, reported pending, as claimed rows of a channel that is down are."""
-    if held:
-        await book.writer.run(book.record, name, {i: ("untried", "") for i, _, _ in held},
-                              {i: to for i, to, _ in held}, set())
-
-
 async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: list[int] | None = None,
                          http: httpx.AsyncClient | None = None, respect_quiet_hours: bool = True,
-                         only: str | None = None, transport: httpx.AsyncBaseTransport | None = None,
-                         handed: Born | None = None) -> ChannelReport:
-    """Every configured channel's deliverable rows (or only one channel's), the channels side by side.
-    `handed`: the rows the daily run's commit inserted claimed by the run (outbox.Born), taken over from it
-    in one compare-and-set and sent first, without claiming them batch by batch."""
+                         only: str | None = None, transport: httpx.AsyncBaseTransport | None = None) -> ChannelReport:
+    """Every configured channel's deliverable rows (or only one channel's), the channels side by side."""
     cfg = rt.settings.channels
     report = ChannelReport()
     guard_http_logs()
@@ -241,11 +222,7 @@ async def dispatch_async(rt: Runtime, now: datetime, *, batch: int = 200, ids: l
     try:
         found = {n: a for n, a in adapters(cfg, clients or http).items() if only in (None, n)}
         with lease.Renewer(renew, lease.LEASE.total_seconds() / 4):  # a live sender's rows are never taken
-            held = await book.writer.run(book.take_over, handed) if handed is not None else {}
-            await asyncio.gather(*(_channel(book, name, a, batch=batch, ids=ids, first=held.pop(name, ()))
-                                   for name, a in found.items()))
-            for name, rows in held.items():
-                await _give_back(book, name, rows)
+            await asyncio.gather(*(_channel(book, name, a, batch=batch, ids=ids) for name, a in found.items()))
     finally:
         book.close_quick()
         book.writer.close(book.close)  # the held connection is closed in the thread that used it

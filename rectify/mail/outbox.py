@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -66,26 +66,6 @@ def _check_subject(message: EmailMessage | bytes, subject: str) -> None:
         raise ValueError("a pre-serialised message needs its subject")
 
 
-BornRow = tuple[int, str, str, bytes, dict[str, Any]]  # id, channel, recipient, message, meta
-
-
-@dataclass
-class Born:
-    """IM/SMS rows claimed as they are inserted, to be handed to a sender (the daily run's forked sender,
-    rectify/channels/alongside.py): `sending` under `owner` (the run) and a lease, one attempt counted, exactly
-    what a claim would have made of them a moment later. The sender takes them over in one compare-and-set
-    (take_over) instead of claiming them batch by batch (~25 µs a row: the reads, the UPDATE … RETURNING,
-    the messages read back and decoded).
-
-    Nothing of the claim's guarantees changes: the rows are always someone's under a lease; if the run or
-    its sender dies before sending them they are a dead owner's, which the next claim takes at once, and none
-    was sent. `rows`: what the insert made, (id, channel, recipient, message, meta), for the sender."""
-
-    owner: str
-    until: datetime
-    rows: list[BornRow] = field(default_factory=list)
-
-
 def _insert_ignore(session: Session):
     dialect = session.get_bind().dialect.name
     mod = postgresql if dialect == "postgresql" else sqlite
@@ -98,15 +78,10 @@ def _insert_ignore(session: Session):
 _BODIES = OutboxBody.__table__.insert()
 
 
-def enqueue(session: Session, rows: Iterable[Queued], now: datetime, born: Born | None = None) -> int:
-    """Insert the messages whose key is new; returns how many were new. Existing keys are left alone.
-    With `born`, the new IM/SMS rows are inserted claimed by its owner and listed in it (mail never is)."""
+def enqueue(session: Session, rows: Iterable[Queued], now: datetime) -> int:
+    """Insert the messages whose key is new; returns how many were new. Existing keys are left alone."""
     values = []
     bodies: dict[str, bytes] = {}
-    # One set of keys for every row of an executemany: the mail rows' claim columns are given, empty.
-    unclaimed = {"claimed_by": None, "claimed_at": None, "lease_until": None} if born is not None else {}
-    claimed = {"state": SENDING, "attempts": 1, "claimed_by": born.owner, "claimed_at": now,
-               "lease_until": born.until} if born is not None else None
     for q in rows:
         key = dedupe_key(q.recipient, q.day, q.kind, q.channel) + q.key_suffix
         bodies.setdefault(key, bytes(q.message) if isinstance(q.message, bytes | bytearray) else to_bytes(q.message))
@@ -123,10 +98,7 @@ def enqueue(session: Session, rows: Iterable[Queued], now: datetime, born: Born 
             "attempts": 0,
             "last_error": "",
             "created_at": now,
-            **unclaimed,
         })
-        if claimed is not None and q.channel != MAIL:
-            values[-1].update(claimed)
     if not values:
         return 0
     conn = session.connection()
@@ -136,18 +108,8 @@ def enqueue(session: Session, rows: Iterable[Queued], now: datetime, born: Born 
         made = conn.execute(stmt, values[i:i + 500]).all()
         if made:
             conn.execute(_BODIES, [{"id": row_id, "message": bodies[key]} for row_id, key in made])
-            if claimed is not None:
-                _list_born(born, made, values[i:i + 500], bodies)  # type: ignore[arg-type]
         new += len(made)
     return new
-
-
-def _list_born(born: Born, made: Sequence[Any], values: list[dict[str, Any]], bodies: dict[str, bytes]) -> None:
-    by_key = {v["dedupe_key"]: v for v in values if v["state"] == SENDING}
-    for row_id, key in made:
-        v = by_key.get(key)
-        if v is not None:
-            born.rows.append((row_id, v["channel"], v["recipient"], bodies[key], v["meta"]))
 
 
 def claim(session: Session, *, worker: str, now: datetime, limit: int = 200,
@@ -192,13 +154,6 @@ def renew(session: Session, *, worker: str, until: datetime) -> int:
                           .where(OutboxMessage.claimed_by == worker, OutboxMessage.state == SENDING)
                           .values(lease_until=until).execution_options(synchronize_session=False))
     return res.rowcount or 0
-
-
-def take_over(conn: Connection, owner: str, worker: str, *, until: datetime) -> list[int]:
-    """`owner`'s claimed rows, now `worker`'s under a fresh lease (compare-and-set: only rows `owner` still
-    holds): the daily run hands its born rows to its sender (Born). Returns the ids taken."""
-    return list(conn.scalars(update(_T).where(_T.c.claimed_by == owner, _T.c.state == SENDING)
-                             .values(claimed_by=worker, lease_until=until).returning(_T.c.id)))
 
 
 def release(session: Session, ids: Sequence[int], *, worker: str, error: str = "") -> int:

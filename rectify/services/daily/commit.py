@@ -149,24 +149,13 @@ def commit_day(rt: Runtime, day: DayPlan, queued: Sequence[outbox.Queued]) -> in
     """
     assert day.routing is not None
     actions = day.routing.delivered
-    events = [{"finding_id": a.finding_id, "at": day.now, "kind": _event_kind(a), "actor": "system", "ip": "",
-               "note": "", "from_state": None, "to_state": None, "data": _event_data(a, day)} for a in actions]
-    if day.born is not None:  # the rows born claimed are listed for a committed transaction only
-        day.born.rows.clear()
-    try:
-        return _commit(rt, day, queued, actions, events)
-    except BaseException:
-        if day.born is not None:
-            day.born.rows.clear()
-        raise
-
-
-def _commit(rt: Runtime, day: DayPlan, queued: Sequence[outbox.Queued], actions: list, events: list) -> int:
     escalations = [a for a in actions if a.step is not None]
     reviews = [a for a in actions if a.kind == "review"]
     handovers = [a for a in actions if a.kind == "handover"]
     rechecks = [a for a in actions if a.kind == "recheck"]
     signoffs = [a for a in actions if a.kind == "signoff"]
+    events = [{"finding_id": a.finding_id, "at": day.now, "kind": _event_kind(a), "actor": "system", "ip": "",
+               "note": "", "from_state": None, "to_state": None, "data": _event_data(a, day)} for a in actions]
     # The commit leaves SQLite's WAL checkpoint to the run, which does it while the mail goes out
     # (rectify.checkpoint): the day's letters are megabytes, and the copy and sync held up the sending.
     with commits_unchecked(rt.engine) as conn, rt.sessions(bind=conn) as s, s.begin():
@@ -187,7 +176,7 @@ def _commit(rt: Runtime, day: DayPlan, queued: Sequence[outbox.Queued], actions:
         keep, capped = within_caps(s, getattr(queued, "headers", queued), rt.settings.channels.daily_cap,
                                    day.today)
         rows = queued if len(keep) == len(queued) else _Picked(queued, keep)
-        new = sum(outbox.enqueue(s, rows[i:i + 500], day.now, day.born) for i in range(0, len(rows), 500))
+        new = sum(outbox.enqueue(s, rows[i:i + 500], day.now) for i in range(0, len(rows), 500))
         if new != len(rows):
             raise RunConflict("a letter for today was queued by another run")  # re-routed around it
         day.channel_capped = dict(capped)

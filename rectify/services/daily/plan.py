@@ -25,7 +25,6 @@ from rectify.core.routing import (
     without,
 )
 from rectify.core.workcal import CalendarError
-from rectify.mail import outbox
 from rectify.runtime import Runtime
 from rectify.services.colours import palette, refused_extension_ids
 from rectify.services.daily import followup
@@ -110,7 +109,6 @@ class DayPlan:
     replans: dict[int, dict[str, str]] = field(default_factory=dict)  # id → re-plan not yet told {from, to, document}
     channel_capped: dict[str, int] = field(default_factory=dict)  # IM/SMS rows left out by a daily cap (commit)
     channel_reach: dict[int, tuple] | None = field(default=None, repr=False, compare=False)  # IM/SMS addresses
-    born: outbox.Born | None = field(default=None, repr=False, compare=False)  # IM/SMS rows claimed as inserted
     actions: list[PlannedAction] = field(default_factory=list)  # everything planned, before routing (re-plans)
     targets: dict[int, Target] = field(default_factory=dict)  # where each acting finding sits (re-plans)
     # Each listed item's words, rendered once for all the letters listing it (letters._item), per process.

@@ -22,7 +22,7 @@ from rectify.core.routing import (
     Letter,
 )
 from rectify.db import refresh_statistics, retrying
-from rectify.mail import lease, outbox
+from rectify.mail import outbox
 from rectify.mail.deliver import OutboxReport, flush_outbox
 from rectify.memory import collector_paused, frozen, give_back
 from rectify.runtime import Runtime
@@ -278,28 +278,20 @@ def _run(rt: Runtime, today: date, now: datetime, *, send: bool, dry_run: bool, 
                          calendar_warning=cliff_warning(cal, today, rt.settings.calendar.warn_from) or "")
     if not report.working_day:
         return report
-    # IM/SMS rows go out from a forked process beside the mail (rectify/channels/alongside.py), with the plain
-    # steps only (as render_day forks): never inside the Prefect flow's process, whose tasks run in threads
-    beside = (send and not dry_run and steps.dispatch is dispatch_channels and steps.render is render_letters
-              and alongside.wanted(rt))
     with collector_paused():  # the day is built, not churned: see rectify.memory
-        built = _build(rt, today, now, report, dry_run=dry_run, steps=steps, max_attempts=max_attempts,
-                       beside=beside)
+        built = _build(rt, today, now, report, dry_run=dry_run, steps=steps, max_attempts=max_attempts)
     if built is None:  # a dry run: planned and rendered, nothing written
         return report
     day, committed = built
     with frozen():  # the day's plan and letters stay out of the sending's collections
-        _send(rt, now, day, report, send=send, committed=committed, steps=steps, beside=beside)
+        _send(rt, now, day, report, send=send, committed=committed, steps=steps)
     return report
 
 
 def _build(rt: Runtime, today: date, now: datetime, report: DailyReport, *, dry_run: bool, steps: Steps,
-           max_attempts: int, beside: bool = False) -> tuple[DayPlan, bool] | None:
+           max_attempts: int) -> tuple[DayPlan, bool] | None:
     """Plan, notices, render, commit (retried on a conflict): (the day, whether this run wrote it); None for
-    a dry run, whose letters are then in the report. `beside`: the IM/SMS go out from a forked sender, to
-    which the commit's IM/SMS rows are handed over (inserted claimed by this run: outbox.Born)."""
-    clock = lease.clock_from(now)  # the born rows' lease: the run's time, as the sender's claims count it
-    owner = alongside.born_owner(rt, now) if beside and not dry_run else ""
+    a dry run, whose letters are then in the report."""
     day = steps.plan(rt, today, now)
     if not dry_run:
         day.notices = steps.issue(rt, day)
@@ -319,7 +311,6 @@ def _build(rt: Runtime, today: date, now: datetime, report: DailyReport, *, dry_
             report.attempts = attempt
             if not day.routing or not (day.routing.delivered or queued or day.progress_missed):
                 break
-            day.born = outbox.Born(owner, clock() + lease.LEASE) if owner else None
             try:
                 steps.commit(rt, day, queued)
                 committed = True
@@ -342,13 +333,16 @@ def _build(rt: Runtime, today: date, now: datetime, report: DailyReport, *, dry_
 
 
 def _send(rt: Runtime, now: datetime, day: DayPlan, report: DailyReport, *, send: bool, committed: bool,
-          steps: Steps, beside: bool = False) -> None:
+          steps: Steps) -> None:
     """The fault alert, then mail and IM/SMS out (unless `send=False`), the WAL checkpoint beside them."""
     if day.skipped:
         queue_fault_alert(rt, day, report)  # the command office is told once a day (outbox dedupe)
     if send:
         give_back()
-        sender = alongside.start(rt, now, day.born) if beside else None
+        # IM/SMS rows go out from a forked process beside the mail (rectify/channels/alongside.py), with the plain
+        # steps only (as render_day forks): never inside the Prefect flow's process, whose tasks run in threads
+        plain = steps.dispatch is dispatch_channels and steps.render is render_letters
+        beside = alongside.start(rt, now) if plain else None
         # The day's commit left SQLite's WAL checkpoint (copying its megabytes of letters into the database
         # file, and the sync) to now: it runs beside the sending (rectify.checkpoint), after the last fork.
         ckpt = checkpoint.behind(rt.engine) if committed else None
@@ -361,7 +355,7 @@ def _send(rt: Runtime, now: datetime, day: DayPlan, report: DailyReport, *, send
             report.mail_error = result.config_error
             report.in_flight = sum(h.count for h in result.in_flight)
             report.waiting = result.waiting
-            _dispatch(rt, now, steps, report, sender)
+            _dispatch(rt, now, steps, report, beside)
         finally:
             if ckpt is not None:
                 ckpt.join()
