@@ -157,7 +157,12 @@ def render_context(name: str, context: Mapping[str, Any]) -> str:
 
 def render_subject(name: str, **context: Any) -> str:
     """Subjects are one line; a template's line breaks never reach a mail header."""
-    return " ".join(render(name, **context).split())
+    return render_line(name, context)
+
+
+def render_line(name: str, context: Mapping[str, Any]) -> str:
+    """render_context on one line (a subject, a card's title, an SMS), the context passed as it is."""
+    return " ".join(render_context(name, context).split())
 
 
 _HOLE = re.compile("\x00(\\d+)\x00")

@@ -16,7 +16,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from rectify.core.routing import KINDS_BY_URGENCY, RANK, Item, Letter, kind_counts
-from rectify.templating import compiled, env, render, render_context
+from rectify.templating import compiled, env, render, render_context, render_line
 
 URGENT = 3  # items shown on a card
 PROBLEM_CHARS = 40  # a card shows this much of each problem
@@ -85,11 +85,6 @@ def _counts_line(pairs: tuple[tuple[str, int], ...]) -> str:
     return str(_words().counts_line([k for k, _ in pairs], dict(pairs)))
 
 
-def _line(name: str, ctx: dict[str, Any]) -> str:
-    """templating.render_subject's one line (the context passed as it is: a card renders two or three)."""
-    return " ".join(render_context(name, ctx).split())
-
-
 def warm(textcard: bool) -> None:
     """Compile the card and SMS templates and the words' macros in this process. The daily run calls it
     before forking its render workers, which then inherit them compiled instead of each compiling its own
@@ -114,13 +109,13 @@ def _ctx(c: CardInput) -> dict[str, Any]:
 def card(c: CardInput, textcard: bool = True) -> dict[str, Any]:
     """The IM payload: title and markdown (企业微信/钉钉), and the textcard parts when asked for."""
     ctx = _ctx(c)
-    out = {"title": _line("channels/card_title.txt", ctx),
+    out = {"title": render_line("channels/card_title.txt", ctx),
            "markdown": render_context("channels/card.md", ctx).strip(), "url": c.url}
     if textcard:
-        description = _line("channels/card_description.txt", ctx)
+        description = render_line("channels/card_description.txt", ctx)
         while len(description.encode()) > 512 and ctx["urgent"]:  # textcard's documented limit
             ctx["urgent"] = ctx["urgent"][:-1]
-            description = _line("channels/card_description.txt", ctx)
+            description = render_line("channels/card_description.txt", ctx)
         out.update(description=description, button="去办理")
     return out
 
@@ -129,7 +124,7 @@ def sms_line(c: CardInput, signature: str, max_chars: int) -> str | None:
     """One line within `max_chars`; the brief form when the full one is too long; None if even that is."""
     ctx = _ctx(c)
     for brief in (False, True):
-        text = _line("channels/sms.txt", {**ctx, "signature": signature, "brief": brief})
+        text = render_line("channels/sms.txt", {**ctx, "signature": signature, "brief": brief})
         if len(text) <= max_chars:
             return text
     return None
